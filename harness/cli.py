@@ -1,0 +1,101 @@
+"""The `paxos-chaos` command: one argparse dispatcher, one error boundary.
+
+Each subcommand registers itself through a small function `_register_<name>(subparsers)` listed in
+`_REGISTRARS`; adding a subcommand means writing one such function (which sets `func` with
+`set_defaults`) and appending it to the tuple. The handler receives the parsed namespace and returns
+the process exit code.
+
+This is the only place where `HarnessError` becomes output: one line on stderr and the error's
+`exit_code` (2 for user and infrastructure errors, 70 for `InternalError`).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Callable, Sequence
+from typing import NoReturn, cast
+
+from harness.errors import HarnessError, InternalError, UsageError
+
+Handler = Callable[[argparse.Namespace], int]
+Registrar = Callable[["argparse._SubParsersAction[argparse.ArgumentParser]"], None]
+
+
+class _Parser(argparse.ArgumentParser):
+    """An ArgumentParser that raises UsageError instead of printing usage and calling sys.exit(2)."""
+
+    def error(self, message: str) -> NoReturn:
+        raise UsageError(f"{message} (see `{self.prog} --help`)")
+
+
+def _register_check(sub: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None:
+    p = sub.add_parser(
+        "check",
+        help="check histories for linearizability",
+        description="Check one or more histories for linearizability. "
+        "Exit 0 valid, 1 invalid, 2 could not run, 3 unknown (budget exhausted).",
+    )
+    p.add_argument("files", nargs="+", metavar="FILE", help="history files to check")
+    p.add_argument(
+        "--format",
+        default="auto",
+        choices=["auto", "jsonl", "edn", "jepsen-log", "porcupine-kv"],
+        help="input format (default: detected from the content)",
+    )
+    p.add_argument("--model", default=None, choices=["kv", "register"],
+                   help="model to check against (default: kv, or register for Jepsen register histories)")
+    p.add_argument("--timeout", default="60s", metavar="DURATION",
+                   help="time budget per file, e.g. 60s, 500ms, 2m (default 60s)")
+    p.add_argument("--json", action="store_true", help="print the results as JSON instead of text")
+    p.set_defaults(func=_run_check)
+
+
+def _run_check(args: argparse.Namespace) -> int:
+    # Imported lazily so that `paxos-chaos --help` and other subcommands do not pay for the checker.
+    from harness.checker.command import run_check
+
+    return run_check(args)
+
+
+_REGISTRARS: tuple[Registrar, ...] = (_register_check,)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """Return the top-level parser with every registered subcommand."""
+    parser = _Parser(prog="paxos-chaos", description="Chaos-testing harness for a Multi-Paxos KV store.")
+    # Subparsers inherit _Parser, so their errors also become UsageError.
+    sub = cast(
+        "argparse._SubParsersAction[argparse.ArgumentParser]",
+        parser.add_subparsers(dest="command", metavar="COMMAND"),
+    )
+    sub.required = True
+    for register in _REGISTRARS:
+        register(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line `argv` (default: sys.argv[1:]) and return the exit code.
+
+    Raises nothing for expected failures: a HarnessError is printed as one line on stderr and its
+    exit_code returned. Ctrl-C returns 130.
+    """
+    try:
+        args = build_parser().parse_args(argv)
+        func: Handler = args.func
+        return func(args)
+    except InternalError as exc:
+        print(f"paxos-chaos: internal error (a bug, please report it with the seed and scenario): {exc}",
+              file=sys.stderr)
+        return exc.exit_code
+    except HarnessError as exc:
+        print(f"paxos-chaos: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        print("paxos-chaos: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())
