@@ -1,0 +1,806 @@
+"""Scenario files: the YAML schema, the loader and the validator.
+
+A scenario names the cluster, the workload, the fault schedule, the seed and the checks (the user's
+reference is docs/scenarios.md). Loading turns YAML into frozen dataclasses and nothing else: it
+starts no container and reads no clock. Every problem is reported with file, line and field path,
+e.g. `scenarios/x.yaml:12 faults[2].for: '10 sec' is not a duration, use e.g. 10s, ...`, and all
+problems of a file are collected before one `ScenarioError` is raised, so a user fixes them in one go.
+
+What does not belong here: turning the schedule into concrete fault steps (that is `faults.plan`,
+pure and seeded) and applying faults (the nemeses in `faults`).
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal, TypeVar
+
+import yaml
+from yaml.constructor import ConstructorError, SafeConstructor
+from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
+
+from harness.durations import parse_duration_s
+from harness.errors import ScenarioError
+
+__all__ = [
+    "CLUSTER_SIZES", "OPS", "SHAPES", "ChecksSpec", "ClusterSpec", "FaultSpec", "LinkSpec",
+    "PartitionSpec", "ProcessSpec", "RollingRestartSpec", "Scenario", "ScheduleEntry", "TargetSpec",
+    "WorkloadSpec", "load_scenario", "parse_scenario", "scenario_files",
+]
+
+CLUSTER_SIZES = (3, 5, 7)
+OPS = ("get", "put", "append", "delete", "cas")
+SHAPES = ("halves", "isolate", "isolate-leader", "majorities-ring", "bridge", "groups")
+MODES = ("drop", "reject")
+LINKS = ("peers", "clients", "all")
+TARGET_WORDS = ("leader", "random", "minority", "majority", "all")
+# Bounds: "put a limit on everything" (STYLE R15); generous for users, small enough to stay sane.
+MAX_DURATION_S = 24 * 3600.0
+MAX_CONCURRENCY = 256
+MAX_KEYS = 100_000
+MAX_RATE = 100_000.0
+MAX_OCCURRENCES = 10_000
+DEFAULT_MIX = (("get", 40.0), ("put", 25.0), ("append", 20.0), ("cas", 10.0), ("delete", 5.0))
+
+TargetKind = Literal["leader", "random", "minority", "majority", "all", "nodes"]
+
+
+# -- the schema as frozen dataclasses (STYLE R9) ------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class TargetSpec:
+    """Which replicas a fault hits. `nodes` lists the ids when `kind == "nodes"`; `leader` is resolved
+    when the fault is applied (from `/status`), the random kinds when the plan is made (seeded)."""
+
+    kind: TargetKind
+    nodes: tuple[int, ...] = ()
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class PartitionSpec:
+    """A network partition. `target` is the isolated node for `isolate`; `groups` for `groups`."""
+
+    shape: str
+    mode: Literal["drop", "reject"] = "drop"
+    one_way: bool = False
+    target: TargetSpec | None = None
+    groups: tuple[tuple[int, ...], ...] = ()
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class LinkSpec:
+    """A Toxiproxy toxic on links: `toxic` is the Toxiproxy type, `attributes` its integer attributes."""
+
+    toxic: Literal["latency", "bandwidth", "reset_peer"]
+    attributes: tuple[tuple[str, int], ...]
+    links: Literal["peers", "clients", "all"] = "peers"
+    target: TargetSpec = field(default_factory=lambda: TargetSpec(kind="all"))
+    toxicity: float = 1.0
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ProcessSpec:
+    """A process fault: `kill` (-9, healed by a start), `pause` (healed by unpause) or `restart`."""
+
+    action: Literal["kill", "pause", "restart"]
+    target: TargetSpec
+    graceful: bool = True
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RollingRestartSpec:
+    """Restart every replica one after another, `gap_s` apart."""
+
+    gap_s: float
+    graceful: bool = True
+
+
+FaultSpec = PartitionSpec | LinkSpec | ProcessSpec | RollingRestartSpec
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ScheduleEntry:
+    """One item of `faults:`. `choices` has one fault, or several for `one-of` (one picked per
+    occurrence). Without `every` the fault happens once at `at_s`; with it, at `at_s + k*every_s +
+    U(0, jitter_s)` while that is before `until_s`. `for_s` None means: until the final heal."""
+
+    index: int
+    line: int
+    choices: tuple[FaultSpec, ...]
+    at_s: float
+    for_s: float | None
+    every_s: float | None
+    jitter_s: float
+    until_s: float
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class WorkloadSpec:
+    """The client load. `rate_per_s` None means as fast as `concurrency` processes go."""
+
+    duration_s: float
+    concurrency: int = 5
+    rate_per_s: float | None = None
+    keys: int = 5
+    distribution: Literal["uniform", "skewed"] = "uniform"
+    skew: float = 1.0
+    mix: tuple[tuple[str, float], ...] = DEFAULT_MIX
+    timeout_s: float = 2.0
+    attempts: int = 3
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ClusterSpec:
+    """The replicas: `size` in 3/5/7; `bugs` are passed to the replica as BUGS (section 9)."""
+
+    size: int = 3
+    bugs: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ChecksSpec:
+    """What is checked: linearizability within `timeout_s` (else UNKNOWN), and liveness: after the
+    final heal every replica answers and the cluster serves writes within `recovery_s`."""
+
+    linearizable: bool = True
+    timeout_s: float = 60.0
+    recovery_s: float = 15.0
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Scenario:
+    """A validated scenario. `source` is the file it came from (or `<string>`)."""
+
+    name: str
+    description: str
+    seed: int
+    cluster: ClusterSpec
+    workload: WorkloadSpec
+    faults: tuple[ScheduleEntry, ...]
+    checks: ChecksSpec
+    source: str
+
+
+# -- loading -----------------------------------------------------------------------------------------
+
+
+def load_scenario(path: str | Path) -> Scenario:
+    """Read and validate one scenario file.
+
+    Raises:
+        ScenarioError: the file is missing, unreadable, not YAML, or breaks the schema. The message
+            has one line per problem, each `file:line field.path: what is wrong, how to fix it`.
+    """
+    p = Path(path)
+    try:
+        text = p.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ScenarioError(f"{p}: no such file; give the path of a scenario YAML file") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ScenarioError(f"{p}: cannot read the file ({exc}); check its permissions/encoding") from None
+    return parse_scenario(text, source=str(p), default_name=p.stem)
+
+
+def parse_scenario(text: str, *, source: str = "<string>", default_name: str = "scenario") -> Scenario:
+    """Validate scenario YAML `text`; `source` names it in messages. See `load_scenario`."""
+    try:
+        root = yaml.compose(text, Loader=yaml.SafeLoader)
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        line = mark.line + 1 if mark is not None else 1
+        what = exc.problem or exc.context or "invalid YAML"
+        raise ScenarioError(f"{source}:{line} YAML syntax error: {what}; check indentation, "
+                            "colons and quoting") from None
+    except yaml.YAMLError as exc:
+        raise ScenarioError(f"{source}:1 YAML error: {exc}") from None
+    if root is None:
+        raise ScenarioError(f"{source}:1 the file is empty; a scenario needs at least "
+                            "`description:` and `workload:` (see docs/scenarios.md)")
+    v = _Validator(source)
+    scenario = v.scenario(root, default_name)
+    if v.problems or scenario is None:
+        raise ScenarioError("\n".join(p for _, p in sorted(v.problems, key=lambda lp: lp[0])))
+    return scenario
+
+
+def scenario_files(directory: str | Path) -> list[Path]:
+    """The scenario files of a directory (`*.yaml` and `*.yml`), sorted by name."""
+    d = Path(directory)
+    return sorted([*d.glob("*.yaml"), *d.glob("*.yml")])
+
+
+# -- the validator -----------------------------------------------------------------------------------
+
+T = TypeVar("T")
+_TOP_KEYS = ("name", "description", "seed", "cluster", "workload", "faults", "checks")
+_WORKLOAD_KEYS = ("duration", "concurrency", "rate", "keys", "distribution", "skew", "mix",
+                  "timeout", "attempts")
+_TIMING_KEYS = ("at", "for", "every", "jitter", "until")
+_FAULT_KEYS = ("partition", "latency", "bandwidth", "reset", "kill", "pause", "restart",
+               "rolling-restart", "one-of")
+_INSTANT = (RollingRestartSpec,)
+
+
+_NO_ENTRIES: tuple[ScheduleEntry, ...] = ()
+_NO_BUGS: tuple[str, ...] = ()
+_NO_GROUPS: tuple[tuple[int, ...], ...] = ()
+
+
+class _Missing:
+    """Marks a value that was absent or invalid (its problem is already recorded)."""
+
+
+_BAD = _Missing()
+
+
+class _Validator:
+    """Walks the composed YAML node tree, collecting problems as (line, message)."""
+
+    def __init__(self, source: str) -> None:
+        self.source = source
+        self.problems: list[tuple[int, str]] = []
+        self.size: int | None = None  # known once `cluster` validated; gates node-name checks
+        self._constructor = SafeConstructor()
+
+    # ---- primitives ----
+
+    def problem(self, node: Node, path: str, message: str) -> None:
+        line = node.start_mark.line + 1
+        where = f" {path}:" if path else ""
+        self.problems.append((line, f"{self.source}:{line}{where} {message}"))
+
+    def value(self, node: Node) -> object:
+        try:
+            return self._constructor.construct_object(node, deep=True)
+        except ConstructorError as exc:
+            return exc
+
+    def mapping(self, node: Node, path: str, allowed: Sequence[str],
+                required: Sequence[str] = ()) -> dict[str, Node] | None:
+        """The keys of a mapping node; unknown, duplicate and missing keys are problems."""
+        if not isinstance(node, MappingNode):
+            self.problem(node, path, f"expected a mapping with keys {', '.join(allowed)}, "
+                                     f"got {_kind(node)}")
+            return None
+        out: dict[str, Node] = {}
+        for knode, vnode in node.value:
+            key = self.value(knode)
+            kpath = f"{path}.{key}" if path else str(key)
+            if not isinstance(key, str):
+                self.problem(knode, kpath, "keys must be plain words")
+            elif key in out:
+                self.problem(knode, kpath, "duplicate key; keep only one")
+            elif key not in allowed:
+                self.problem(knode, kpath, _unknown(key, allowed, "key"))
+            else:
+                out[key] = vnode
+        for key in required:
+            if key not in out:
+                self.problem(node, path, f"missing required key `{key}`")
+        return out
+
+    def scalar(self, node: Node, path: str, what: str) -> object:
+        if not isinstance(node, ScalarNode):
+            self.problem(node, path, f"expected {what}, got {_kind(node)}")
+            return _BAD
+        return self.value(node)
+
+    def integer(self, node: Node, path: str, lo: int, hi: int) -> int | _Missing:
+        v = self.scalar(node, path, "an integer")
+        if isinstance(v, _Missing):
+            return v
+        if isinstance(v, bool) or not isinstance(v, int):
+            self.problem(node, path, f"{_show(v)} is not an integer, use a whole number "
+                                     f"from {lo} to {hi}")
+            return _BAD
+        if not lo <= v <= hi:
+            self.problem(node, path, f"{v} is out of range, use a number from {lo} to {hi}")
+            return _BAD
+        return v
+
+    def number(self, node: Node, path: str, lo: float, hi: float, *,
+               lo_open: bool = False) -> float | _Missing:
+        v = self.scalar(node, path, "a number")
+        if isinstance(v, _Missing):
+            return v
+        if isinstance(v, bool) or not isinstance(v, (int, float)):
+            self.problem(node, path, f"{_show(v)} is not a number")
+            return _BAD
+        if v < lo or v > hi or (lo_open and v == lo):
+            low = f"above {lo:g}" if lo_open else f"from {lo:g}"
+            self.problem(node, path, f"{v:g} is out of range, use a number {low} to {hi:g}")
+            return _BAD
+        return float(v)
+
+    def boolean(self, node: Node, path: str) -> bool | _Missing:
+        v = self.scalar(node, path, "true or false")
+        if isinstance(v, _Missing):
+            return v
+        if not isinstance(v, bool):
+            self.problem(node, path, f"{_show(v)} is not a boolean, use true or false")
+            return _BAD
+        return v
+
+    def text(self, node: Node, path: str, *, one_line: bool = False) -> str | _Missing:
+        v = self.scalar(node, path, "a string")
+        if isinstance(v, _Missing):
+            return v
+        if not isinstance(v, str) or not v.strip():
+            self.problem(node, path, f"{_show(v)} is not a non-empty string")
+            return _BAD
+        if one_line and "\n" in v.strip():
+            self.problem(node, path, "must be one line; shorten it")
+            return _BAD
+        return v.strip()
+
+    def choice(self, node: Node, path: str, choices: Sequence[str]) -> str | _Missing:
+        v = self.scalar(node, path, f"one of {', '.join(choices)}")
+        if isinstance(v, _Missing):
+            return v
+        if not isinstance(v, str) or v not in choices:
+            self.problem(node, path, _unknown(_show(v), choices, "value"))
+            return _BAD
+        return v
+
+    def duration(self, node: Node, path: str, *, positive: bool = False,
+                 hi: float = MAX_DURATION_S) -> float | _Missing:
+        v = self.scalar(node, path, "a duration")
+        if isinstance(v, _Missing):
+            return v
+        try:
+            seconds = parse_duration_s(v)
+        except ValueError as exc:
+            self.problem(node, path, str(exc))
+            return _BAD
+        if positive and seconds == 0:
+            self.problem(node, path, "must be longer than 0s")
+            return _BAD
+        if seconds > hi:
+            self.problem(node, path, f"{v} is too long, the limit is {hi:g}s")
+            return _BAD
+        return seconds
+
+    def optional(self, keys: Mapping[str, Node], key: str, path: str, default: T,
+                 read: Callable[[Node, str], T | _Missing]) -> T | _Missing:
+        if key not in keys:
+            return default
+        return read(keys[key], f"{path}.{key}" if path else key)
+
+    # ---- sections ----
+
+    def scenario(self, root: Node, default_name: str) -> Scenario | None:
+        keys = self.mapping(root, "", _TOP_KEYS, required=("description", "workload"))
+        if keys is None:
+            return None
+        name = self.optional(keys, "name", "", default_name, self.text)
+        desc = self.optional(keys, "description", "",
+                             "", lambda n, p: self.text(n, p, one_line=True))
+        seed = self.optional(keys, "seed", "", 1, lambda n, p: self.integer(n, p, 0, 2**63 - 1))
+        cluster = self.optional(keys, "cluster", "", ClusterSpec(), self.cluster)
+        if isinstance(cluster, ClusterSpec):
+            self.size = cluster.size
+        workload = self.workload(keys["workload"], "workload") if "workload" in keys else _BAD
+        duration = workload.duration_s if isinstance(workload, WorkloadSpec) else None
+        faults = self.optional(keys, "faults", "", _NO_ENTRIES, lambda n, p: self.faults(n, p, duration))
+        checks = self.optional(keys, "checks", "", ChecksSpec(), self.checks)
+        parts = (name, desc, seed, cluster, workload, faults, checks)
+        if any(isinstance(x, _Missing) for x in parts):
+            return None
+        assert isinstance(name, str) and isinstance(desc, str) and isinstance(seed, int)
+        assert isinstance(cluster, ClusterSpec) and isinstance(workload, WorkloadSpec)
+        assert isinstance(faults, tuple) and isinstance(checks, ChecksSpec)
+        return Scenario(name=name, description=desc, seed=seed, cluster=cluster, workload=workload,
+                        faults=faults, checks=checks, source=self.source)
+
+    def cluster(self, node: Node, path: str) -> ClusterSpec | _Missing:
+        keys = self.mapping(node, path, ("size", "bugs"))
+        if keys is None:
+            return _BAD
+        size = self.optional(keys, "size", path, 3, self.cluster_size)
+        bugs = self.optional(keys, "bugs", path, _NO_BUGS, self.bug_list)
+        if isinstance(size, _Missing) or isinstance(bugs, _Missing):
+            return _BAD
+        return ClusterSpec(size=size, bugs=bugs)
+
+    def cluster_size(self, node: Node, path: str) -> int | _Missing:
+        v = self.scalar(node, path, "3, 5 or 7")
+        if isinstance(v, _Missing):
+            return v
+        if isinstance(v, bool) or v not in CLUSTER_SIZES:
+            self.problem(node, path, f"{_show(v)} is not a supported cluster size, use 3, 5 or 7")
+            return _BAD
+        assert isinstance(v, int)
+        return v
+
+    def bug_list(self, node: Node, path: str) -> tuple[str, ...] | _Missing:
+        items = node.value if isinstance(node, SequenceNode) else None
+        if items is None:
+            self.problem(node, path, f"expected a list of bug names, got {_kind(node)}")
+            return _BAD
+        out = [self.text(item, f"{path}[{i}]") for i, item in enumerate(items)]
+        good = [b for b in out if isinstance(b, str)]
+        for i, b in enumerate(good):
+            if not b.replace("-", "").replace("_", "").isalnum():
+                self.problem(items[i], f"{path}[{i}]", f"{b!r} is not a bug name (letters, "
+                                                       "digits, - and _)")
+                return _BAD
+        return tuple(good) if len(good) == len(out) else _BAD
+
+    def workload(self, node: Node, path: str) -> WorkloadSpec | _Missing:
+        keys = self.mapping(node, path, _WORKLOAD_KEYS, required=("duration",))
+        if keys is None or "duration" not in keys:
+            return _BAD
+        vals: dict[str, object] = {
+            "duration_s": self.duration(keys["duration"], f"{path}.duration", positive=True),
+            "concurrency": self.optional(keys, "concurrency", path, 5,
+                                         lambda n, p: self.integer(n, p, 1, MAX_CONCURRENCY)),
+            "rate_per_s": self.optional(keys, "rate", path, None,
+                                        lambda n, p: self.number(n, p, 0, MAX_RATE, lo_open=True)),
+            "keys": self.optional(keys, "keys", path, 5, lambda n, p: self.integer(n, p, 1, MAX_KEYS)),
+            "distribution": self.optional(keys, "distribution", path, "uniform",
+                                          lambda n, p: self.choice(n, p, ("uniform", "skewed"))),
+            "skew": self.optional(keys, "skew", path, 1.0,
+                                  lambda n, p: self.number(n, p, 0, 10, lo_open=True)),
+            "mix": self.optional(keys, "mix", path, DEFAULT_MIX, self.mix),
+            "timeout_s": self.optional(keys, "timeout", path, 2.0,
+                                       lambda n, p: self.duration(n, p, positive=True, hi=600)),
+            "attempts": self.optional(keys, "attempts", path, 3, lambda n, p: self.integer(n, p, 1, 20)),
+        }
+        if any(isinstance(x, _Missing) for x in vals.values()):
+            return _BAD
+        if "skew" in keys and vals["distribution"] != "skewed":
+            self.problem(keys["skew"], f"{path}.skew", "only applies to `distribution: skewed`; "
+                                                       "remove it or set the distribution")
+            return _BAD
+        return WorkloadSpec(**vals)  # type: ignore[arg-type]  # each value checked above
+
+    def mix(self, node: Node, path: str) -> tuple[tuple[str, float], ...] | _Missing:
+        keys = self.mapping(node, path, OPS)
+        if keys is None:
+            return _BAD
+        weights = {op: self.number(n, f"{path}.{op}", 0, 1e6) for op, n in keys.items()}
+        good = {op: w for op, w in weights.items() if isinstance(w, float)}
+        if len(good) != len(weights):
+            return _BAD
+        if not any(w > 0 for w in good.values()):
+            self.problem(node, path, "needs at least one operation with a weight above 0, "
+                                     "e.g. {get: 1, put: 1}")
+            return _BAD
+        return tuple((op, good[op]) for op in OPS if good.get(op, 0) > 0)
+
+    def checks(self, node: Node, path: str) -> ChecksSpec | _Missing:
+        keys = self.mapping(node, path, ("linearizable", "timeout", "recovery"))
+        if keys is None:
+            return _BAD
+        lin = self.optional(keys, "linearizable", path, True, self.boolean)
+        timeout = self.optional(keys, "timeout", path, 60.0,
+                                lambda n, p: self.duration(n, p, positive=True))
+        recovery = self.optional(keys, "recovery", path, 15.0,
+                                 lambda n, p: self.duration(n, p, positive=True, hi=3600))
+        if isinstance(lin, _Missing) or isinstance(timeout, _Missing) or isinstance(recovery, _Missing):
+            return _BAD
+        return ChecksSpec(linearizable=lin, timeout_s=timeout, recovery_s=recovery)
+
+    # ---- faults ----
+
+    def faults(self, node: Node, path: str,
+               duration: float | None) -> tuple[ScheduleEntry, ...] | _Missing:
+        path = path or "faults"
+        if isinstance(node, ScalarNode) and self.value(node) is None:
+            return ()
+        if not isinstance(node, SequenceNode):
+            self.problem(node, path, f"expected a list of faults (`- partition: ...`), got {_kind(node)}")
+            return _BAD
+        entries = [self.entry(item, f"{path}[{i}]", i, duration) for i, item in enumerate(node.value)]
+        good = [e for e in entries if isinstance(e, ScheduleEntry)]
+        return tuple(good) if len(good) == len(entries) else _BAD
+
+    def entry(self, node: Node, path: str, index: int,
+              duration: float | None) -> ScheduleEntry | _Missing:
+        before = len(self.problems)
+        keys = self.mapping(node, path, _FAULT_KEYS + _TIMING_KEYS)
+        if keys is None:
+            return _BAD
+        kinds = [k for k in keys if k in _FAULT_KEYS]
+        if not kinds and len(self.problems) > before:
+            return _BAD  # a misspelt fault name was already reported; one message is enough
+        if len(kinds) != 1:
+            what = "no fault" if not kinds else f"several faults ({', '.join(kinds)})"
+            self.problem(node, path, f"has {what}; each item needs exactly one of "
+                                     f"{', '.join(_FAULT_KEYS)}")
+            return _BAD
+        kind = kinds[0]
+        if kind == "one-of":
+            choices = self.one_of(keys[kind], f"{path}.one-of")
+        else:
+            single = self.fault(kind, keys[kind], f"{path}.{kind}")
+            choices = _BAD if isinstance(single, _Missing) else (single,)
+        timing = self.timing(keys, path, duration)
+        if isinstance(choices, _Missing) or isinstance(timing, _Missing):
+            return _BAD
+        at_s, for_s, every_s, jitter_s, until_s = timing
+        if not self.timing_fits(keys, path, choices, timing):
+            return _BAD
+        return ScheduleEntry(index=index, line=node.start_mark.line + 1, choices=choices, at_s=at_s,
+                             for_s=for_s, every_s=every_s, jitter_s=jitter_s, until_s=until_s)
+
+    def one_of(self, node: Node, path: str) -> tuple[FaultSpec, ...] | _Missing:
+        if not isinstance(node, SequenceNode) or len(node.value) < 2:
+            self.problem(node, path, "expected a list of at least two faults to choose from, "
+                                     "e.g. [{kill: {target: random}}, {pause: {target: leader}}]")
+            return _BAD
+        out: list[FaultSpec | _Missing] = []
+        for i, item in enumerate(node.value):
+            keys = self.mapping(item, f"{path}[{i}]", _FAULT_KEYS[:-1])
+            if keys is None:
+                out.append(_BAD)
+            elif len(keys) != 1:
+                self.problem(item, f"{path}[{i}]", "each choice needs exactly one fault; timing "
+                                                   "keys (at, for, every) go on the item itself")
+                out.append(_BAD)
+            else:
+                (kind, fnode), = keys.items()
+                out.append(self.fault(kind, fnode, f"{path}[{i}].{kind}"))
+        good = [f for f in out if not isinstance(f, _Missing)]
+        return tuple(good) if len(good) == len(out) else _BAD
+
+    def timing(self, keys: Mapping[str, Node], path: str, duration: float | None
+               ) -> tuple[float, float | None, float | None, float, float] | _Missing:
+        at = self.optional(keys, "at", path, 0.0, self.duration)
+        for_ = self.optional(keys, "for", path, None, lambda n, p: self.duration(n, p, positive=True))
+        every = self.optional(keys, "every", path, None,
+                              lambda n, p: self.duration(n, p, positive=True))
+        jitter = self.optional(keys, "jitter", path, 0.0, self.duration)
+        until = self.optional(keys, "until", path, duration if duration is not None else 0.0,
+                              self.duration)
+        if any(isinstance(x, _Missing) for x in (at, for_, every, jitter, until)):
+            return _BAD
+        assert isinstance(at, float) and isinstance(jitter, float) and isinstance(until, float)
+        assert for_ is None or isinstance(for_, float)
+        assert every is None or isinstance(every, float)
+        return at, for_, every, jitter, until
+
+    def timing_fits(self, keys: Mapping[str, Node], path: str, choices: tuple[FaultSpec, ...],
+                    timing: tuple[float, float | None, float | None, float, float]) -> bool:
+        """Cross-field rules: inside the workload, no overlapping repeats, duration only when healable."""
+        at_s, for_s, every_s, jitter_s, until_s = timing
+        ok = True
+        instant = [c for c in choices if isinstance(c, _INSTANT) or
+                   (isinstance(c, ProcessSpec) and c.action == "restart")]
+        if instant and len(instant) == len(choices) and "for" in keys:
+            self.problem(keys["for"], f"{path}.for", "a restart is instantaneous and has no "
+                                                     "duration; remove `for`")
+            ok = False
+        span = _rolling_span(choices, self.size)
+        if until_s > 0 and at_s >= until_s:
+            where = "until" if "until" in keys else "the workload ends"
+            self.problem(keys["at"] if "at" in keys else keys["until"], f"{path}.at",
+                         f"starts at {at_s:g}s, at or after {where} ({until_s:g}s); start it earlier")
+            ok = False
+        if every_s is None:
+            for key in ("jitter", "until"):
+                if key in keys:
+                    self.problem(keys[key], f"{path}.{key}", "only applies with `every`; add "
+                                                             "`every:` or remove it")
+                    ok = False
+            return ok
+        if for_s is None and len(instant) < len(choices):
+            self.problem(keys["every"], f"{path}.every", "a repeated fault needs `for:` (how long "
+                                                         "each occurrence lasts)")
+            return False
+        busy = (for_s or 0.0) + jitter_s + span
+        if busy > every_s:
+            self.problem(keys["every"], f"{path}.every", f"{every_s:g}s is shorter than for + jitter "
+                                                         f"({busy:g}s), so occurrences would overlap; "
+                                                         "make `every` longer")
+            ok = False
+        elif until_s > at_s and (until_s - at_s) / every_s > MAX_OCCURRENCES:
+            self.problem(keys["every"], f"{path}.every", f"would repeat more than "
+                                                         f"{MAX_OCCURRENCES} times; make it longer")
+            ok = False
+        return ok
+
+    def fault(self, kind: str, node: Node, path: str) -> FaultSpec | _Missing:
+        readers: dict[str, Callable[[Node, str], FaultSpec | _Missing]] = {
+            "partition": self.partition,
+            "latency": lambda n, p: self.link(n, p, "latency"),
+            "bandwidth": lambda n, p: self.link(n, p, "bandwidth"),
+            "reset": lambda n, p: self.link(n, p, "reset_peer"),
+            "kill": lambda n, p: self.process(n, p, "kill"),
+            "pause": lambda n, p: self.process(n, p, "pause"),
+            "restart": lambda n, p: self.process(n, p, "restart"),
+            "rolling-restart": self.rolling_restart,
+        }
+        if isinstance(node, ScalarNode) and self.value(node) is None:
+            node = MappingNode("tag:yaml.org,2002:map", [], node.start_mark, node.end_mark)
+        return readers[kind](node, path)
+
+    def partition(self, node: Node, path: str) -> FaultSpec | _Missing:
+        keys = self.mapping(node, path, ("shape", "mode", "one-way", "target", "groups"),
+                            required=("shape",))
+        if keys is None or "shape" not in keys:
+            return _BAD
+        shape = self.choice(keys["shape"], f"{path}.shape", SHAPES)
+        mode = self.optional(keys, "mode", path, "drop", lambda n, p: self.choice(n, p, MODES))
+        one_way = self.optional(keys, "one-way", path, False, self.boolean)
+        target = self.optional(keys, "target", path, None, self.target)
+        groups = self.optional(keys, "groups", path, _NO_GROUPS, self.groups)
+        if any(isinstance(x, _Missing) for x in (shape, mode, one_way, target, groups)):
+            return _BAD
+        assert isinstance(shape, str) and isinstance(one_way, bool) and isinstance(groups, tuple)
+        assert target is None or isinstance(target, TargetSpec)
+        if not self.partition_fits(keys, path, shape, one_way, target, groups):
+            return _BAD
+        if shape == "isolate-leader":
+            shape, target = "isolate", TargetSpec(kind="leader")
+        elif shape == "isolate" and target is None:
+            target = TargetSpec(kind="random")
+        return PartitionSpec(shape=shape, mode="reject" if mode == "reject" else "drop",
+                             one_way=one_way, target=target, groups=groups)
+
+    def partition_fits(self, keys: Mapping[str, Node], path: str, shape: str, one_way: bool,
+                       target: TargetSpec | None, groups: tuple[tuple[int, ...], ...]) -> bool:
+        ok = True
+        if (shape == "groups") != ("groups" in keys):
+            where = keys.get("groups", keys["shape"])
+            self.problem(where, f"{path}.groups", "`groups` goes with `shape: groups` and only "
+                                                  "with it, e.g. groups: [[n1, n2], [n3]]")
+            ok = False
+        if "target" in keys:
+            if shape != "isolate":
+                self.problem(keys["target"], f"{path}.target", "only `shape: isolate` takes a "
+                                                               "target (the node to isolate)")
+                ok = False
+            elif target is not None and (target.kind in ("minority", "majority", "all") or
+                                         (target.kind == "nodes" and len(target.nodes) != 1)):
+                self.problem(keys["target"], f"{path}.target", "isolate takes one node: leader, "
+                                                               "random or a name like n2")
+                ok = False
+        if one_way and shape == "majorities-ring":
+            self.problem(keys["one-way"], f"{path}.one-way", "majorities-ring is already "
+                                                             "asymmetric; remove one-way")
+            ok = False
+        return ok
+
+    def groups(self, node: Node, path: str) -> tuple[tuple[int, ...], ...] | _Missing:
+        if not isinstance(node, SequenceNode) or len(node.value) < 2:
+            self.problem(node, path, "expected at least two groups, e.g. [[n1, n2], [n3]]")
+            return _BAD
+        groups = [self.node_list(g, f"{path}[{i}]") for i, g in enumerate(node.value)]
+        good = [g for g in groups if isinstance(g, tuple)]
+        if len(good) != len(groups):
+            return _BAD
+        seen = [n for g in good for n in g]
+        dup = sorted({n for n in seen if seen.count(n) > 1})
+        if dup:
+            self.problem(node, path, f"n{dup[0]} is in more than one group; each node goes in one")
+            return _BAD
+        if self.size is not None and len(seen) != self.size:
+            missing = sorted(set(range(1, self.size + 1)) - set(seen))
+            self.problem(node, path, f"n{missing[0]} is in no group; list every node "
+                                     f"n1..n{self.size} in exactly one group")
+            return _BAD
+        return tuple(good)
+
+    def node_list(self, node: Node, path: str) -> tuple[int, ...] | _Missing:
+        if not isinstance(node, SequenceNode) or not node.value:
+            self.problem(node, path, "expected a non-empty list of node names, e.g. [n1, n2]")
+            return _BAD
+        ids = [self.node_name(item, f"{path}[{i}]") for i, item in enumerate(node.value)]
+        good = [i for i in ids if isinstance(i, int)]
+        return tuple(good) if len(good) == len(ids) else _BAD
+
+    def node_name(self, node: Node, path: str) -> int | _Missing:
+        v = self.scalar(node, path, "a node name such as n1")
+        if isinstance(v, _Missing):
+            return v
+        size = self.size or 7
+        if not isinstance(v, str) or not v.startswith("n") or not v[1:].isdigit():
+            self.problem(node, path, f"{_show(v)} is not a node name, use n1..n{size}")
+            return _BAD
+        ident = int(v[1:])
+        if not 1 <= ident <= size:
+            self.problem(node, path, f"{v} is not in this cluster of {size} replicas, "
+                                     f"use n1..n{size}")
+            return _BAD
+        return ident
+
+    def target(self, node: Node, path: str) -> TargetSpec | _Missing:
+        if isinstance(node, SequenceNode):
+            ids = self.node_list(node, path)
+            return _BAD if isinstance(ids, _Missing) else TargetSpec(kind="nodes", nodes=ids)
+        v = self.scalar(node, path, "a target")
+        if isinstance(v, str) and v in TARGET_WORDS:
+            return TargetSpec(kind=v)  # type: ignore[arg-type]  # checked against TARGET_WORDS
+        if isinstance(v, str) and v.startswith("n") and v[1:].isdigit():
+            ident = self.node_name(node, path)
+            return _BAD if isinstance(ident, _Missing) else TargetSpec(kind="nodes", nodes=(ident,))
+        if not isinstance(v, _Missing):
+            self.problem(node, path, _unknown(_show(v), TARGET_WORDS + ("n1", "[n1, n2]"), "target"))
+        return _BAD
+
+    def link(self, node: Node, path: str,
+             toxic: Literal["latency", "bandwidth", "reset_peer"]) -> FaultSpec | _Missing:
+        own = {"latency": ("latency", "jitter"), "bandwidth": ("kb-per-s",),
+               "reset_peer": ("after",)}[toxic]
+        required = {"latency": ("latency",), "bandwidth": ("kb-per-s",), "reset_peer": ()}[toxic]
+        keys = self.mapping(node, path, own + ("links", "target", "toxicity"), required=required)
+        if keys is None or any(r not in keys for r in required):
+            return _BAD
+        attrs = self.link_attributes(keys, path, toxic)
+        links = self.optional(keys, "links", path, "peers", lambda n, p: self.choice(n, p, LINKS))
+        target = self.optional(keys, "target", path, TargetSpec(kind="all"), self.target)
+        toxicity = self.optional(keys, "toxicity", path, 1.0, lambda n, p: self.number(n, p, 0, 1))
+        if any(isinstance(x, _Missing) for x in (attrs, links, target, toxicity)):
+            return _BAD
+        assert isinstance(attrs, tuple) and isinstance(target, TargetSpec)
+        assert isinstance(toxicity, float)
+        return LinkSpec(toxic=toxic, attributes=attrs, target=target, toxicity=toxicity,
+                        links="all" if links == "all" else "clients" if links == "clients" else "peers")
+
+    def link_attributes(self, keys: Mapping[str, Node], path: str,
+                        toxic: str) -> tuple[tuple[str, int], ...] | _Missing:
+        if toxic == "bandwidth":
+            rate = self.integer(keys["kb-per-s"], f"{path}.kb-per-s", 1, 10_000_000)
+            return _BAD if isinstance(rate, _Missing) else (("rate", rate),)
+        if toxic == "reset_peer":
+            after = self.optional(keys, "after", path, 0.0, lambda n, p: self.duration(n, p, hi=3600))
+            return _BAD if isinstance(after, _Missing) else (("timeout", round(after * 1000)),)
+        lat = self.duration(keys["latency"], f"{path}.latency", positive=True, hi=600)
+        jit = self.optional(keys, "jitter", path, 0.0, lambda n, p: self.duration(n, p, hi=600))
+        if isinstance(lat, _Missing) or isinstance(jit, _Missing):
+            return _BAD
+        return (("latency", round(lat * 1000)), ("jitter", round(jit * 1000)))
+
+    def process(self, node: Node, path: str,
+                action: Literal["kill", "pause", "restart"]) -> FaultSpec | _Missing:
+        allowed = ("target", "graceful") if action == "restart" else ("target",)
+        keys = self.mapping(node, path, allowed)
+        if keys is None:
+            return _BAD
+        target = self.optional(keys, "target", path, TargetSpec(kind="random"), self.target)
+        graceful = self.optional(keys, "graceful", path, True, self.boolean)
+        if isinstance(target, _Missing) or isinstance(graceful, _Missing):
+            return _BAD
+        return ProcessSpec(action=action, target=target, graceful=graceful)
+
+    def rolling_restart(self, node: Node, path: str) -> FaultSpec | _Missing:
+        keys = self.mapping(node, path, ("gap", "graceful"))
+        if keys is None:
+            return _BAD
+        gap = self.optional(keys, "gap", path, 5.0, lambda n, p: self.duration(n, p, hi=3600))
+        graceful = self.optional(keys, "graceful", path, True, self.boolean)
+        if isinstance(gap, _Missing) or isinstance(graceful, _Missing):
+            return _BAD
+        return RollingRestartSpec(gap_s=gap, graceful=graceful)
+
+
+def _rolling_span(choices: Sequence[FaultSpec], size: int | None) -> float:
+    """How long the longest rolling restart among `choices` keeps restarting nodes."""
+    spans = [c.gap_s * (size or 3) for c in choices if isinstance(c, RollingRestartSpec)]
+    return max(spans, default=0.0)
+
+
+def _kind(node: Node) -> str:
+    if isinstance(node, MappingNode):
+        return "a mapping"
+    if isinstance(node, SequenceNode):
+        return "a list"
+    return f"{_show(SafeConstructor().construct_object(node))}" if isinstance(node, ScalarNode) else "?"
+
+
+def _show(v: object) -> str:
+    if v is None:
+        return "nothing (null)"
+    return f"'{v}'" if isinstance(v, str) else repr(v)
+
+
+def _unknown(word: str, allowed: Sequence[str], what: str) -> str:
+    close = difflib.get_close_matches(word.strip("'"), list(allowed), n=1, cutoff=0.6)
+    hint = f"did you mean `{close[0]}`? " if close else ""
+    return f"unknown {what} {word if word.startswith(chr(39)) else repr(word)}; {hint}" \
+           f"use one of: {', '.join(allowed)}"
