@@ -1,0 +1,190 @@
+//! One proxy: its API-visible configuration, its toxics, and (when enabled) the noxious runner
+//! that does the actual proxying.
+//!
+//! Obligations kept here:
+//! - `toxics` is the authoritative list for the API; every change to it is also sent to the running
+//!   noxious proxy (which re-links open connections), so both always agree.
+//! - A disabled proxy has no listener: connections to its port are refused, and disabling it closes
+//!   every open connection (noxious's stop signal ends all links).
+//! - `stop` waits (bounded) until noxious has dropped the listener, so the port can be re-bound at once.
+
+use crate::error::ApiError;
+use crate::toxic::ToxicSpec;
+use bmrng::RequestSender;
+use noxious::proxy::{ProxyConfig, ProxyRunner, Runner, Toxics};
+use noxious::signal::{Close, Stop, Stopper};
+use noxious::socket::TcpListener;
+use noxious::toxic::{StreamDirection, ToxicEvent, ToxicEventKind, ToxicEventResult};
+use serde_json::{json, Value};
+use std::net::ToSocketAddrs;
+use std::time::Duration;
+
+/// How long `stop` waits for noxious to close the listener. noxious connects to the upstream inside
+/// its accept loop, so a stop can lag by one upstream connect attempt.
+const STOP_WAIT: Duration = Duration::from_secs(10);
+/// How long a toxic change waits for noxious to re-link the open connections.
+const EVENT_WAIT: Duration = Duration::from_secs(10);
+/// Depth of the per-proxy toxic event channel (requests are serialized by the registry anyway).
+const EVENT_BUFFER: usize = 4;
+
+/// What a client asks for when creating a proxy.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ProxyRequest {
+    pub name: String,
+    pub listen: String,
+    pub upstream: String,
+    pub enabled: bool,
+}
+
+struct Running {
+    stopper: Stopper,
+    close: Close,
+    events: RequestSender<ToxicEvent, ToxicEventResult>,
+}
+
+/// A proxy known to the API, enabled or not.
+pub struct Proxy {
+    pub name: String,
+    /// The listen address as the client gave it (e.g. `127.0.0.1:0`), to recognise it in /populate.
+    pub requested_listen: String,
+    /// The concrete `ip:port` the proxy listens on (port 0 resolved to a free port).
+    pub listen: String,
+    pub upstream: String,
+    pub enabled: bool,
+    pub toxics: Vec<ToxicSpec>,
+    seed: Option<u64>,
+    running: Option<Running>,
+}
+
+impl Proxy {
+    /// A new, not yet started proxy. Resolves the listen address now so that it stays the same
+    /// across disable/enable. Errors: 500 when the address cannot be resolved or no port is free.
+    pub fn new(req: &ProxyRequest, seed: Option<u64>) -> Result<Proxy, ApiError> {
+        Ok(Proxy {
+            name: req.name.clone(),
+            requested_listen: req.listen.clone(),
+            listen: resolve_listen(&req.listen)?,
+            upstream: req.upstream.clone(),
+            enabled: false,
+            toxics: Vec::new(),
+            seed,
+            running: None,
+        })
+    }
+
+    /// Sets a new listen address (resolved at once); the caller stops the proxy first.
+    pub fn set_listen(&mut self, listen: &str) -> Result<(), ApiError> {
+        self.listen = resolve_listen(listen)?;
+        self.requested_listen = listen.to_owned();
+        Ok(())
+    }
+
+    /// Whether `listen` names this proxy's address (as requested or as resolved).
+    pub fn listens_on(&self, listen: &str) -> bool {
+        listen == self.listen || listen == self.requested_listen
+    }
+
+    /// Binds the listener and starts the noxious runner with the current toxics. No-op if running.
+    /// Errors: 500 naming the address when it cannot be bound (the proxy stays disabled).
+    pub async fn start(&mut self, root: &Stop) -> Result<(), ApiError> {
+        if self.running.is_some() {
+            return Ok(());
+        }
+        let config = ProxyConfig {
+            name: self.name.clone(),
+            listen: self.listen.clone(),
+            upstream: self.upstream.clone(),
+            enabled: true,
+            rand_seed: self.seed,
+        };
+        let toxics = self.noxious_toxics();
+        let (listener, info) = ProxyRunner::initialize_proxy::<TcpListener>(config, toxics)
+            .await
+            .map_err(|e| ApiError::listen_failed(&self.listen, e))?;
+        let (stop, stopper) = root.fork();
+        let (close, closer) = Close::new();
+        let (events, receiver) = bmrng::channel(EVENT_BUFFER);
+        let name = self.name.clone();
+        tokio::spawn(async move {
+            if let Err(err) = ProxyRunner::run_proxy(listener, info, receiver, stop, closer).await {
+                eprintln!("toxiproxy-server: proxy {name} stopped accepting: {err}");
+            }
+        });
+        self.running = Some(Running { stopper, close, events });
+        self.enabled = true;
+        Ok(())
+    }
+
+    /// Stops listening and closes every open connection of this proxy. Toxics are kept.
+    pub async fn stop(&mut self) {
+        if let Some(running) = self.running.take() {
+            running.stopper.stop();
+            if tokio::time::timeout(STOP_WAIT, running.close.recv()).await.is_err() {
+                eprintln!("toxiproxy-server: proxy {} did not close within {STOP_WAIT:?}", self.name);
+            }
+        }
+        self.enabled = false;
+    }
+
+    /// Forwards a toxic change to the running noxious proxy (no-op when disabled: the toxics are
+    /// installed from `toxics` at the next start).
+    pub async fn send(&self, kind: ToxicEventKind) {
+        let Some(running) = &self.running else { return };
+        let event = ToxicEvent::new(self.name.clone(), kind);
+        match tokio::time::timeout(EVENT_WAIT, running.events.send_receive(event)).await {
+            Ok(Ok(Ok(()))) => {}
+            Ok(Ok(Err(err))) => eprintln!("toxiproxy-server: proxy {}: toxic update: {err}", self.name),
+            Ok(Err(_)) => eprintln!("toxiproxy-server: proxy {}: runner has exited", self.name),
+            Err(_) => eprintln!("toxiproxy-server: proxy {}: toxic update still pending", self.name),
+        }
+    }
+
+    pub fn find_toxic(&self, name: &str) -> Option<&ToxicSpec> {
+        self.toxics.iter().find(|t| t.name == name)
+    }
+
+    /// Toxics in Toxiproxy's order: upstream chain first, then downstream.
+    pub fn toxics_json(&self) -> Value {
+        let ordered = [StreamDirection::Upstream, StreamDirection::Downstream]
+            .into_iter()
+            .flat_map(|dir| self.toxics.iter().filter(move |t| t.stream == dir))
+            .map(ToxicSpec::to_json)
+            .collect();
+        Value::Array(ordered)
+    }
+
+    /// The Toxiproxy JSON for the proxy: name, listen, upstream, enabled, toxics.
+    pub fn to_json(&self) -> Value {
+        json!({
+            "name": self.name,
+            "listen": self.listen,
+            "upstream": self.upstream,
+            "enabled": self.enabled,
+            "toxics": self.toxics_json(),
+        })
+    }
+
+    fn noxious_toxics(&self) -> Toxics {
+        let pick = |dir| {
+            self.toxics.iter().filter(|t| t.stream == dir).map(ToxicSpec::to_noxious).collect()
+        };
+        Toxics { upstream: pick(StreamDirection::Upstream), downstream: pick(StreamDirection::Downstream) }
+    }
+}
+
+/// Turns `host:port` into a concrete `ip:port`. Port 0 picks a free port now (Toxiproxy reports
+/// the bound port too); an empty address means all interfaces, any port, as in Go.
+fn resolve_listen(listen: &str) -> Result<String, ApiError> {
+    let spec = if listen.is_empty() { "0.0.0.0:0" } else { listen };
+    let addr = spec
+        .to_socket_addrs()
+        .map_err(|e| ApiError::listen_failed(spec, format!("{e}; use host:port, e.g. 0.0.0.0:20012")))?
+        .next()
+        .ok_or_else(|| ApiError::listen_failed(spec, "address resolved to nothing"))?;
+    if addr.port() != 0 {
+        return Ok(addr.to_string());
+    }
+    let probe = std::net::TcpListener::bind(addr).map_err(|e| ApiError::listen_failed(spec, e))?;
+    let bound = probe.local_addr().map_err(|e| ApiError::listen_failed(spec, e))?;
+    Ok(bound.to_string())
+}

@@ -1,0 +1,243 @@
+//! Toxics as the REST API sees them, and their translation to noxious toxics.
+//!
+//! JSON shape (Toxiproxy 2.x): `{"name", "type", "stream", "toxicity", "attributes": {...}}`.
+//! Parsing follows Toxiproxy's `AddToxicJson` order: stream, default name, type, duplicate name,
+//! attributes. Missing attributes default to 0 as in Go. Values noxious cannot run safely (it would
+//! underflow or spin) are rejected with 400 and a message that names the attribute and the fix.
+
+use crate::error::ApiError;
+use noxious::toxic::{StreamDirection, Toxic, ToxicKind};
+use serde_json::{json, Map, Value};
+
+/// Toxic types this server runs (all noxious has). `reset_peer` is Toxiproxy's but not noxious's.
+pub const SUPPORTED_TYPES: &str = "latency, bandwidth, slow_close, timeout, slicer, limit_data, noop";
+
+/// One toxic installed on a proxy. Invariant: `kind` passed `validate_kind`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ToxicSpec {
+    pub name: String,
+    pub stream: StreamDirection,
+    pub toxicity: f32,
+    pub kind: ToxicKind,
+}
+
+impl ToxicSpec {
+    /// Parses a create-toxic body. `exists(name)` tells whether the proxy already has that toxic
+    /// (409). Errors are Toxiproxy's: bad body 400, bad stream 400, bad type 400, duplicate 409.
+    pub fn parse_new(body: &Value, exists: impl Fn(&str) -> bool) -> Result<ToxicSpec, ApiError> {
+        let obj = body
+            .as_object()
+            .ok_or_else(|| ApiError::bad_body("expected a JSON object for the toxic"))?;
+        let stream = parse_stream(obj.get("stream"))?;
+        let type_name = optional_str(obj, "type")?.unwrap_or_default();
+        let name = match optional_str(obj, "name")? {
+            Some(n) if !n.is_empty() => n,
+            _ => format!("{type_name}_{}", stream_name(stream)),
+        };
+        let fields = fields_of(&type_name)?;
+        if exists(&name) {
+            return Err(ApiError::toxic_exists());
+        }
+        let toxicity = parse_toxicity(obj.get("toxicity"), 1.0)?;
+        let zeros = vec![0; fields.len()];
+        let values = merge_attributes(fields, &zeros, obj.get("attributes"))?;
+        let kind = build_kind(&type_name, &values)?;
+        Ok(ToxicSpec { name, stream, toxicity, kind })
+    }
+
+    /// Applies an update body (`attributes` merged onto the current ones, optional `toxicity`),
+    /// as Toxiproxy's `UpdateToxicJson` does. Name, type and stream never change.
+    pub fn updated(&self, body: &Value) -> Result<ToxicSpec, ApiError> {
+        let obj = body
+            .as_object()
+            .ok_or_else(|| ApiError::bad_body("expected a JSON object for the toxic update"))?;
+        let type_name = self.kind.get_name();
+        let fields = fields_of(type_name)?;
+        let values = merge_attributes(fields, &values_of(&self.kind), obj.get("attributes"))?;
+        Ok(ToxicSpec {
+            name: self.name.clone(),
+            stream: self.stream,
+            toxicity: parse_toxicity(obj.get("toxicity"), self.toxicity)?,
+            kind: build_kind(type_name, &values)?,
+        })
+    }
+
+    /// The Toxiproxy JSON for this toxic.
+    pub fn to_json(&self) -> Value {
+        let type_name = self.kind.get_name();
+        let fields = fields_of(type_name).unwrap_or(&[]);
+        let attrs: Map<String, Value> = fields
+            .iter()
+            .zip(values_of(&self.kind))
+            .map(|(k, v)| ((*k).to_owned(), json!(v)))
+            .collect();
+        json!({
+            "name": self.name,
+            "type": type_name,
+            "stream": stream_name(self.stream),
+            "toxicity": self.toxicity,
+            "attributes": attrs,
+        })
+    }
+
+    /// The noxious toxic that implements this one.
+    pub fn to_noxious(&self) -> Toxic {
+        Toxic {
+            kind: self.kind,
+            name: self.name.clone(),
+            toxicity: self.toxicity,
+            direction: self.stream,
+        }
+    }
+}
+
+/// `"upstream"` or `"downstream"`.
+pub fn stream_name(stream: StreamDirection) -> &'static str {
+    match stream {
+        StreamDirection::Upstream => "upstream",
+        StreamDirection::Downstream => "downstream",
+    }
+}
+
+fn parse_stream(value: Option<&Value>) -> Result<StreamDirection, ApiError> {
+    match value {
+        None | Some(Value::Null) => Ok(StreamDirection::Downstream),
+        Some(Value::String(s)) => match s.to_ascii_lowercase().as_str() {
+            "downstream" => Ok(StreamDirection::Downstream),
+            "upstream" => Ok(StreamDirection::Upstream),
+            _ => Err(ApiError::invalid_stream()),
+        },
+        Some(other) => Err(ApiError::bad_body(format!("\"stream\" must be a string, got {other}"))),
+    }
+}
+
+fn optional_str(obj: &Map<String, Value>, key: &str) -> Result<Option<String>, ApiError> {
+    match obj.get(key) {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::String(s)) => Ok(Some(s.clone())),
+        Some(other) => Err(ApiError::bad_body(format!("\"{key}\" must be a string, got {other}"))),
+    }
+}
+
+fn parse_toxicity(value: Option<&Value>, default: f32) -> Result<f32, ApiError> {
+    let t = match value {
+        None | Some(Value::Null) => return Ok(default),
+        Some(v) => v.as_f64().ok_or_else(|| {
+            ApiError::bad_body(format!("\"toxicity\" must be a number in [0, 1], got {v}"))
+        })?,
+    };
+    if !(0.0..=1.0).contains(&t) {
+        return Err(ApiError::bad_body(format!(
+            "\"toxicity\" must be a number in [0, 1] (a probability), got {t}"
+        )));
+    }
+    Ok(t as f32)
+}
+
+/// Attribute names per toxic type, in Toxiproxy's order; the error names what is supported.
+fn fields_of(type_name: &str) -> Result<&'static [&'static str], ApiError> {
+    Ok(match type_name {
+        "latency" => &["latency", "jitter"],
+        "bandwidth" => &["rate"],
+        "slow_close" => &["delay"],
+        "timeout" => &["timeout"],
+        "slicer" => &["average_size", "size_variation", "delay"],
+        "limit_data" => &["bytes"],
+        "noop" => &[],
+        "reset_peer" => {
+            return Err(ApiError::invalid_toxic_type(&format!(
+                "reset_peer is not supported by this server (the noxious 1.0.4 library has no \
+                 reset_peer toxic); supported types: {SUPPORTED_TYPES}"
+            )))
+        }
+        "" => {
+            return Err(ApiError::invalid_toxic_type(&format!(
+                "\"type\" is missing; supported types: {SUPPORTED_TYPES}"
+            )))
+        }
+        other => {
+            return Err(ApiError::invalid_toxic_type(&format!(
+                "unknown type \"{other}\"; supported types: {SUPPORTED_TYPES}"
+            )))
+        }
+    })
+}
+
+fn values_of(kind: &ToxicKind) -> Vec<u64> {
+    match *kind {
+        ToxicKind::Noop => vec![],
+        ToxicKind::Latency { latency, jitter } => vec![latency, jitter],
+        ToxicKind::Bandwidth { rate } => vec![rate],
+        ToxicKind::SlowClose { delay } => vec![delay],
+        ToxicKind::Timeout { timeout } => vec![timeout],
+        ToxicKind::Slicer { average_size, size_variation, delay } => {
+            vec![average_size, size_variation, delay]
+        }
+        ToxicKind::LimitData { bytes } => vec![bytes],
+    }
+}
+
+/// Overlays the given `attributes` object on `base`; unknown keys are ignored as in Toxiproxy.
+fn merge_attributes(
+    fields: &[&str],
+    base: &[u64],
+    attributes: Option<&Value>,
+) -> Result<Vec<u64>, ApiError> {
+    let mut values = base.to_vec();
+    let obj = match attributes {
+        None | Some(Value::Null) => return Ok(values),
+        Some(Value::Object(obj)) => obj,
+        Some(other) => {
+            return Err(ApiError::bad_body(format!("\"attributes\" must be an object, got {other}")))
+        }
+    };
+    for (i, field) in fields.iter().enumerate() {
+        match obj.get(*field) {
+            None | Some(Value::Null) => {}
+            Some(v) => {
+                values[i] = v.as_u64().ok_or_else(|| {
+                    ApiError::bad_body(format!(
+                        "attributes.{field} must be a non-negative integer, got {v}"
+                    ))
+                })?
+            }
+        }
+    }
+    Ok(values)
+}
+
+/// Builds the noxious kind and rejects values noxious would mishandle.
+fn build_kind(type_name: &str, v: &[u64]) -> Result<ToxicKind, ApiError> {
+    let kind = match type_name {
+        "latency" => ToxicKind::Latency { latency: v[0], jitter: v[1] },
+        "bandwidth" => ToxicKind::Bandwidth { rate: v[0] },
+        "slow_close" => ToxicKind::SlowClose { delay: v[0] },
+        "timeout" => ToxicKind::Timeout { timeout: v[0] },
+        "slicer" => ToxicKind::Slicer { average_size: v[0], size_variation: v[1], delay: v[2] },
+        "limit_data" => ToxicKind::LimitData { bytes: v[0] },
+        _ => ToxicKind::Noop,
+    };
+    validate_kind(&kind)?;
+    Ok(kind)
+}
+
+fn validate_kind(kind: &ToxicKind) -> Result<(), ApiError> {
+    match *kind {
+        // noxious computes latency + r - jitter in u64: jitter > latency would underflow.
+        ToxicKind::Latency { latency, jitter } if jitter > latency => Err(ApiError::bad_body(format!(
+            "attributes.jitter ({jitter}) must not exceed attributes.latency ({latency}) on this \
+             server; lower jitter or raise latency"
+        ))),
+        // noxious slices forever on size 0 and underflows when variation >= average.
+        ToxicKind::Slicer { average_size: 0, .. } => Err(ApiError::bad_body(
+            "attributes.average_size must be at least 1 for a slicer toxic",
+        )),
+        ToxicKind::Slicer { average_size, size_variation, .. } if size_variation >= average_size => {
+            Err(ApiError::bad_body(format!(
+                "attributes.size_variation ({size_variation}) must be less than \
+                 attributes.average_size ({average_size})"
+            )))
+        }
+        _ => Ok(()),
+    }
+}
