@@ -21,8 +21,9 @@ HEARTBEAT_MS           50            leader heartbeat period (rounded to ticks)
 ELECTION_TIMEOUT_MS    300           minimum election timeout; each wait is randomized in [T, 2T)
 REQUEST_TIMEOUT_MS     2000          client deadline: after it the replica answers 503
 PEER_TIMEOUT_MS        500           timeout of one peer HTTP request
-BATCH_MAX              512           max client commands per slot (and per accept message)
-WINDOW                 16            max slots in flight in phase 2 (pipelining)
+RETRANSMIT_MS          100           unanswered prepares/accepts/catch-ups are resent this often
+BATCH_MAX              256           max client commands per slot (1..4096)
+WINDOW                 64            max slots in flight in phase 2 (pipelining)
 SNAPSHOT_EVERY         1000          snapshot the KV and truncate the log every this many applied slots
 PEER_QUEUE_MAX         1024          outgoing messages queued per peer before new ones are dropped
 CLIENT_MAX_BYTES       1048576       max request body; larger bodies get 400
@@ -70,8 +71,9 @@ class Config:
     election_timeout_ms: int = 300
     request_timeout_ms: int = 2000
     peer_timeout_ms: int = 500
-    batch_max: int = 512
-    window: int = 16
+    retransmit_ms: int = 100
+    batch_max: int = 256
+    window: int = 64
     snapshot_every: int = 1000
     peer_queue_max: int = 1024
     client_max_bytes: int = 1 << 20
@@ -94,6 +96,7 @@ class Config:
             f"bugs={','.join(sorted(self.bugs)) or '-'} tick_ms={self.tick_ms} "
             f"heartbeat_ms={self.heartbeat_ms} election_timeout_ms={self.election_timeout_ms} "
             f"request_timeout_ms={self.request_timeout_ms} peer_timeout_ms={self.peer_timeout_ms} "
+            f"retransmit_ms={self.retransmit_ms} "
             f"batch_max={self.batch_max} window={self.window} snapshot_every={self.snapshot_every} "
             f"peer_queue_max={self.peer_queue_max} client_max_bytes={self.client_max_bytes}"
         )
@@ -206,8 +209,9 @@ def load_config(env: Mapping[str, str], *, known_bugs: frozenset[str] | None = N
         election_timeout_ms=i(env, "ELECTION_TIMEOUT_MS", 300, low=10, high=600_000),
         request_timeout_ms=i(env, "REQUEST_TIMEOUT_MS", 2000, low=10, high=600_000),
         peer_timeout_ms=i(env, "PEER_TIMEOUT_MS", 500, low=10, high=60_000),
-        batch_max=i(env, "BATCH_MAX", 512, low=1, high=100_000),
-        window=i(env, "WINDOW", 16, low=1, high=10_000),
+        retransmit_ms=i(env, "RETRANSMIT_MS", 100, low=1, high=60_000),
+        batch_max=i(env, "BATCH_MAX", 256, low=1, high=4096),
+        window=i(env, "WINDOW", 64, low=1, high=10_000),
         snapshot_every=i(env, "SNAPSHOT_EVERY", 1000, low=1, high=10_000_000),
         peer_queue_max=i(env, "PEER_QUEUE_MAX", 1024, low=1, high=1_000_000),
         client_max_bytes=i(env, "CLIENT_MAX_BYTES", 1 << 20, low=1024, high=1 << 30),
