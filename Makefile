@@ -1,10 +1,20 @@
-# The README's commands. Each target installs what it needs on a fresh machine.
-PYTHON ?= python3
-VENV   := .venv
-PY     := $(VENV)/bin/python
-STAMP  := $(VENV)/.installed
+# The README's commands. Each target installs what it needs on a fresh machine (a virtualenv, the images).
+#   make chaos          run the chaos suite against a Docker cluster (images built first if missing)
+#   make test           the whole test suite, end-to-end tests included (what CI runs: .ci/run)
+#   make unit           only the fast tests (no Docker, no replica processes)
+#   make images         build every image, offline when no registry is reachable
+#   make up N=5         start a cluster (N=3|5|7; PORT_BASE=8000 puts the API on 8474, client-ni on 8000+i)
+#   make status / down  show / remove it (containers, network and volumes of the project; ALL=1: all of ours)
+PYTHON    ?= python3
+VENV      := .venv
+PY        := $(VENV)/bin/python
+STAMP     := $(VENV)/.installed
+N         ?= 3
+PORT_BASE ?= 8000
+PROJECT   ?= paxos-chaos
+CLUSTER   := $(PY) -m harness.cluster --project $(PROJECT)
 
-.PHONY: venv test unit clean
+.PHONY: venv images up down status test unit chaos clean
 
 venv: $(STAMP)
 $(STAMP): pyproject.toml
@@ -13,13 +23,33 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install --quiet -e '.[dev]'
 	touch $(STAMP)
 
+## images: the Python base, the replica and the Toxiproxy server (reused when present and current)
+images: venv
+	$(PY) -m harness.images
+
+## up: a healthy N-replica cluster behind Toxiproxy (N=3|5|7, PORT_BASE, PROJECT)
+up: images
+	$(CLUSTER) up --n $(N) --port-base $(PORT_BASE)
+
+## down: remove the project's containers, networks and volumes (ALL=1: every paxos-chaos project)
+down: venv
+	$(CLUSTER) down $(if $(ALL),--all,)
+
+## status: containers, health, role and leader of every replica
+status: venv
+	$(CLUSTER) status --n $(N) --port-base $(PORT_BASE)
+
 ## test: the whole test suite (what CI runs)
-test: venv
+test: images
 	$(PY) -m pytest
 
 ## unit: only the tests that need neither Docker nor replica processes
 unit: venv
 	$(PY) -m pytest -m 'not docker and not processes'
 
+## chaos: until the scenario runner lands, a smoke workload through the proxies with a partition
+chaos: images
+	$(CLUSTER) smoke --n $(N) --port-base $(PORT_BASE)
+
 clean:
-	rm -rf $(VENV) build *.egg-info .pytest_cache .mypy_cache
+	rm -rf $(VENV) build *.egg-info .pytest_cache .mypy_cache .images
