@@ -143,3 +143,34 @@ class Registry:
 
     def render(self) -> str:
         return "".join(m.render() for m in self._metrics.values())
+
+
+# Latency buckets in seconds, from a fast SSD fsync (~50us) to a stalled disk.
+FSYNC_BUCKETS_S = (0.0001, 0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.5, 1.0)
+REQUEST_BUCKETS_S = (0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1.0, 2.0, 5.0)
+
+
+class ReplicaMetrics:
+    """Every metric a replica exports on GET /metrics (names follow Prometheus conventions)."""
+
+    def __init__(self) -> None:
+        r = self.registry = Registry()
+        self.requests = r.counter("kv_requests_total", "Client requests answered, by op and HTTP code", ["op", "code"])
+        self.request_seconds = r.histogram("kv_request_seconds", "Client request latency", REQUEST_BUCKETS_S)
+        self.forwards = r.counter("kv_forwards_total", "Client requests forwarded to the leader, by outcome", ["outcome"])
+        self.proposals = r.counter("paxos_proposals_total", "Client commands handed to the core as leader")
+        self.commits = r.counter("paxos_commits_total", "Slots applied to the state machine")
+        self.commands_applied = r.counter("paxos_commands_applied_total", "Commands applied (a slot holds a batch)")
+        self.fsyncs = r.counter("storage_fsyncs_total", "fsync calls on the log (group commits)")
+        self.fsync_seconds = r.histogram("storage_fsync_seconds", "fsync latency", FSYNC_BUCKETS_S)
+        self.log_rewrites = r.counter("storage_log_rewrites_total", "Log truncations after a snapshot")
+        self.snapshots = r.counter("paxos_snapshots_total", "Snapshots taken of the state machine")
+        self.peer_sent = r.counter("peer_messages_sent_total", "Peer messages delivered (HTTP 2xx), by peer", ["peer"])
+        self.peer_dropped = r.counter(
+            "peer_messages_dropped_total", "Peer messages dropped, by peer and reason", ["peer", "reason"]
+        )
+        self.peer_received = r.counter("peer_messages_received_total", "Peer messages accepted, by kind", ["kind"])
+        self.peer_rejected = r.counter("peer_messages_rejected_total", "Malformed peer requests answered 400")
+        self.role_changes = r.counter("paxos_role_changes_total", "Role transitions of this replica, by new role", ["role"])
+        self.elections = r.counter("paxos_elections_total", "Elections this replica started (became candidate)")
+        self.leader_terms = r.counter("paxos_leader_terms_total", "Times this replica became leader")

@@ -34,6 +34,8 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from replica_image.errors import ReplicaError
+
 __all__ = [
     "LOG_NAME",
     "MAX_RECORD_BYTES",
@@ -53,7 +55,7 @@ MAX_RECORD_BYTES = 1 << 30
 _log = logging.getLogger("replica.storage")
 
 
-class StorageError(Exception):
+class StorageError(ReplicaError):
     """The data directory cannot be used (unreadable, not writable, not a directory).
 
     The message names the path and what to fix; the replica refuses to start rather than run without

@@ -1,0 +1,138 @@
+"""Assemble and run one replica: recover from storage, build the core, serve HTTP until stopped.
+
+``serve(cfg, stop)`` returns when ``stop`` is set (SIGTERM/SIGINT) or raises when the driver dies
+(a storage failure or a broken core invariant: the replica must not go on). ``recover(cfg)`` is the
+start-up half, separate so that a replica that cannot read its state refuses to start before it
+binds its port.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import random
+from dataclasses import dataclass
+
+import aiohttp
+from aiohttp import web
+
+from replica_image.codec import decode_record
+from replica_image.compaction import LiveLog
+from replica_image.config import Config
+from replica_image.errors import InvalidRecord, MisuseError
+from replica_image.host import Driver
+from replica_image.kv import KV
+from replica_image.metrics import ReplicaMetrics
+from replica_image.paxos import CoreConfig, Record, Replica
+from replica_image.server import ReplicaServer
+from replica_image.storage import Storage, StorageCorrupt
+from replica_image.transport import PeerTransport
+
+__all__ = ["Recovered", "StartupError", "core_config", "recover", "serve"]
+
+_log = logging.getLogger("replica")
+
+
+class StartupError(Exception):
+    """The replica cannot start with this configuration; the message says what to change (exit 2)."""
+
+
+@dataclass(slots=True, kw_only=True)
+class Recovered:
+    """What start-up read back: the open storage, the decoded records and the core built from them."""
+
+    storage: Storage
+    live: LiveLog
+    core: Replica
+
+
+def core_config(cfg: Config) -> CoreConfig:
+    """Translate the environment's milliseconds into the core's ticks.
+
+    Raises:
+        StartupError: the core refuses the resulting values (the message names the variables).
+    """
+    try:
+        return CoreConfig(
+            election_timeout_ticks=max(2, cfg.ticks(cfg.election_timeout_ms)),
+            heartbeat_ticks=cfg.ticks(cfg.heartbeat_ms),
+            retransmit_ticks=cfg.ticks(cfg.retransmit_ms),
+            batch_max=cfg.batch_max,
+            window=cfg.window,
+            bugs=cfg.bugs,
+        )
+    except MisuseError as exc:
+        raise StartupError(f"TICK_MS/HEARTBEAT_MS/ELECTION_TIMEOUT_MS/RETRANSMIT_MS/BATCH_MAX/WINDOW: {exc}") from None
+
+
+def recover(cfg: Config) -> Recovered:
+    """Open DATA_DIR, decode every record and build the core from them.
+
+    Raises:
+        StorageError / StorageCorrupt: the log cannot be used (message names file and offset).
+        StartupError: bad core configuration.
+    """
+    ccfg = core_config(cfg)
+    storage, rec = Storage.open(cfg.data_dir, fsync=cfg.fsync)
+    decoded: list[Record] = []
+    try:
+        for i, raw in enumerate(rec.records):
+            decoded.append(decode_record(raw))
+    except InvalidRecord as exc:
+        storage.close()
+        raise StorageCorrupt(
+            f"{storage.path}: record #{i} passes its checksum but does not decode ({exc}); it was written by "
+            f"an incompatible version or by a bug. Restore {cfg.data_dir} from a healthy replica."
+        ) from None
+    core = Replica(cfg.node_id, cfg.nodes, ccfg, random.Random(), recovered=decoded)
+    _log.info("recovered %d records (%d bytes cut from a torn tail); promised ballot %s, first unchosen slot %d",
+              len(decoded), rec.cut_bytes, core.ballot, core.first_unchosen)
+    return Recovered(storage=storage, live=LiveLog(zip(decoded, rec.records)), core=core)
+
+
+async def serve(cfg: Config, recovered: Recovered, stop: asyncio.Event) -> None:
+    """Serve until ``stop`` is set; then shut down in order (HTTP, driver, peers, storage).
+
+    Raises:
+        Exception: whatever killed the driver (storage I/O error, core invariant); logged first.
+    """
+    metrics = ReplicaMetrics()
+    connector = aiohttp.TCPConnector(limit=0, keepalive_timeout=30)
+    session = aiohttp.ClientSession(connector=connector)
+    transport = PeerTransport(node_id=cfg.node_id, peers=cfg.peers, session=session,
+                              timeout_s=cfg.peer_timeout_ms / 1000, queue_max=cfg.peer_queue_max,
+                              sent=metrics.peer_sent, dropped=metrics.peer_dropped)
+    driver = Driver(core=recovered.core, kv=KV(), storage=recovered.storage, live=recovered.live,
+                    transport=transport, metrics=metrics, tick_s=cfg.tick_ms / 1000,
+                    snapshot_every=cfg.snapshot_every, applied_index=-1)
+    server = ReplicaServer(cfg=cfg, driver=driver, metrics=metrics, session=session)
+    runner = web.AppRunner(server.app(), access_log=None)
+    await runner.setup()
+    transport.start()
+    driver_task = asyncio.get_running_loop().create_task(driver.run())
+    try:
+        site = web.TCPSite(runner, cfg.listen_host, cfg.listen_port, backlog=1024)
+        try:
+            await site.start()
+        except OSError as exc:
+            raise StartupError(f"cannot listen on LISTEN={cfg.listen_host}:{cfg.listen_port}: "
+                               f"{exc.strerror or exc}; pick a free port or address") from None
+        _log.info("replica %d serving on %s:%d", cfg.node_id, cfg.listen_host, cfg.listen_port)
+        stop_task = asyncio.get_running_loop().create_task(stop.wait())
+        await asyncio.wait({driver_task, stop_task}, return_when=asyncio.FIRST_COMPLETED)
+        stop_task.cancel()
+        if driver_task.done():
+            failure = driver_task.exception()
+            _log.critical("the driver stopped: %r; shutting down", failure)
+            if failure is not None:
+                raise failure
+    finally:
+        await runner.cleanup()
+        driver_task.cancel()
+        with contextlib.suppress(asyncio.CancelledError, Exception):
+            await driver_task
+        await transport.close()
+        await session.close()
+        recovered.storage.close()
+        _log.info("replica %d stopped: %s", cfg.node_id, server.status())

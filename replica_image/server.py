@@ -1,0 +1,252 @@
+"""The aiohttp replica: client API, peer API and operations endpoints around one ``Driver``.
+
+Routes (docs/replica.md documents them for users):
+
+- client: ``GET|PUT|DELETE /kv/{key}``, ``POST /kv/{key}/append``, ``POST /kv/{key}/cas``;
+- peer: ``POST /paxos/{kind}`` (one message) and ``POST /paxos/batch`` (several, from the coalescing
+  sender); 204 = transport acknowledgement, 400 = malformed, nothing delivered;
+- operations: ``GET /status``, ``GET /health``, ``GET /metrics``.
+
+Only aiohttp APIs present in 3.8 are used (Debian bookworm's aiohttp runs in the image). Bad input of
+any kind is a 400 with ``{"error": ...}`` naming the problem; a handler never lets an exception out for
+bad input (500 is reserved for bugs).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import aiohttp
+from aiohttp import web
+
+from replica_image.client_api import BadRequest, ClientRequest, parse_request
+from replica_image.codec import decode_message
+from replica_image.config import Config
+from replica_image.errors import InvalidMessage
+from replica_image.host import Applied, Driver, Rejected
+from replica_image.metrics import ReplicaMetrics
+from replica_image.paxos import Command, Envelope
+from replica_image.results import render_result
+
+__all__ = ["ReplicaServer"]
+
+_log = logging.getLogger("replica.server")
+FORWARDED_HEADER = "X-Paxos-Forwarded-By"
+# Peer bodies carry batches and whole snapshots; client bodies are bounded by CLIENT_MAX_BYTES.
+PEER_MAX_BYTES = 256 << 20
+PEER_BATCH_MAX = 4096
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+def _error(status: int, message: str, **extra: Any) -> web.Response:
+    return web.json_response({"error": message, **extra}, status=status)
+
+
+async def _read_limited(request: web.Request, limit: int) -> bytes:
+    """Read the body, raising BadRequest past ``limit`` bytes (checked before reading when possible)."""
+    if request.content_length is not None and request.content_length > limit:
+        raise BadRequest(f"body of {request.content_length} bytes exceeds the limit of {limit} (CLIENT_MAX_BYTES)")
+    chunks: list[bytes] = []
+    size = 0
+    while True:
+        chunk = await request.content.read(65536)
+        if not chunk:
+            return b"".join(chunks)
+        size += len(chunk)
+        if size > limit:
+            raise BadRequest(f"body exceeds the limit of {limit} bytes (CLIENT_MAX_BYTES)")
+        chunks.append(chunk)
+
+
+class ReplicaServer:
+    """HTTP handlers bound to one Driver. Create, then ``app()`` for aiohttp."""
+
+    def __init__(self, *, cfg: Config, driver: Driver, metrics: ReplicaMetrics, session: aiohttp.ClientSession) -> None:
+        self._cfg = cfg
+        self._driver = driver
+        self._metrics = metrics
+        self._session = session
+        self._timeout_s = cfg.request_timeout_ms / 1000
+
+    def app(self) -> web.Application:
+        app = web.Application(client_max_size=PEER_MAX_BYTES)
+        kv = "/kv/{key}"
+        app.router.add_get(kv, self._op("get"))
+        app.router.add_put(kv, self._op("put"))
+        app.router.add_delete(kv, self._op("delete"))
+        app.router.add_post(kv + "/{op}", self._post_op)
+        app.router.add_post("/paxos/batch", self._peer_batch)
+        app.router.add_post("/paxos/{kind}", self._peer_one)
+        app.router.add_get("/status", self._status)
+        app.router.add_get("/health", self._health)
+        app.router.add_get("/metrics", self._metrics_text)
+        return app
+
+    # ---- client API ----
+
+    def _op(self, op: str) -> Handler:
+        async def handler(request: web.Request) -> web.StreamResponse:
+            return await self._client(request, op)
+
+        return handler
+
+    async def _post_op(self, request: web.Request) -> web.StreamResponse:
+        op = request.match_info["op"]
+        if op not in ("append", "cas"):
+            return self._count("unknown", _error(400, f"unknown operation {op!r}: POST /kv/KEY/append or /cas"))
+        return await self._client(request, op)
+
+    async def _client(self, request: web.Request, op: str) -> web.StreamResponse:
+        start = time.monotonic()
+        try:
+            body = await _read_limited(request, self._cfg.client_max_bytes)
+            creq = parse_request(op=op, key=request.match_info["key"], headers=request.headers,
+                                 body=body, node_id=self._cfg.node_id)
+            cmd = Command(client_id=creq.client_id, request_id=creq.request_id, op=creq.op,
+                          key=creq.key, value=creq.value, expect=creq.expect)
+        except (BadRequest, InvalidMessage) as exc:
+            return self._count(op, _error(400, str(exc)))
+        response = await self._execute(request, creq, cmd, deadline=start + self._timeout_s)
+        self._metrics.request_seconds.observe(time.monotonic() - start)
+        return self._count(op, response)
+
+    def _count(self, op: str, response: web.Response) -> web.Response:
+        self._metrics.requests.inc(op, str(response.status))
+        return response
+
+    async def _execute(self, request: web.Request, creq: ClientRequest, cmd: Command, *,
+                       deadline: float) -> web.Response:
+        fut = self._driver.submit(cmd)
+        try:
+            outcome = await asyncio.wait_for(asyncio.shield(fut), max(0.0, deadline - time.monotonic()))
+        except asyncio.TimeoutError:
+            self._driver.forget(cmd, fut)
+            return _error(503, "no quorum before the deadline: the command may still be applied",
+                          leader=self._driver.core.leader_id, proposed=True)
+        if isinstance(outcome, Applied):
+            status, payload = render_result(cmd, outcome.result)
+            return web.json_response(payload, status=status)
+        return await self._not_proposed(request, creq, outcome, deadline=deadline)
+
+    async def _not_proposed(self, request: web.Request, creq: ClientRequest, outcome: Rejected, *,
+                            deadline: float) -> web.Response:
+        leader = outcome.leader
+        if outcome.reason != "not-leader" or leader is None or leader == self._cfg.node_id:
+            return _error(503, f"command not proposed: {outcome.reason}", leader=leader, proposed=False)
+        if FORWARDED_HEADER in request.headers:
+            # one hop only: a stale leader hint must not bounce a request around the cluster
+            return _error(503, "not the leader (request was already forwarded once)", leader=leader, proposed=False)
+        return await self._forward(request, creq, leader, deadline=deadline)
+
+    async def _forward(self, request: web.Request, creq: ClientRequest, leader: int, *,
+                       deadline: float) -> web.Response:
+        body: dict[str, Any] = {}
+        if creq.op in ("put", "append", "cas"):
+            body["value"] = creq.value
+        if creq.op == "cas":
+            body["expect"] = creq.expect
+        headers = {"X-Client-Id": creq.client_id, "X-Request-Id": str(creq.request_id),
+                   FORWARDED_HEADER: str(self._cfg.node_id), "Content-Type": "application/json"}
+        url = self._cfg.peers[leader] + request.rel_url.path_qs
+        timeout = aiohttp.ClientTimeout(total=max(0.01, deadline - time.monotonic()))
+        try:
+            async with self._session.request(request.method, url, data=json.dumps(body), headers=headers,
+                                             timeout=timeout) as resp:
+                payload = await resp.read()
+                self._metrics.forwards.inc(str(resp.status))
+                return web.Response(body=payload, status=resp.status, content_type="application/json")
+        except aiohttp.ClientConnectorError as exc:
+            self._metrics.forwards.inc("unreachable")
+            return _error(503, f"leader {leader} unreachable: {exc}", leader=leader, proposed=False)
+        except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
+            self._metrics.forwards.inc("failed")
+            return _error(503, f"forward to leader {leader} failed: {exc!r}", leader=leader, proposed=True)
+
+    # ---- peer API ----
+
+    async def _peer_envelope(self, request: web.Request) -> dict[str, Any]:
+        try:
+            body = json.loads(await request.read())
+        except web.HTTPRequestEntityTooLarge:
+            raise InvalidMessage(f"peer body exceeds {PEER_MAX_BYTES} bytes") from None
+        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+            raise InvalidMessage(f"peer body is not valid JSON: {exc}") from None
+        if not isinstance(body, dict):
+            raise InvalidMessage("peer body must be a JSON object {src, dst, msg}")
+        src, dst = body.get("src"), body.get("dst")
+        if type(src) is not int or src == self._cfg.node_id or src not in self._cfg.peers:
+            raise InvalidMessage(f"src must be the id of another node {sorted(self._cfg.peers)}, got {src!r}")
+        if dst != self._cfg.node_id:
+            raise InvalidMessage(f"dst must be this node's id {self._cfg.node_id}, got {dst!r}")
+        return body
+
+    def _decode(self, src: int, kind: object, msg: object) -> Envelope:
+        if not isinstance(kind, str) or not isinstance(msg, dict):
+            raise InvalidMessage(f"each message needs a string kind and an object msg, got {kind!r}")
+        return Envelope(src=src, dst=self._cfg.node_id, msg=decode_message(kind, msg))
+
+    async def _peer_one(self, request: web.Request) -> web.Response:
+        try:
+            body = await self._peer_envelope(request)
+            envs = [self._decode(body["src"], request.match_info["kind"], body.get("msg"))]
+        except InvalidMessage as exc:
+            self._metrics.peer_rejected.inc()
+            return _error(400, str(exc))
+        return self._deliver(envs)
+
+    async def _peer_batch(self, request: web.Request) -> web.Response:
+        try:
+            body = await self._peer_envelope(request)
+            msgs = body.get("msgs")
+            if not isinstance(msgs, list) or not 1 <= len(msgs) <= PEER_BATCH_MAX:
+                raise InvalidMessage(f"msgs must be a list of 1..{PEER_BATCH_MAX} {{kind, msg}} objects")
+            envs = [self._decode(body["src"], m.get("kind") if isinstance(m, dict) else None,
+                                 m.get("msg") if isinstance(m, dict) else None) for m in msgs]
+        except InvalidMessage as exc:
+            self._metrics.peer_rejected.inc()
+            return _error(400, str(exc))
+        return self._deliver(envs)
+
+    def _deliver(self, envs: list[Envelope]) -> web.Response:
+        if not self._driver.deliver(envs):
+            return _error(503, "inbox full, message dropped (the sender retransmits)")
+        for env in envs:
+            self._metrics.peer_received.inc(env.msg.KIND)
+        return web.Response(status=204)
+
+    # ---- operations ----
+
+    async def _status(self, request: web.Request) -> web.Response:
+        return web.json_response(self.status())
+
+    def status(self) -> dict[str, Any]:
+        """The /status document (also logged on shutdown)."""
+        d = self._driver
+        core = d.core
+        return {
+            "id": self._cfg.node_id,
+            "role": core.role.value,
+            "ballot": {"round": core.ballot.round, "node": core.ballot.node},
+            "leader": core.leader_id,
+            "first_unchosen": core.first_unchosen,
+            "applied_index": d.applied_index,
+            "log_length": core.log_length,
+            "snapshot_last": core.snapshot_last,
+            "state_digest": d.kv.digest(),
+            "fsync": "always" if self._cfg.fsync else "never",
+            "bugs": sorted(self._cfg.bugs),
+            "storage": {"records": d.storage.record_count, "bytes": d.storage.size_bytes,
+                        "fsyncs": d.storage.fsyncs},
+        }
+
+    async def _health(self, request: web.Request) -> web.Response:
+        return web.json_response({"ok": True, "id": self._cfg.node_id})
+
+    async def _metrics_text(self, request: web.Request) -> web.Response:
+        return web.Response(body=self._metrics.registry.render().encode(),
+                            headers={"Content-Type": "text/plain; version=0.0.4; charset=utf-8"})
