@@ -1,0 +1,35 @@
+"""The replica's own small error hierarchy (the replica package imports nothing outside itself).
+
+Split by who is at fault, the way h11 splits local and remote protocol errors:
+
+- `InvalidMessage`: a peer or client sent input that is malformed. The message names the field and
+  what was expected; the server returns the text as a 400 and applies nothing.
+- `MisuseError`: the host driving the core broke the driving contract (e.g. called `ready()` twice
+  without `advance()`). A bug in the driver; fix the caller.
+- `InternalError`: an invariant of the core broke (a promised ballot went down, a chosen slot
+  changed). A bug in the core: report it with the seed that produced it.
+"""
+
+from __future__ import annotations
+
+__all__ = ["ReplicaError", "InvalidMessage", "InvalidRecord", "MisuseError", "InternalError"]
+
+
+class ReplicaError(Exception):
+    """Root of every error the replica raises on purpose."""
+
+
+class InvalidMessage(ReplicaError, ValueError):
+    """Malformed input from a peer or client: the message names the field; answer 400, apply nothing."""
+
+
+class InvalidRecord(InvalidMessage):
+    """A stored record's bytes do not decode: storage should treat the record as corrupt."""
+
+
+class MisuseError(ReplicaError):
+    """The driver broke the core's calling contract (see docs/replica-contract.md): fix the caller."""
+
+
+class InternalError(ReplicaError):
+    """An invariant of the core broke: this is a bug; report it with the seed and the trace."""
