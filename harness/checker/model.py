@@ -1,0 +1,136 @@
+"""Sequential specifications the checker linearizes against.
+
+A model is pure: `init()` gives the initial state, `step(state, op)` says whether `op` can take effect
+in `state` and what state follows, without mutating anything. States must be hashable and immutable
+(the search memoizes (linearized set, state) pairs). `compile(op)` returns the same step as a closure
+over one operation, which the search calls in its hot loop.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Hashable, Sequence
+from typing import Final, Protocol, TypeVar
+
+from harness.checker.operation import Operation
+from harness.history import CasValue, Scalar
+
+S = TypeVar("S", bound=Hashable)
+Step = Callable[[S], tuple[bool, S]]
+
+
+class Model(Protocol[S]):
+    """What the search needs from a sequential specification."""
+
+    name: str
+
+    def init(self) -> S:
+        """The state before any operation."""
+
+    def compile(self, op: Operation) -> Step[S]:
+        """`op`'s transition: state -> (legal, next state). Must not mutate its argument."""
+
+    def partition(self, ops: Sequence[Operation]) -> dict[str | None, list[Operation]]:
+        """Split into independent sub-histories (P-compositionality); each is checked on its own."""
+
+    def describe(self, state: S) -> str:
+        """A short human-readable form of a state, for counterexamples."""
+
+
+def step(model: Model[S], state: S, op: Operation) -> tuple[bool, S]:
+    """The model's transition for one operation (convenience over `compile`)."""
+    return model.compile(op)(state)
+
+
+def _scalar(op: Operation) -> Scalar:
+    if isinstance(op.input, CasValue):
+        raise ValueError(f"{op.f} takes a plain value, got an expect/value pair (op {op.id})")
+    return op.input
+
+
+def _by_key(ops: Sequence[Operation]) -> dict[str | None, list[Operation]]:
+    parts: dict[str | None, list[Operation]] = {}
+    for op in ops:
+        parts.setdefault(op.key, []).append(op)
+    return parts
+
+
+class KVModel:
+    """Independent per-key registers with get, put, append, delete and cas.
+
+    `absent` is what a missing key reads as: `None` in our histories (DESIGN 7: a get of an absent key
+    returns null), `""` in Porcupine's kv histories. `append` to an absent key stores the appended value;
+    `delete` makes the key absent; `cas` applies only if the current value equals `expect` (a cas whose
+    precondition failed is recorded as `fail` and never reaches the model).
+    """
+
+    def __init__(self, *, absent: str | None = None) -> None:
+        self.absent: Final = absent
+        self.name = "kv" if absent is None else "kv(absent=\"\")"
+
+    def init(self) -> Scalar:
+        return self.absent
+
+    def compile(self, op: Operation) -> Step[Scalar]:
+        f = op.f
+        absent = self.absent
+        if f == "get":
+            want = op.output
+            return lambda s: (s == want, s)
+        if f == "put":
+            v = _scalar(op)
+            return lambda s: (True, v)
+        if f == "append":
+            suffix = op.input
+            if not isinstance(suffix, str):
+                raise ValueError(f"append of a non-string value {suffix!r} (op {op.id})")
+            return lambda s: (True, suffix if s is None else f"{s}{suffix}")
+        if f == "delete":
+            return lambda s: (True, absent)
+        if f == "cas":
+            arg = op.input
+            if not isinstance(arg, CasValue):
+                raise ValueError(f"cas needs an expect/value argument, got {arg!r} (op {op.id})")
+            expect, new = arg.expect, arg.value
+            return lambda s: (True, new) if s == expect else (False, s)
+        raise ValueError(f"the kv model has no operation {f!r}; expected get|put|append|delete|cas")
+
+    def partition(self, ops: Sequence[Operation]) -> dict[str | None, list[Operation]]:
+        return _by_key(ops)
+
+    def describe(self, state: Scalar) -> str:
+        return "absent" if state is None else repr(state)
+
+
+class RegisterModel:
+    """One register with read, write and cas (Jepsen's cas-register; knossos `cas-register`).
+
+    The initial value is `None` (nil). A read that returned nil is legal only while the register is
+    still nil. All operations go to one partition, whatever their key.
+    """
+
+    name = "register"
+
+    def init(self) -> Scalar:
+        return None
+
+    def compile(self, op: Operation) -> Step[Scalar]:
+        f = op.f
+        if f in ("read", "get"):
+            want = op.output
+            return lambda s: (s == want, s)
+        if f in ("write", "put"):
+            v = _scalar(op)
+            return lambda s: (True, v)
+        if f == "cas":
+            arg = op.input
+            if not isinstance(arg, CasValue):
+                raise ValueError(f"cas needs an [old new] argument, got {arg!r} (op {op.id})")
+            expect, new = arg.expect, arg.value
+            return lambda s: (True, new) if s == expect else (False, s)
+        raise ValueError(f"the register model has no operation {f!r}; expected read|write|cas")
+
+    def partition(self, ops: Sequence[Operation]) -> dict[str | None, list[Operation]]:
+        return {None: list(ops)} if ops else {}
+
+    def describe(self, state: Scalar) -> str:
+        return "nil" if state is None else repr(state)
