@@ -1,0 +1,51 @@
+from __future__ import annotations
+
+import dataclasses
+import re
+from pathlib import Path
+
+from harness.checker import check, model_for, operations, parse
+from harness.history import Event
+from harness.junit import CaseResult
+from harness.report import FaultInterval, ReportInput, render_report
+
+CORPUS = Path(__file__).resolve().parents[1] / "checker" / "corpus"
+
+
+def _events(name: str) -> tuple[list[Event], str]:
+    path = CORPUS / name
+    if not path.exists():
+        path = Path(__file__).resolve().parents[3] / "shared" / "corpora" / "porcupine-kv" / name
+    parsed = parse(path.read_text(), source=name)
+    # The corpus has no times; give each event a time so the time-based charts have data.
+    return [dataclasses.replace(e, time=e.index * 10_000_000) for e in parsed.events], parsed.model
+
+
+def _report(name: str, **kw: object) -> str:
+    events, model = _events(name)
+    result = check(model_for(model), operations(events))
+    data = ReportInput(scenario="s<1>", description="d & d", seed=7, nodes=3, duration_s=10.0, events=events,
+                       faults=[FaultInterval(start_s=1, end_s=2, label="partition <halves>")],
+                       cases=[CaseResult(name="linearizable", outcome="fail" if result.counterexamples else "pass")],
+                       check=result, **kw)  # type: ignore[arg-type]
+    return render_report(data)
+
+
+def test_an_invalid_history_gets_a_counterexample_section_per_bad_key() -> None:
+    html = _report("c01-bad.txt")
+    assert "FAILED" in html
+    assert html.count("<h2>Counterexample: key") >= 1
+    assert "could not be placed" in html
+
+
+def test_a_valid_history_has_no_counterexample_and_passes() -> None:
+    html = _report("c01-ok.txt")
+    assert "PASSED" in html and "Counterexample" not in html
+
+
+def test_text_from_the_history_and_scenario_is_escaped_and_the_page_is_self_contained() -> None:
+    html = _report("c01-ok.txt")
+    assert "s&lt;1&gt;" in html and "d &amp; d" in html and "partition &lt;halves&gt;" in html
+    assert "<script" not in html
+    assert not re.search(r'(src|href)="https?://', html), "the report must open offline"
+    assert html.count("<svg") >= 4
