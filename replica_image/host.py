@@ -253,4 +253,6 @@ class Driver:
             _log.info("election started: phase 1 with ballot above %s", self.core.ballot)
             self._metrics.elections.inc()
         elif seen[0] == "leader":
+            if old_role != "candidate":  # a one-node cluster wins its election within one round
+                self._metrics.elections.inc()
             self._metrics.leader_terms.inc()
