@@ -754,6 +754,11 @@ class _Validator:
         jit = self.optional(keys, "jitter", path, 0.0, lambda n, p: self.duration(n, p, hi=600))
         if isinstance(lat, _Missing) or isinstance(jit, _Missing):
             return _BAD
+        if jit > lat:
+            # Toxiproxy would clamp negative delays; our noxious server refuses them: say so up front.
+            self.problem(keys["jitter"], f"{path}.jitter", f"{jit * 1000:g}ms is more than the latency "
+                                                           f"({lat * 1000:g}ms); use at most the latency")
+            return _BAD
         return (("latency", round(lat * 1000)), ("jitter", round(jit * 1000)))
 
     def process(self, node: Node, path: str,

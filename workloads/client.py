@@ -1,0 +1,194 @@
+"""The async recording client: runs one `Op` against the replica HTTP API and records it in the history.
+
+Outcome rules (DESIGN 3 and 7, docs/replica-contract.md):
+
+- 200: `ok` (a get records the value read; `null` = the key is absent).
+- 409: `fail`, error `precondition` (a cas whose expectation did not hold; nothing changed).
+- 400: `fail` (malformed request; nothing applied). Not retried.
+- 503 with `"proposed": false`, or a connection that could not be opened: definitely not applied. These
+  are the only outcomes retried (tenacity, bounded by `attempts` and time), with the same request id,
+  so the retry is invisible in the history: the op is open from the first attempt's invoke.
+- anything else (503 with `"proposed": true`, a timeout, a reset, a dropped connection, an unexpected
+  status or body): `info`. Never retried: the caller must retire the process (`Completion.retire`).
+
+Each logical process gets its own `client_id` (`<prefix>-p<process>`), and request ids count up per
+process, so the replica's exactly-once table never merges two history operations.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Literal
+from urllib.parse import quote
+
+import aiohttp
+from tenacity import AsyncRetrying, retry_if_exception_type, stop_after_attempt, stop_after_delay
+from tenacity.wait import wait_random_exponential
+
+from harness.history import CasValue, HistoryRecorder, Value
+from workloads.generator import Op
+
+__all__ = ["Completion", "RecordingClient"]
+
+Outcome = Literal["ok", "fail", "info"]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Completion:
+    """How one op ended. `read` is the value a successful get returned; `node` answered last."""
+
+    type: Outcome
+    node: int
+    read: str | None = None
+    error: str | None = None
+
+    @property
+    def retire(self) -> bool:
+        """True when the process that ran the op must retire (its op may still take effect)."""
+        return self.type == "info"
+
+
+class _NotApplied(Exception):
+    """An attempt that definitely did not apply; retrying it is safe. `leader` is a hint."""
+
+    def __init__(self, error: str, *, leader: int | None = None) -> None:
+        super().__init__(error)
+        self.error = error
+        self.leader = leader
+
+
+class RecordingClient:
+    """Performs ops for logical processes against the `client-ni` endpoints and records them.
+
+    Args:
+        session: the aiohttp session to use (the caller owns and closes it).
+        urls: replica id -> base URL of its client endpoint, e.g. {1: "http://127.0.0.1:8001"}.
+        recorder: the run's history recorder; every op gets an invoke and exactly one completion.
+        timeout_s: the limit of one HTTP attempt.
+        attempts: how many times an op is tried while its attempts definitely did not apply (>= 1).
+        client_prefix: prefix of the client ids (unique per run).
+        retry_wait_s: the cap of the randomized exponential wait between attempts.
+    """
+
+    def __init__(self, *, session: aiohttp.ClientSession, urls: Mapping[int, str],
+                 recorder: HistoryRecorder, timeout_s: float, attempts: int = 3,
+                 client_prefix: str = "chaos", retry_wait_s: float = 0.5) -> None:
+        if attempts < 1 or timeout_s <= 0 or not urls:
+            raise ValueError("attempts must be >= 1, timeout_s > 0 and urls non-empty")
+        self._session = session
+        self._urls = dict(urls)
+        self._recorder = recorder
+        self._timeout = aiohttp.ClientTimeout(total=timeout_s)
+        self._attempts = attempts
+        self._budget_s = attempts * (timeout_s + retry_wait_s)
+        self._prefix = client_prefix
+        self._retry_wait_s = retry_wait_s
+        self._request_ids: dict[int, itertools.count[int]] = {}
+
+    async def perform(self, op: Op, *, process: int, node: int) -> Completion:
+        """Record the invoke of `op`, run it (retrying only attempts that did not apply), record the
+        completion, and return it. Never raises for a network or server problem: that is an outcome.
+        """
+        value = _invoke_value(op)
+        self._recorder.record(process=process, type="invoke", f=op.f, key=op.key, value=value, node=node)
+        done = await self._attempt_all(op, process=process, node=node)
+        done_value: Value = done.read if (op.f == "get" and done.type == "ok") else value
+        self._recorder.record(process=process, type=done.type, f=op.f, key=op.key, value=done_value,
+                              node=done.node, error=done.error)
+        return done
+
+    async def _attempt_all(self, op: Op, *, process: int, node: int) -> Completion:
+        ids = self._request_ids.setdefault(process, itertools.count())
+        request_id = next(ids)
+        target = node
+        last = _NotApplied("no attempt made")
+        retrying = AsyncRetrying(
+            retry=retry_if_exception_type(_NotApplied),
+            stop=stop_after_attempt(self._attempts) | stop_after_delay(self._budget_s),
+            wait=wait_random_exponential(multiplier=0.05, max=self._retry_wait_s),
+            reraise=True,
+        )
+        try:
+            async for attempt in retrying:
+                with attempt:
+                    try:
+                        return await self._once(op, process=process, request_id=request_id, node=target)
+                    except _NotApplied as exc:
+                        last = exc
+                        if exc.leader is not None and exc.leader in self._urls:
+                            target = exc.leader  # follow the hint on the next attempt
+                        raise
+        except _NotApplied:
+            pass
+        return Completion(type="fail", node=target, error=last.error)
+
+    async def _once(self, op: Op, *, process: int, request_id: int, node: int) -> Completion:
+        method, path, body = _http_request(op)
+        headers = {"X-Client-Id": f"{self._prefix}-p{process}", "X-Request-Id": str(request_id)}
+        url = self._urls[node] + path
+        try:
+            async with self._session.request(method, url, json=body, headers=headers,
+                                             timeout=self._timeout) as resp:
+                raw = await resp.read()
+                return _interpret(op, resp.status, raw, node=node)
+        except aiohttp.ClientConnectorError as exc:
+            # The TCP connection was never opened, so the request was never sent.
+            raise _NotApplied(f"connect: {exc.os_error.strerror or exc}") from None
+        except asyncio.TimeoutError:
+            return Completion(type="info", node=node, error="timeout")
+        except aiohttp.ClientError as exc:
+            return Completion(type="info", node=node, error=f"{type(exc).__name__}: {exc}"[:200])
+
+
+def _invoke_value(op: Op) -> Value:
+    if op.f == "cas":
+        return CasValue(expect=op.expect, value=op.value)
+    return op.value
+
+
+def _http_request(op: Op) -> tuple[str, str, dict[str, str | None] | None]:
+    path = f"/kv/{quote(op.key, safe='')}"
+    match op.f:
+        case "get":
+            return "GET", path, None
+        case "delete":
+            return "DELETE", path, None
+        case "put":
+            return "PUT", path, {"value": op.value}
+        case "append":
+            return "POST", path + "/append", {"value": op.value}
+        case _:
+            return "POST", path + "/cas", {"expect": op.expect, "value": op.value}
+
+
+def _interpret(op: Op, status: int, raw: bytes, *, node: int) -> Completion:
+    """Map one HTTP answer to an outcome; raises `_NotApplied` for the retryable definite failures."""
+    body = _json_object(raw)
+    if status == 200:
+        if op.f != "get":
+            return Completion(type="ok", node=node)
+        if body is None or "value" not in body or not (body["value"] is None or isinstance(body["value"], str)):
+            return Completion(type="info", node=node, error=f"200 without a string value: {raw[:80]!r}")
+        return Completion(type="ok", node=node, read=body["value"])
+    if status == 409:
+        return Completion(type="fail", node=node, error="precondition")
+    if status == 400:
+        msg = body.get("error") if body else None
+        return Completion(type="fail", node=node, error=f"400: {msg or raw[:120]!r}")
+    if status == 503 and body is not None and body.get("proposed") is False:
+        leader = body.get("leader")
+        raise _NotApplied("unavailable (not proposed)",
+                          leader=leader if isinstance(leader, int) and not isinstance(leader, bool) else None)
+    return Completion(type="info", node=node, error=f"{status}{' proposed' if status == 503 else ''}")
+
+
+def _json_object(raw: bytes) -> dict[str, object] | None:
+    try:
+        obj = json.loads(raw) if raw else None
+    except (UnicodeDecodeError, json.JSONDecodeError):
+        return None
+    return obj if isinstance(obj, dict) else None
