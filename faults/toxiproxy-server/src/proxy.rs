@@ -166,7 +166,7 @@ impl Proxy {
 
     fn noxious_toxics(&self) -> Toxics {
         let pick = |dir| {
-            self.toxics.iter().filter(|t| t.stream == dir).map(ToxicSpec::to_noxious).collect()
+            self.toxics.iter().filter(|t| t.stream == dir).flat_map(ToxicSpec::to_noxious).collect()
         };
         Toxics { upstream: pick(StreamDirection::Upstream), downstream: pick(StreamDirection::Downstream) }
     }

@@ -122,9 +122,13 @@ impl Registry {
     pub async fn reset(&self) -> Result<(), ApiError> {
         let mut proxies = self.proxies.lock().await;
         for proxy in proxies.values_mut() {
-            proxy.toxics.clear();
+            let removed: Vec<ToxicSpec> = proxy.toxics.drain(..).collect();
             if proxy.enabled {
-                proxy.send(ToxicEventKind::RemoveAllToxics).await;
+                // One RemoveToxic per toxic: noxious 1.0.4's RemoveAllToxics clears only the
+                // upstream chain and would leave downstream toxics running.
+                for toxic in removed.iter().flat_map(ToxicSpec::to_noxious) {
+                    proxy.send(ToxicEventKind::RemoveToxic(toxic.name)).await;
+                }
             } else {
                 proxy.start(&self.root).await?;
             }
@@ -151,7 +155,9 @@ impl Registry {
         let proxy = proxies.get_mut(name).ok_or_else(ApiError::proxy_not_found)?;
         let spec = ToxicSpec::parse_new(body, |n| proxy.find_toxic(n).is_some())?;
         proxy.toxics.push(spec.clone());
-        proxy.send(ToxicEventKind::AddToxic(spec.to_noxious())).await;
+        for toxic in spec.to_noxious() {
+            proxy.send(ToxicEventKind::AddToxic(toxic)).await;
+        }
         Ok(spec.to_json())
     }
 
@@ -160,9 +166,24 @@ impl Registry {
         let mut proxies = self.proxies.lock().await;
         let proxy = proxies.get_mut(name).ok_or_else(ApiError::proxy_not_found)?;
         let index = proxy.toxics.iter().position(|t| t.name == toxic).ok_or_else(ApiError::toxic_not_found)?;
-        let spec = proxy.toxics[index].updated(body)?;
+        let old = proxy.toxics[index].clone();
+        let spec = old.updated(body)?;
         proxy.toxics[index] = spec.clone();
-        proxy.send(ToxicEventKind::UpdateToxic(spec.to_noxious())).await;
+        let (before, after) = (old.to_noxious(), spec.to_noxious());
+        let same_chain = before.iter().map(|t| &t.name).eq(after.iter().map(|t| &t.name));
+        if same_chain {
+            for toxic in after {
+                proxy.send(ToxicEventKind::UpdateToxic(toxic)).await;
+            }
+        } else {
+            // A bandwidth toxic gained or lost its helper slicer (rate 0 <-> > 0): re-install it.
+            for toxic in before {
+                proxy.send(ToxicEventKind::RemoveToxic(toxic.name)).await;
+            }
+            for toxic in after {
+                proxy.send(ToxicEventKind::AddToxic(toxic)).await;
+            }
+        }
         Ok(spec.to_json())
     }
 
@@ -171,8 +192,10 @@ impl Registry {
         let mut proxies = self.proxies.lock().await;
         let proxy = proxies.get_mut(name).ok_or_else(ApiError::proxy_not_found)?;
         let index = proxy.toxics.iter().position(|t| t.name == toxic).ok_or_else(ApiError::toxic_not_found)?;
-        proxy.toxics.remove(index);
-        proxy.send(ToxicEventKind::RemoveToxic(toxic.to_owned())).await;
+        let removed = proxy.toxics.remove(index);
+        for toxic in removed.to_noxious() {
+            proxy.send(ToxicEventKind::RemoveToxic(toxic.name)).await;
+        }
         Ok(())
     }
 

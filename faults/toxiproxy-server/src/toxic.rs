@@ -80,16 +80,36 @@ impl ToxicSpec {
         })
     }
 
-    /// The noxious toxic that implements this one.
-    pub fn to_noxious(&self) -> Toxic {
-        Toxic {
+    /// The noxious toxics that implement this one, in chain order.
+    ///
+    /// Bandwidth gets a hidden slicer in front of it (always active, no delay): noxious 1.0.4's
+    /// bandwidth toxic forwards only 100 bytes per 100 ms slot and then panics on a Duration
+    /// underflow for any chunk larger than rate*100 bytes, dropping the connection. Chunks of at
+    /// most rate*100 bytes never enter that loop, and are paced exactly (len/rate ms each).
+    pub fn to_noxious(&self) -> Vec<Toxic> {
+        let main = Toxic {
             kind: self.kind,
             name: self.name.clone(),
             toxicity: self.toxicity,
             direction: self.stream,
+        };
+        match self.kind {
+            ToxicKind::Bandwidth { rate } if rate > 0 => {
+                let slicer = Toxic {
+                    kind: ToxicKind::Slicer { average_size: rate.saturating_mul(100), size_variation: 0, delay: 0 },
+                    name: format!("{HIDDEN_PREFIX}{}", self.name),
+                    toxicity: 1.0,
+                    direction: self.stream,
+                };
+                vec![slicer, main]
+            }
+            _ => vec![main],
         }
     }
 }
+
+/// Prefix of helper toxics this server installs in noxious; never shown by the API.
+const HIDDEN_PREFIX: &str = "__paxos_chaos_bandwidth_slicer__";
 
 /// `"upstream"` or `"downstream"`.
 pub fn stream_name(stream: StreamDirection) -> &'static str {
