@@ -12,13 +12,13 @@ import pytest
 
 from harness.cli import main, parse_duration_s
 from harness.errors import UsageError
-from harness.history import write_jsonl
-from tests.checker.histories import Execution, h
+from harness.history import Event, write_jsonl
+from tests.checker.histories import Execution, Row, h
 
 CORPUS = Path(__file__).parent / "checker" / "corpus"
 
 
-def _jsonl(tmp_path: Path, name: str, events: list) -> str:  # type: ignore[type-arg]
+def _jsonl(tmp_path: Path, name: str, events: list[Event]) -> str:
     path = tmp_path / name
     with path.open("w", encoding="utf-8") as fp:
         write_jsonl(events, fp)
@@ -46,7 +46,7 @@ def test_several_files_merge_and_report_each(capsys: pytest.CaptureFixture[str])
 
 def test_unknown_within_a_tiny_budget_exits_3(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     n = 16  # concurrent appends, then a read no order explains: far more than one slice of search
-    rows = [(p, "invoke", "append", "k", f"<{p}>") for p in range(n)]
+    rows: list[Row] = [(p, "invoke", "append", "k", f"<{p}>") for p in range(n)]
     rows += [(p, "ok", "append", "k", f"<{p}>") for p in range(n)]
     rows += [(n, "invoke", "get", "k", None), (n, "ok", "get", "k", "never")]
     path = _jsonl(tmp_path, "hard.jsonl", h(*rows))
