@@ -267,6 +267,7 @@ class _Validator:
                                      f"got {_kind(node)}")
             return None
         out: dict[str, Node] = {}
+        suggested: set[str] = set()
         for knode, vnode in node.value:
             key = self.value(knode)
             kpath = f"{path}.{key}" if path else str(key)
@@ -276,11 +277,12 @@ class _Validator:
                 self.problem(knode, kpath, "duplicate key; keep only one")
             elif key not in allowed:
                 self.problem(knode, kpath, _unknown(key, allowed, "key"))
+                suggested.update(difflib.get_close_matches(key, list(allowed), n=1, cutoff=0.6))
             else:
                 out[key] = vnode
         for key in required:
-            if key not in out:
-                self.problem(node, path, f"missing required key `{key}`")
+            if key not in out and key not in suggested:  # a misspelling of it was already reported
+                self.problem(node, path, f"missing required key `{key}`; add it")
         return out
 
     def scalar(self, node: Node, path: str, what: str) -> object:
