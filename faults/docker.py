@@ -1,9 +1,8 @@
-"""Process faults through the Docker SDK: kill -9, restart, pause/unpause, rolling restart.
+"""Process faults through the Docker SDK: kill -9, restart, pause/unpause.
 
-This module is the one place that knows how a replica maps to a container: compose labels
-(`com.docker.compose.project`, `com.docker.compose.service` = `n<i>`). The Docker SDK is synchronous,
-so every call runs in a worker thread (`asyncio.to_thread`) and never blocks the event loop that is
-also driving the workload.
+The nemesis is handed a lookup from replica id to container (the cluster knows the compose labels;
+this module does not). The Docker SDK is synchronous, so every call runs in a worker thread
+(`asyncio.to_thread`) and never blocks the event loop that is also driving the workload.
 
 Every action is bounded in time and raises `InfraError` with a message that says what to check.
 """
@@ -12,87 +11,32 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from dataclasses import dataclass
+from collections.abc import Callable, Sequence
 from typing import Any
 
-import docker
 import docker.errors
 from docker.models.containers import Container
 
 from harness.errors import InfraError
 
-__all__ = ["DockerProcesses", "ProcessState", "connect"]
+__all__ = ["DockerProcesses"]
 
 log = logging.getLogger(__name__)
 
-_PROJECT_LABEL = "com.docker.compose.project"
-_SERVICE_LABEL = "com.docker.compose.service"
-
-
-def connect(*, timeout_s: float = 30.0) -> docker.DockerClient:
-    """Connect to the local Docker engine.
-
-    Raises:
-        InfraError: the engine does not answer (one line, meant for the terminal).
-    """
-    try:
-        client = docker.from_env(timeout=int(timeout_s))
-        client.ping()
-    except docker.errors.DockerException as exc:
-        raise InfraError(
-            f"Docker is not running or not reachable ({_first_line(exc)}); "
-            "start the Docker engine and check `docker ps`"
-        ) from None
-    return client
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class ProcessState:
-    """What Docker says about one replica's container."""
-
-    node: int
-    container: str
-    status: str  # created | running | paused | restarting | exited | dead
+ContainerLookup = Callable[[int], Container]
 
 
 class DockerProcesses:
-    """Kill, restart, pause and unpause the replica containers of one compose project.
+    """Kill, restart, pause and unpause the replica containers of one cluster.
 
     Args:
-        project: the compose project name the cluster was started with.
-        client: a Docker client (from `connect()`); one is made when omitted.
+        nodes: the replica ids.
+        lookup: replica id -> its container (raises InfraError when there is none).
     """
 
-    def __init__(self, *, project: str, client: docker.DockerClient | None = None) -> None:
-        self._project = project
-        self._client = client if client is not None else connect()
-
-    # -- lookup ---------------------------------------------------------------------------
-
-    def _container(self, node: int) -> Container:
-        found = self._client.containers.list(
-            all=True,
-            filters={"label": [f"{_PROJECT_LABEL}={self._project}", f"{_SERVICE_LABEL}=n{node}"]},
-        )
-        if not found:
-            raise InfraError(
-                f"no container for replica n{node} in compose project {self._project!r}; "
-                "is the cluster up? (`paxos-chaos status`)"
-            )
-        container: Container = found[0]
-        return container
-
-    def states_sync(self) -> list[ProcessState]:
-        """Every replica container of the project, by node id (blocking; for status output)."""
-        states = []
-        for c in self._client.containers.list(all=True, filters={"label": f"{_PROJECT_LABEL}={self._project}"}):
-            service = str(c.labels.get(_SERVICE_LABEL, ""))
-            if service.startswith("n") and service[1:].isdigit():
-                states.append(ProcessState(node=int(service[1:]), container=str(c.name), status=str(c.status)))
-        return sorted(states, key=lambda s: s.node)
-
-    async def states(self) -> list[ProcessState]:
-        return await asyncio.to_thread(self.states_sync)
+    def __init__(self, *, nodes: Sequence[int], lookup: ContainerLookup) -> None:
+        self._nodes = tuple(nodes)
+        self._lookup = lookup
 
     # -- actions --------------------------------------------------------------------------
 
@@ -125,18 +69,24 @@ class DockerProcesses:
         Returns the nodes that needed healing. Safe to call at any time (idempotent).
         """
         healed = []
-        for state in await self.states():
-            if state.status == "paused":
-                await self.unpause(state.node)
-                healed.append(state.node)
-            elif state.status in ("exited", "created", "dead"):
-                await self.start(state.node)
-                healed.append(state.node)
+        for node in self._nodes:
+            status = await asyncio.to_thread(self._status, node)
+            if status == "paused":
+                await self.unpause(node)
+                healed.append(node)
+            elif status in ("exited", "created", "dead"):
+                await self.start(node)
+                healed.append(node)
         return healed
+
+    def _status(self, node: int) -> str:
+        container = self._lookup(node)
+        container.reload()
+        return str(container.status)
 
     async def _do(self, node: int, what: str, action: Any) -> None:
         def run() -> None:
-            container = self._container(node)
+            container = self._lookup(node)
             try:
                 action(container)
             except docker.errors.APIError as exc:

@@ -124,7 +124,39 @@ def parse_duration_s(text: str, *, option: str) -> float:
     return value
 
 
-_REGISTRARS: tuple[Registrar, ...] = (_register_check,)
+def _register_cluster(sub: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None:
+    """`up`, `down`, `status`: the cluster lifecycle of `harness.cluster`, under the one CLI."""
+    import os
+
+    for name, text in (("up", "start a cluster and wait until it is healthy"),
+                       ("status", "show every replica's container, health and /status"),
+                       ("down", "remove the cluster's containers, networks and volumes")):
+        p = sub.add_parser(name, help=text, description=text)
+        p.add_argument("--project", default=os.environ.get("PROJECT", "paxos-chaos"),
+                       help="compose project name (default paxos-chaos)")
+        if name == "down":
+            p.add_argument("--all", action="store_true", help="remove every paxos-chaos project")
+        else:
+            p.add_argument("--n", type=int, default=int(os.environ.get("N", "3")), help="replicas: 3, 5 or 7")
+            p.add_argument("--port-base", type=int, default=int(os.environ.get("PORT_BASE", "8000")),
+                           help="Toxiproxy API on PORT_BASE+474, client-ni on PORT_BASE+i (default 8000)")
+            p.add_argument("--timeout", type=float, default=120.0, help="seconds to wait for health")
+        p.set_defaults(func=_run_cluster, cmd=name)
+
+
+def _run_cluster(args: argparse.Namespace) -> int:
+    from harness.cluster import run
+
+    return run(args)
+
+
+def _register_run(sub: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None:
+    from harness.run_command import register_run
+
+    register_run(sub)
+
+
+_REGISTRARS: tuple[Registrar, ...] = (_register_check, _register_run, _register_cluster,)
 
 
 def build_parser() -> argparse.ArgumentParser:

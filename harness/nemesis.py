@@ -1,0 +1,172 @@
+"""The combined nemesis: executes a pure `FaultPlan` against the running cluster, and always heals.
+
+Network steps go to `faults.toxiproxy.ToxiproxyNemesis`, process steps to `faults.docker.DockerProcesses`.
+Leader-targeted steps ask the cluster who leads at the moment they are applied. Every apply, heal and
+failure to do either is appended to the fault log with its time (DESIGN 5); a fault that cannot be
+applied (no leader known, Docker refused) is logged and the run goes on, as Jepsen's nemesis records an
+`:info` rather than aborting the test.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+
+from faults.docker import DockerProcesses
+from faults.plan import FaultPlan, FaultStep, ProcessAction, timeline
+from faults.toxiproxy import ToxiproxyNemesis
+from harness.errors import HarnessError
+from harness.report import FaultInterval
+
+__all__ = ["FaultLog", "FaultRecord", "Nemesis"]
+
+log = logging.getLogger(__name__)
+
+LeaderLookup = Callable[[], Awaitable[int | None]]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class FaultRecord:
+    """One line of faults.jsonl. `time` is ns since the workload started, like the history's."""
+
+    time: int
+    step: int | None
+    action: str  # apply | heal | heal-all | error
+    fault: str
+    nodes: tuple[int, ...] = ()
+    error: str | None = None
+
+    def to_dict(self) -> dict[str, object]:
+        return {"time": self.time, "step": self.step, "action": self.action, "fault": self.fault,
+                "nodes": list(self.nodes), "error": self.error}
+
+
+@dataclass(slots=True)
+class FaultLog:
+    """The run's fault log, in time order."""
+
+    clock_ns: Callable[[], int]
+    records: list[FaultRecord] = field(default_factory=list)
+
+    def add(self, *, step: int | None, action: str, fault: str, nodes: tuple[int, ...] = (),
+            error: str | None = None) -> FaultRecord:
+        rec = FaultRecord(time=self.clock_ns(), step=step, action=action, fault=fault, nodes=nodes, error=error)
+        self.records.append(rec)
+        log.info("nemesis %s step=%s %s%s", action, step, fault, f" ({error})" if error else "")
+        return rec
+
+    def intervals(self, *, end_s: float) -> list[FaultInterval]:
+        """Apply/heal pairs as intervals; a step never healed on its own lasts until the final heal."""
+        open_: dict[int, FaultRecord] = {}
+        out: list[FaultInterval] = []
+        final = end_s
+        for rec in self.records:
+            if rec.action == "apply" and rec.step is not None:
+                open_[rec.step] = rec
+            elif rec.action == "heal" and rec.step in open_:
+                start = open_.pop(rec.step)
+                out.append(FaultInterval(start_s=start.time / 1e9, end_s=rec.time / 1e9, label=start.fault))
+            elif rec.action == "heal-all":
+                final = rec.time / 1e9
+                for start in open_.values():
+                    out.append(FaultInterval(start_s=start.time / 1e9, end_s=final, label=start.fault))
+                open_.clear()
+        out.extend(FaultInterval(start_s=s.time / 1e9, end_s=final, label=s.fault) for s in open_.values())
+        return sorted(out, key=lambda i: i.start_s)
+
+
+class Nemesis:
+    """Applies and heals a plan's steps on schedule.
+
+    Obligations: `heal_all` must be awaited at the end of every run, also after an error or Ctrl-C;
+    it is idempotent and heals network and process faults alike.
+    """
+
+    def __init__(self, *, net: ToxiproxyNemesis, procs: DockerProcesses, leader: LeaderLookup,
+                 faults: FaultLog, clock_s: Callable[[], float]) -> None:
+        self._net = net
+        self._procs = procs
+        self._leader = leader
+        self._log = faults
+        self._clock_s = clock_s
+        self._acted_on: dict[int, tuple[int, ...]] = {}
+
+    async def run(self, plan: FaultPlan, *, stop: asyncio.Event) -> None:
+        """Execute the plan's timeline until it ends or `stop` is set (times are seconds since start)."""
+        for event in timeline(plan):
+            delay = event.at_s - self._clock_s()
+            if delay > 0:
+                try:
+                    await asyncio.wait_for(stop.wait(), timeout=delay)
+                    return  # stop was set
+                except asyncio.TimeoutError:
+                    pass
+            if stop.is_set():
+                return
+            if event.action == "apply":
+                await self._apply(event.step)
+            else:
+                await self._heal(event.step)
+
+    async def _apply(self, step: FaultStep) -> None:
+        fault = step.fault
+        leader: int | None = None
+        try:
+            # `None` as grudge or nodes means "whoever leads when the step is applied".
+            if getattr(fault, "grudge", 0) is None or getattr(fault, "nodes", 0) is None:
+                leader = await self._leader()
+            if isinstance(fault, ProcessAction):
+                nodes = fault.nodes_for(leader=leader)
+                self._acted_on[step.step] = nodes
+                for node in nodes:
+                    await self._process(fault, node)
+                self._log.add(step=step.step, action="apply", fault=step.describe(), nodes=nodes)
+            else:
+                applied = await self._net.apply(step, leader=leader)
+                self._log.add(step=step.step, action="apply", fault=applied.description,
+                              nodes=(leader,) if leader is not None else ())
+        except (HarnessError, ValueError) as exc:
+            self._log.add(step=step.step, action="error", fault=step.describe(), error=str(exc))
+
+    async def _process(self, fault: ProcessAction, node: int) -> None:
+        if fault.action == "kill":
+            await self._procs.kill(node)
+        elif fault.action == "pause":
+            await self._procs.pause(node)
+        elif fault.graceful:
+            await self._procs.restart(node)
+        else:
+            await self._procs.kill(node)
+            await self._procs.start(node)
+
+    async def _heal(self, step: FaultStep) -> None:
+        fault = step.fault
+        try:
+            if isinstance(fault, ProcessAction):
+                nodes = self._acted_on.pop(step.step, ())
+                if not nodes or fault.action == "restart":
+                    return
+                for node in nodes:
+                    if fault.action == "kill":
+                        await self._procs.start(node)
+                    else:
+                        await self._procs.unpause(node)
+                self._log.add(step=step.step, action="heal", fault=step.describe(), nodes=nodes)
+            elif await self._net.heal(step) is not None:
+                self._log.add(step=step.step, action="heal", fault=step.describe())
+        except HarnessError as exc:
+            self._log.add(step=step.step, action="error", fault=f"heal: {step.describe()}", error=str(exc))
+
+    async def heal_all(self) -> None:
+        """Heal every fault: every proxy enabled and clean, every replica unpaused and started."""
+        errors = []
+        for what, heal in (("network", self._net.teardown), ("processes", self._procs.heal)):
+            try:
+                await heal()
+            except HarnessError as exc:
+                errors.append(f"{what}: {exc}")
+        self._acted_on.clear()
+        self._log.add(step=None, action="heal-all", fault="heal everything",
+                      error="; ".join(errors) or None)

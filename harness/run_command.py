@@ -1,0 +1,98 @@
+"""`paxos-chaos run`: validate every scenario first, then run them one after another.
+
+Nothing is started unless every scenario given is valid. Ctrl-C stops the workload, heals every
+fault, collects the logs and tears the cluster down before the command exits (130); a second Ctrl-C
+forces the exit.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import signal
+import sys
+from pathlib import Path
+
+from harness.errors import UsageError
+from harness.runner import RunOptions, RunOutcome, run_scenario
+from harness.scenario import Scenario, load_scenario, scenario_files
+
+__all__ = ["register_run"]
+
+
+def register_run(sub: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None:
+    p = sub.add_parser(
+        "run", help="run scenarios against a fresh cluster and check the history",
+        description="Run each scenario: cluster up, workload + faults, heal, final reads, check, report, "
+                    "cluster down. Exit 0 all checks passed, 1 a check failed, 2 the run could not be "
+                    "carried out, 3 a check could not decide.")
+    p.add_argument("scenarios", nargs="*", metavar="SCENARIO", help="scenario YAML files")
+    p.add_argument("--suite", metavar="DIR", help="run every scenario in DIR (e.g. scenarios/)")
+    p.add_argument("--seed", type=int, help="override the scenarios' seeds (reproduce a run)")
+    p.add_argument("--store", default="store", help="where results go (default ./store)")
+    p.add_argument("--project", default=os.environ.get("PROJECT", "paxos-chaos-run"),
+                   help="compose project name for the cluster (default paxos-chaos-run)")
+    p.add_argument("--port-base", type=int, default=int(os.environ.get("PORT_BASE", "8000")),
+                   help="Toxiproxy API on PORT_BASE+474, client-ni on PORT_BASE+i (default 8000)")
+    p.add_argument("--bugs", default=None,
+                   help="comma-separated replica bugs to enable (overrides the scenarios'; '' for none)")
+    p.set_defaults(func=_run)
+
+
+def _scenarios(args: argparse.Namespace) -> list[Scenario]:
+    paths = [Path(p) for p in args.scenarios]
+    if args.suite:
+        paths += scenario_files(args.suite)
+    if not paths:
+        raise UsageError("no scenario given: name YAML files, or use --suite scenarios/")
+    return [load_scenario(p) for p in paths]  # raises ScenarioError before anything starts
+
+
+def _run(args: argparse.Namespace) -> int:
+    scenarios = _scenarios(args)
+    from harness.cluster import connect
+
+    connect()  # Docker not running: one line and exit 2, before anything is created
+    bugs = None if args.bugs is None else tuple(b for b in args.bugs.split(",") if b)
+    opts = RunOptions(store=Path(args.store), project=args.project, port_base=args.port_base, seed=args.seed,
+                      bugs=bugs)
+    try:
+        outcomes = asyncio.run(_run_all(scenarios, opts))
+    except asyncio.CancelledError:
+        print("paxos-chaos: interrupted; faults healed and cluster removed", file=sys.stderr)
+        return 130
+    return _summary(outcomes)
+
+
+async def _run_all(scenarios: list[Scenario], opts: RunOptions) -> list[RunOutcome]:
+    loop = asyncio.get_running_loop()
+    me = asyncio.current_task()
+
+    def interrupted() -> None:
+        print("\npaxos-chaos: Ctrl-C: healing and tearing down (Ctrl-C again to force)", file=sys.stderr,
+              flush=True)
+        loop.remove_signal_handler(signal.SIGINT)
+        if me is not None:
+            me.cancel()
+
+    loop.add_signal_handler(signal.SIGINT, interrupted)
+    loop.add_signal_handler(signal.SIGTERM, interrupted)
+    outcomes = []
+    for scenario in scenarios:
+        outcome = await run_scenario(scenario, opts, progress=lambda s: print(s, flush=True))
+        print(f"[{scenario.name}] {_word(outcome.exit_code)}: report {outcome.run_dir / 'report.html'}", flush=True)
+        outcomes.append(outcome)
+    return outcomes
+
+
+def _word(code: int) -> str:
+    return {0: "PASSED", 1: "FAILED", 3: "UNDECIDED"}.get(code, f"exit {code}")
+
+
+def _summary(outcomes: list[RunOutcome]) -> int:
+    print("\nscenario                          result     ops  report")
+    for o in outcomes:
+        print(f"{o.scenario:<33} {_word(o.exit_code):<9} {o.ops:>5}  {o.run_dir / 'report.html'}")
+    codes = {o.exit_code for o in outcomes}
+    return 1 if 1 in codes else 3 if 3 in codes else 0
