@@ -386,9 +386,11 @@ class Replica:
             self._become_follower()
 
     def _on_chosen(self, m: Chosen) -> None:
+        before = self._log.first_unchosen
         for e in m.entries:
             self._learn(e.slot, e.batch)
-        if self._catchup_from is not None and self._log.first_unchosen < self._known_commit and m.entries:
+        progressed = self._log.first_unchosen > before  # a stale duplicate must not trigger a request
+        if self._catchup_from is not None and self._log.first_unchosen < self._known_commit and progressed:
             self._request_catchup()  # more to fetch: do not wait for the next retransmit
         elif self._log.first_unchosen >= self._known_commit:
             self._catchup_from = None
