@@ -12,7 +12,9 @@ pure and seeded) and applying faults (the nemeses in `faults`).
 
 from __future__ import annotations
 
+import argparse
 import difflib
+import sys
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -28,7 +30,8 @@ from harness.errors import ScenarioError
 __all__ = [
     "CLUSTER_SIZES", "OPS", "SHAPES", "ChecksSpec", "ClusterSpec", "FaultSpec", "LinkSpec",
     "PartitionSpec", "ProcessSpec", "RollingRestartSpec", "Scenario", "ScheduleEntry", "TargetSpec",
-    "WorkloadSpec", "load_scenario", "parse_scenario", "scenario_files",
+    "WorkloadSpec", "load_scenario", "parse_scenario", "register_list", "register_validate",
+    "scenario_files",
 ]
 
 CLUSTER_SIZES = (3, 5, 7)
@@ -811,3 +814,70 @@ def _unknown(word: str, allowed: Sequence[str], what: str) -> str:
     hint = f"did you mean `{close[0]}`? " if close else ""
     return f"unknown {what} {word if word.startswith(chr(39)) else repr(word)}; {hint}" \
            f"use one of: {', '.join(allowed)}"
+
+
+# -- the `validate` and `list` subcommands (registered by harness.cli) -------------------------------
+
+def register_validate(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """Add `paxos-chaos validate FILE...` to the CLI."""
+    p = sub.add_parser("validate", help="check scenario files without running anything",
+                       description="Validate scenario YAML files (or every *.yaml of a directory). "
+                       "Prints every problem as file:line field.path: message. Exit 0 if all are "
+                       "valid, 2 otherwise. Nothing is started.")
+    p.add_argument("files", nargs="+", metavar="FILE", help="scenario files or directories")
+    p.set_defaults(func=_run_validate)
+
+
+def register_list(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """Add `paxos-chaos list [DIR]` to the CLI."""
+    p = sub.add_parser("list", help="list the scenarios of a directory with their descriptions",
+                       description="List the scenarios of DIR (default: scenarios): name, replicas, "
+                       "duration, fault items and the one-line description. Exit 2 if one is invalid.")
+    p.add_argument("directory", nargs="?", default="scenarios", metavar="DIR")
+    p.set_defaults(func=_run_list)
+
+
+def _expand(paths: Sequence[str]) -> list[Path]:
+    out: list[Path] = []
+    for raw in paths:
+        p = Path(raw)
+        out.extend(scenario_files(p) if p.is_dir() else [p])
+    return out
+
+
+def _run_validate(args: argparse.Namespace) -> int:
+    files = _expand(args.files)
+    if not files:
+        raise ScenarioError(f"no scenario files in {', '.join(args.files)}; give *.yaml files")
+    bad = 0
+    for path in files:
+        try:
+            s = load_scenario(path)
+        except ScenarioError as exc:
+            bad += 1
+            print(str(exc), file=sys.stderr)
+            continue
+        print(f"ok {path}: {s.description}")
+    if bad:
+        print(f"{bad} of {len(files)} scenario file(s) invalid", file=sys.stderr)
+    return 2 if bad else 0
+
+
+def _run_list(args: argparse.Namespace) -> int:
+    directory = Path(args.directory)
+    if not directory.is_dir():
+        raise ScenarioError(f"{directory}: not a directory; give the folder holding the scenarios")
+    files = scenario_files(directory)
+    if not files:
+        raise ScenarioError(f"{directory}: no *.yaml scenario files")
+    bad = 0
+    for path in files:
+        try:
+            s = load_scenario(path)
+        except ScenarioError as exc:
+            bad += 1
+            print(f"{path.stem:24} INVALID  {str(exc).splitlines()[0]}")
+            continue
+        print(f"{s.name:24} n={s.cluster.size}  {s.workload.duration_s:>5g}s  "
+              f"{len(s.faults):>2} fault item(s)  {s.description}")
+    return 2 if bad else 0

@@ -225,3 +225,43 @@ def test_bad_durations_are_explained(text: object, message: str) -> None:
 @pytest.mark.parametrize("seconds", [0.0, 0.25, 1.5, 10.0, 120.0, 3600.0])
 def test_format_duration_round_trips(seconds: float) -> None:
     assert parse_duration_s(format_duration(seconds)) == seconds
+
+
+# -- the CLI: `paxos-chaos validate` and `paxos-chaos list` ------------------------------------------
+
+
+def test_cli_validate_ok_and_bad(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from harness.cli import main
+
+    good = tmp_path / "good.yaml"
+    good.write_text("description: fine\n" + W)
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(HEAD + "faults:\n  - kill: {target: random}\n    for: 10 sec\n")
+    assert main(["validate", str(good)]) == 0
+    assert f"ok {good}: fine" in capsys.readouterr().out
+    assert main(["validate", str(good), str(bad)]) == 2
+    err = capsys.readouterr().err
+    assert f"{bad}:5 faults[0].for: '10 sec' is not a duration" in err
+    assert "1 of 2 scenario file(s) invalid" in err
+
+
+def test_cli_validate_a_directory_and_list_the_shipped_suite(capsys: pytest.CaptureFixture[str]) -> None:
+    from harness.cli import main
+
+    assert main(["validate", str(ROOT / "scenarios")]) == 0
+    assert capsys.readouterr().out.count("\nok ") + 1 == len(SHIPPED)
+    assert main(["list", str(ROOT / "scenarios")]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert len(out) == len(SHIPPED) and any(line.startswith("leader-isolation ") for line in out)
+
+
+def test_cli_list_flags_invalid_files(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from harness.cli import main
+
+    (tmp_path / "a.yaml").write_text("description: a\n" + W)
+    (tmp_path / "b.yaml").write_text("description: b\nworkload: {duration: 1 minute}\n")
+    assert main(["list", str(tmp_path)]) == 2
+    out = capsys.readouterr().out
+    assert "b                        INVALID" in out and "is not a duration" in out
+    assert main(["list", str(tmp_path / "none")]) == 2
+    assert "not a directory" in capsys.readouterr().err
