@@ -156,7 +156,20 @@ def _register_run(sub: "argparse._SubParsersAction[argparse.ArgumentParser]") ->
     register_run(sub)
 
 
-_REGISTRARS: tuple[Registrar, ...] = (_register_check, _register_run, _register_cluster,)
+def _register_validate(sub: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None:
+    from harness.scenario import register_validate
+
+    register_validate(sub)
+
+
+def _register_list(sub: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None:
+    from harness.scenario import register_list
+
+    register_list(sub)
+
+
+_REGISTRARS: tuple[Registrar, ...] = (_register_check, _register_run, _register_cluster, _register_validate,
+                                      _register_list,)
 
 
 def build_parser() -> argparse.ArgumentParser:
