@@ -4,6 +4,7 @@ Split by who is at fault, the way h11 splits local and remote protocol errors:
 
 - `InvalidMessage`: a peer or client sent input that is malformed. The message names the field and
   what was expected; the server returns the text as a 400 and applies nothing.
+- `ProtocolViolation` (an `InvalidMessage`): a well-formed peer message that contradicts Paxos; dropped.
 - `MisuseError`: the host driving the core broke the driving contract (e.g. called `ready()` twice
   without `advance()`). A bug in the driver; fix the caller.
 - `InternalError`: an invariant of the core broke (a promised ballot went down, a chosen slot
@@ -12,7 +13,7 @@ Split by who is at fault, the way h11 splits local and remote protocol errors:
 
 from __future__ import annotations
 
-__all__ = ["ReplicaError", "InvalidMessage", "InvalidRecord", "MisuseError", "InternalError"]
+__all__ = ["ReplicaError", "InvalidMessage", "InvalidRecord", "ProtocolViolation", "MisuseError", "InternalError"]
 
 
 class ReplicaError(Exception):
@@ -25,6 +26,11 @@ class InvalidMessage(ReplicaError, ValueError):
 
 class InvalidRecord(InvalidMessage):
     """A stored record's bytes do not decode: storage should treat the record as corrupt."""
+
+
+class ProtocolViolation(InvalidMessage):
+    """A well-formed peer message that breaks a Paxos rule (two values in one ballot, a chosen value
+    that contradicts ours). Nothing of it was applied; log it loudly: a peer (or this replica) is buggy."""
 
 
 class MisuseError(ReplicaError):

@@ -20,7 +20,7 @@ import random
 from collections import deque
 from collections.abc import Iterable, Sequence
 
-from replica_image.errors import InvalidMessage, MisuseError
+from replica_image.errors import InvalidMessage, MisuseError, ProtocolViolation
 from replica_image.paxos.ballot import Ballot
 from replica_image.paxos.config import CoreConfig
 from replica_image.paxos.log import PaxosLog, invariant
@@ -341,6 +341,7 @@ class Replica:
         if m.ballot < self._promised:  # P1a: never accept below the promise
             self._send(src, Nack(ballot=self._promised, rejected=m.ballot))
             return
+        self._check_one_value_per_ballot(src, m)
         self._promise_ballot(m.ballot)
         self._leader_id = src
         self._elapsed = 0
@@ -354,6 +355,15 @@ class Replica:
             slots.append(e.slot)
         self._learn_commit(src, m.ballot, m.commit)
         self._send(src, Accepted(ballot=m.ballot, slots=tuple(slots), first_unchosen=self._log.first_unchosen))
+
+    def _check_one_value_per_ballot(self, src: int, m: Accept) -> None:
+        """A proposer proposes one value per slot per ballot; reject (whole) a message that does not."""
+        seen: dict[int, Batch] = {}
+        for e in m.entries:
+            acc = self._log.accepted.get(e.slot)
+            earlier = seen.setdefault(e.slot, e.batch)
+            if earlier != e.batch or (acc is not None and acc[0] == m.ballot and acc[1] != e.batch):
+                raise ProtocolViolation(f"Accept from {src}: ballot {m.ballot} proposes two values for slot {e.slot}")
 
     def _learn_commit(self, src: int, ballot: Ballot, commit: int) -> None:
         """Slots below the leader's commit that we accepted in its ballot carry the chosen value."""
@@ -386,6 +396,10 @@ class Replica:
             self._become_follower()
 
     def _on_chosen(self, m: Chosen) -> None:
+        for e in m.entries:
+            ours = self._log.chosen.get(e.slot)
+            if ours is not None and ours != e.batch:
+                raise ProtocolViolation(f"Chosen: slot {e.slot} has a different chosen value here; nothing applied")
         before = self._log.first_unchosen
         for e in m.entries:
             self._learn(e.slot, e.batch)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from replica_image.errors import InternalError
+from replica_image.errors import InternalError, ProtocolViolation
 from replica_image.paxos import replica as replica_module
 from tests.replica.chaos import random_run
 from tests.replica.cluster import SafetyViolation
@@ -50,6 +50,6 @@ def test_the_harness_catches_a_leader_that_ignores_phase1_values(monkeypatch: py
     for seed in range(60):
         try:
             random_run(seed, n=3)
-        except (SafetyViolation, InternalError):
+        except (SafetyViolation, InternalError, ProtocolViolation):
             caught += 1
     assert caught > 0

@@ -319,3 +319,30 @@ def test_the_same_seed_gives_the_same_run() -> None:
 
     assert trace(11) == trace(11)
     assert random.Random(1).random() == random.Random(1).random()
+
+
+# ---------------------------------------------------------------- misbehaving peers
+def test_two_values_in_one_ballot_are_a_protocol_violation_and_change_nothing() -> None:
+    from replica_image.errors import ProtocolViolation
+
+    f = make(2)
+    deliver(f, 1, Accept(ballot=b(1, 1), commit=0, entries=(Proposal(slot=0, batch=batch(1)),)))
+    with pytest.raises(ProtocolViolation, match="two values for slot 0"):
+        f.step(Envelope(src=1, dst=2, msg=Accept(ballot=b(1, 1), commit=0,
+                                                 entries=(Proposal(slot=0, batch=batch(2)),))))
+    assert drain(f).persist == ()
+    with pytest.raises(ProtocolViolation):
+        f.step(Envelope(src=1, dst=2, msg=Accept(ballot=b(2, 1), commit=0, entries=(
+            Proposal(slot=3, batch=batch(1)), Proposal(slot=3, batch=batch(2))))))
+    assert f.ballot == b(1, 1)  # the rejected message did not even raise the promise
+
+
+def test_a_chosen_value_contradicting_ours_is_rejected_whole() -> None:
+    from replica_image.errors import ProtocolViolation
+
+    f = make(2)
+    deliver(f, 1, Chosen(entries=(Proposal(slot=0, batch=batch(1)),)))
+    with pytest.raises(ProtocolViolation, match="slot 0"):
+        f.step(Envelope(src=3, dst=2, msg=Chosen(entries=(Proposal(slot=1, batch=batch(5)),
+                                                          Proposal(slot=0, batch=batch(2))))))
+    assert f.first_unchosen == 1 and f.chosen_value(1) is None
