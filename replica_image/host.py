@@ -90,8 +90,8 @@ class Driver:
         self.applied_index = applied_index
         self._snapshot_at = applied_index
         self._inbox: collections.deque[Envelope] = collections.deque()
-        self._pending: collections.deque[tuple[Command, asyncio.Future[Outcome]]] = collections.deque()
-        self._waiters: dict[RequestKey, list[asyncio.Future[Outcome]]] = {}
+        self._pending: collections.deque[tuple[Command, asyncio.Future[Outcome | None]]] = collections.deque()
+        self._waiters: dict[RequestKey, list[asyncio.Future[Outcome | None]]] = {}
         self._wake = asyncio.Event()
         self._io = concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="storage")
         self._ticks_done = 0
@@ -100,15 +100,18 @@ class Driver:
 
     # ---- called by HTTP handlers (never touch the core) ----
 
-    def submit(self, cmd: Command) -> asyncio.Future[Outcome]:
-        """Queue a client command; the future resolves with Applied or Rejected (never an exception)."""
-        fut: asyncio.Future[Outcome] = asyncio.get_running_loop().create_future()
+    def submit(self, cmd: Command) -> asyncio.Future[Outcome | None]:
+        """Queue a client command; the future resolves with Applied or Rejected (never an exception).
+
+        The caller may resolve it with None itself when it gives up (then it must call ``forget``).
+        """
+        fut: asyncio.Future[Outcome | None] = asyncio.get_running_loop().create_future()
         self._waiters.setdefault((cmd.client_id, cmd.request_id), []).append(fut)
         self._pending.append((cmd, fut))
         self._wake.set()
         return fut
 
-    def forget(self, cmd: Command, fut: asyncio.Future[Outcome]) -> None:
+    def forget(self, cmd: Command, fut: asyncio.Future[Outcome | None]) -> None:
         """The client gave up on ``fut`` (deadline): stop tracking it."""
         key = (cmd.client_id, cmd.request_id)
         futs = self._waiters.get(key)
@@ -170,7 +173,7 @@ class Driver:
         for _ in range(self._due_ticks()):
             self.core.tick()
 
-    def _reject(self, cmd: Command, fut: asyncio.Future[Outcome], result: ProposeResult) -> None:
+    def _reject(self, cmd: Command, fut: asyncio.Future[Outcome | None], result: ProposeResult) -> None:
         self.forget(cmd, fut)
         reason = "not-leader" if result is ProposeResult.NOT_LEADER else str(result.name).lower()
         fut.set_result(Rejected(reason=reason, leader=self.core.leader_id))
@@ -189,7 +192,11 @@ class Driver:
         payloads = [encode_record(r) for r in rd.persist]
         fsyncs = self.storage.fsyncs
         loop = asyncio.get_running_loop()
-        await loop.run_in_executor(self._io, self._write, payloads, rd.must_sync)
+        if rd.must_sync and self.storage.fsync_enabled:
+            await loop.run_in_executor(self._io, self._write, payloads, True)
+        else:
+            # no fsync: a plain write is cheaper than a thread hand-off
+            self._write(payloads, rd.must_sync)
         if self.storage.fsyncs != fsyncs:
             self._metrics.fsyncs.inc()
             self._metrics.fsync_seconds.observe(self.storage.last_fsync_seconds)
