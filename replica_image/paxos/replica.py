@@ -24,6 +24,7 @@ from replica_image.errors import InvalidMessage, MisuseError, ProtocolViolation
 from replica_image.paxos.ballot import Ballot
 from replica_image.paxos.config import CoreConfig
 from replica_image.paxos.log import PaxosLog, invariant
+from replica_image.paxos.quorum import majority
 from replica_image.paxos.messages import (
     MAX_ENTRIES, NOOP, Accept, Accepted, AcceptRecord, Batch, Catchup, Chosen, ChosenRecord, Command, Envelope,
     Message, Nack, Prepare, Promise, PromiseEntry, PromiseRecord, Proposal, Record, Snapshot,
@@ -72,7 +73,7 @@ class Replica:
         self.node_id = node_id
         self.nodes = tuple(ids)
         self.peers = tuple(n for n in ids if n != node_id)
-        self.quorum = len(ids) // 2 + 1
+        self.quorum = majority(len(ids))
         self.config = config
         self._rng = rng
         self._log = PaxosLog()

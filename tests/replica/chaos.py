@@ -45,7 +45,7 @@ def _random_step(c: Cluster, rng: random.Random, next_req: dict[str, int], snaps
     elif r < 0.80:
         c.run(1, deliveries_per_tick=rng.randrange(1, 40))
     elif r < 0.86:
-        groups = [set(), set()]
+        groups: list[set[int]] = [set(), set()]
         for i in c.ids:
             groups[rng.randrange(2)].add(i)
         c.partition(*groups)

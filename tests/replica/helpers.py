@@ -28,7 +28,7 @@ def drain(rep: Replica) -> Ready:
 
 
 def sent(rd: Ready, kind: type[M], dst: int | None = None) -> list[M]:
-    return [e.msg for e in rd.messages if isinstance(e.msg, kind) and (dst is None or e.dst == dst)]  # type: ignore[misc]
+    return [e.msg for e in rd.messages if isinstance(e.msg, kind) and (dst is None or e.dst == dst)]
 
 
 def deliver(rep: Replica, src: int, msg: Message) -> Ready:

@@ -22,7 +22,7 @@ def test_messages_are_frozen_slotted_and_keyword_only() -> None:
         p.first_slot = 1  # type: ignore[misc]
     assert not hasattr(p, "__dict__")
     with pytest.raises(TypeError):
-        Prepare(Ballot.ZERO, 0)  # type: ignore[misc]
+        Prepare(Ballot.ZERO, 0)  # type: ignore[call-arg]
 
 
 @pytest.mark.parametrize("make,field", [
@@ -40,3 +40,17 @@ def test_messages_are_frozen_slotted_and_keyword_only() -> None:
 def test_invalid_fields_are_rejected_by_name(make: object, field: str) -> None:
     with pytest.raises(InvalidMessage, match=field):
         make()  # type: ignore[operator]
+
+
+def test_majorities_of_the_same_cluster_always_intersect() -> None:
+    from itertools import combinations
+
+    from replica_image.paxos.quorum import majority
+
+    for n in range(1, 8):
+        q = majority(n)
+        assert all(set(a) & set(b) for a in combinations(range(n), q) for b in combinations(range(n), q))
+        if n >= 2:  # one fewer would not do: two disjoint sets of q - 1 replicas exist
+            assert any(not set(a) & set(b) for a in combinations(range(n), q - 1)
+                       for b in combinations(range(n), q - 1))
+    assert [majority(n) for n in (1, 3, 5, 7)] == [1, 2, 3, 4]
