@@ -46,6 +46,7 @@ MAX_CONCURRENCY = 256
 MAX_KEYS = 100_000
 MAX_RATE = 100_000.0
 MAX_OCCURRENCES = 10_000
+MAX_FILE_BYTES = 1 << 20
 DEFAULT_MIX = (("get", 40.0), ("put", 25.0), ("append", 20.0), ("cas", 10.0), ("delete", 5.0))
 
 TargetKind = Literal["leader", "random", "minority", "majority", "all", "nodes"]
@@ -180,9 +181,14 @@ def load_scenario(path: str | Path) -> Scenario:
     """
     p = Path(path)
     try:
+        if p.is_file() and p.stat().st_size > MAX_FILE_BYTES:
+            raise ScenarioError(f"{p}: {p.stat().st_size} bytes is too big for a scenario (limit "
+                                f"{MAX_FILE_BYTES}); is this the right file?")
         text = p.read_text(encoding="utf-8")
     except FileNotFoundError:
         raise ScenarioError(f"{p}: no such file; give the path of a scenario YAML file") from None
+    except IsADirectoryError:
+        raise ScenarioError(f"{p}: is a directory; give a scenario YAML file") from None
     except (OSError, UnicodeDecodeError) as exc:
         raise ScenarioError(f"{p}: cannot read the file ({exc}); check its permissions/encoding") from None
     return parse_scenario(text, source=str(p), default_name=p.stem)
@@ -190,6 +196,9 @@ def load_scenario(path: str | Path) -> Scenario:
 
 def parse_scenario(text: str, *, source: str = "<string>", default_name: str = "scenario") -> Scenario:
     """Validate scenario YAML `text`; `source` names it in messages. See `load_scenario`."""
+    if len(text) > MAX_FILE_BYTES:
+        raise ScenarioError(f"{source}: {len(text)} characters is too big for a scenario (limit "
+                            f"{MAX_FILE_BYTES})")
     try:
         root = yaml.compose(text, Loader=yaml.SafeLoader)
     except yaml.MarkedYAMLError as exc:
@@ -529,6 +538,10 @@ class _Validator:
             return _BAD
         at_s, for_s, every_s, jitter_s, until_s = timing
         if not self.timing_fits(keys, path, choices, timing):
+            return _BAD
+        if "until" in keys and duration is not None and until_s > duration:
+            self.problem(keys["until"], f"{path}.until", f"{until_s:g}s is after the workload ends "
+                                                         f"({duration:g}s); remove it or make it earlier")
             return _BAD
         return ScheduleEntry(index=index, line=node.start_mark.line + 1, choices=choices, at_s=at_s,
                              for_s=for_s, every_s=every_s, jitter_s=jitter_s, until_s=until_s)

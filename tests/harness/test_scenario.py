@@ -97,6 +97,11 @@ BAD: list[tuple[str, str, str]] = [
      "distribution"),
     ("two-line description", "description: |\n  one\n  two\n" + W,
      "scenarios/x.yaml:1 description: must be one line; shorten it"),
+    ("until after the end", HEAD + "faults:\n  - pause: {}\n    every: 2s\n    for: 1s\n    until: 20s\n",
+     "scenarios/x.yaml:7 faults[0].until: 20s is after the workload ends (10s); remove it or make it "
+     "earlier"),
+    ("too big", HEAD + "#" * (1 << 20), f"scenarios/x.yaml: {len(HEAD) + (1 << 20)} characters is too big "
+     "for a scenario (limit 1048576)"),
     ("bad bool", HEAD + "faults:\n  - restart: {graceful: maybe}\n",
      "scenarios/x.yaml:4 faults[0].restart.graceful: 'maybe' is not a boolean, use true or false"),
 ]
@@ -151,6 +156,11 @@ def test_defaults_and_a_full_scenario() -> None:
     assert (s.faults[2].every_s, s.faults[2].until_s) == (10.0, 40.0)
     assert s.faults[3].line == 16
     assert s.checks == ChecksSpec(timeout_s=120.0)
+
+
+def test_a_fault_without_settings_takes_the_defaults() -> None:
+    s = parse_scenario(HEAD + "faults:\n  - kill:\n    at: 1s\n")
+    assert s.faults[0].choices == (ProcessSpec(action="kill", target=TargetSpec(kind="random")),)
 
 
 def test_name_defaults_to_the_file_stem(tmp_path: Path) -> None:
