@@ -79,7 +79,9 @@ class ReplicaServer:
         app.router.add_get(kv, self._op("get"))
         app.router.add_put(kv, self._op("put"))
         app.router.add_delete(kv, self._op("delete"))
+        app.router.add_route("*", kv, self._bad_method)
         app.router.add_post(kv + "/{op}", self._post_op)
+        app.router.add_route("*", kv + "/{op}", self._bad_method)
         app.router.add_post("/paxos/batch", self._peer_batch)
         app.router.add_post("/paxos/{kind}", self._peer_one)
         app.router.add_get("/status", self._status)
@@ -94,6 +96,11 @@ class ReplicaServer:
             return await self._client(request, op)
 
         return handler
+
+    async def _bad_method(self, request: web.Request) -> web.StreamResponse:
+        return self._count("unknown", _error(
+            400, f"{request.method} {request.path} is not an operation: use GET, PUT or DELETE /kv/KEY, "
+                 f"or POST /kv/KEY/append or /kv/KEY/cas"))
 
     async def _post_op(self, request: web.Request) -> web.StreamResponse:
         op = request.match_info["op"]
