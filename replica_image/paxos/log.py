@@ -63,15 +63,16 @@ class PaxosLog:
 
     def promise_entries(self, first_slot: int) -> tuple[PromiseEntry, ...]:
         """Everything accepted or chosen at slots >= max(first_slot, first_unchosen), in slot order."""
-        floor = max(first_slot, self.first_unchosen)
-        slots = sorted({s for s in self.accepted if s >= floor} | {s for s in self.chosen if s >= floor})
+        # O(slots above first_unchosen), not O(log): only in-flight slots live there
         out: list[PromiseEntry] = []
-        for s in slots:
+        for s in range(max(first_slot, self.first_unchosen), self.top + 1):
             acc = self.accepted.get(s)
             chosen = self.chosen.get(s)
-            ballot = acc[0] if acc is not None else Ballot.ZERO
-            batch = chosen if chosen is not None else acc[1]  # type: ignore[index]
-            out.append(PromiseEntry(slot=s, ballot=ballot, batch=batch, chosen=chosen is not None))
+            if chosen is not None:
+                ballot = acc[0] if acc is not None else Ballot.ZERO
+                out.append(PromiseEntry(slot=s, ballot=ballot, batch=chosen, chosen=True))
+            elif acc is not None:
+                out.append(PromiseEntry(slot=s, ballot=acc[0], batch=acc[1]))
         return tuple(out)
 
     def chosen_from(self, from_slot: int, limit: int) -> tuple[Proposal, ...]:

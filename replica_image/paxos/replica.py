@@ -23,7 +23,8 @@ from collections.abc import Iterable, Sequence
 from replica_image.errors import InvalidMessage, MisuseError, ProtocolViolation
 from replica_image.paxos.ballot import Ballot
 from replica_image.paxos.config import CoreConfig
-from replica_image.paxos.log import PaxosLog, invariant
+from replica_image.paxos.log import PaxosLog
+from replica_image.paxos.log import invariant as _invariant
 from replica_image.paxos.quorum import majority
 from replica_image.paxos.messages import (
     MAX_ENTRIES, NOOP, Accept, Accepted, AcceptRecord, Batch, Catchup, Chosen, ChosenRecord, Command, Envelope,
@@ -216,7 +217,7 @@ class Replica:
         if rd.snapshot is not None:
             self._applied = max(self._applied, rd.snapshot.last_slot)
         if rd.committed:
-            invariant(rd.committed[0][0] <= self._applied + 1, "committed slots handed out with a gap")
+            _invariant(rd.committed[0][0] <= self._applied + 1, "committed slots handed out with a gap")
             self._applied = max(self._applied, rd.committed[-1][0])
 
     def propose(self, cmd: Command) -> ProposeResult:
@@ -311,7 +312,7 @@ class Replica:
 
     def _promise_ballot(self, ballot: Ballot) -> None:
         """Raise our promise to `ballot` (durably, fsync before any reply) and yield to it."""
-        invariant(ballot >= self._promised, f"promised ballot would go down {self._promised} -> {ballot}")
+        _invariant(ballot >= self._promised, f"promised ballot would go down {self._promised} -> {ballot}")
         if ballot > self._promised:
             self._promised = ballot
             self._record(PromiseRecord(ballot=ballot), sync=True)
@@ -497,8 +498,8 @@ class Replica:
         return base, {s: e.batch for s, e in best.items()}
 
     def _become_leader(self) -> None:
-        invariant(self._role is Role.CANDIDATE, f"become_leader from {self._role}")
-        invariant(self._promised == self._ballot, "leader without its own promise")
+        _invariant(self._role is Role.CANDIDATE, f"become_leader from {self._role}")
+        _invariant(self._promised == self._ballot, "leader without its own promise")
         base, values = self._phase1_values()
         self._role = Role.LEADER
         self._leader_id = self.node_id
