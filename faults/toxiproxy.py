@@ -118,10 +118,16 @@ class ToxiproxyAPI:
 
     async def _call(self, what: str, fn: Callable[[], T]) -> T:
         def run() -> T:
+            # Set the library's globals for this call only, and put them back, so code that uses
+            # toxiproxy-python directly (tests) sees the library as it was.
+            saved = (_tp_api.APIConsumer.host, _tp_api.APIConsumer.port, _tp_api.requests)
             _tp_api.APIConsumer.host = self.host
             _tp_api.APIConsumer.port = self.port
             _tp_api.requests = self._requests  # see _BoundedRequests
-            return fn()
+            try:
+                return fn()
+            finally:
+                _tp_api.APIConsumer.host, _tp_api.APIConsumer.port, _tp_api.requests = saved
 
         loop = asyncio.get_running_loop()
         try:

@@ -235,3 +235,11 @@ def test_process_fault_is_refused(api: ToxiproxyAPI) -> None:
                   fault=ProcessAction(action="kill", nodes=(1,), graceful=False))
     with pytest.raises(InternalError, match="Docker nemesis"):
         run(nem.apply(s))
+
+
+def test_the_library_globals_are_left_as_they_were(api: ToxiproxyAPI) -> None:
+    import toxiproxy.api as tp_api
+
+    before = (tp_api.APIConsumer.host, tp_api.APIConsumer.port, tp_api.requests)
+    run(api.version())
+    assert (tp_api.APIConsumer.host, tp_api.APIConsumer.port, tp_api.requests) == before
