@@ -13,7 +13,7 @@ import pytest
 from harness.cli import main, parse_duration_s
 from harness.errors import UsageError
 from harness.history import Event, write_jsonl
-from tests.checker.histories import Execution, Row, h
+from tests.checker.histories import Execution, concurrent_puts, h
 
 CORPUS = Path(__file__).parent / "checker" / "corpus"
 
@@ -45,10 +45,7 @@ def test_several_files_merge_and_report_each(capsys: pytest.CaptureFixture[str])
 
 
 def test_unknown_within_a_tiny_budget_exits_3(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    n = 16  # concurrent appends, then a read no order explains: far more than one slice of search
-    rows: list[Row] = [(p, "invoke", "append", "k", f"<{p}>") for p in range(n)]
-    rows += [(p, "ok", "append", "k", f"<{p}>") for p in range(n)]
-    rows += [(n, "invoke", "get", "k", None), (n, "ok", "get", "k", "never")]
+    rows = concurrent_puts(16, "never")  # ~2**16 configurations: far more than one slice of search
     path = _jsonl(tmp_path, "hard.jsonl", h(*rows))
     assert main(["check", "--timeout", "0.000001s", path]) == 3  # 1 µs: spent after one slice
     assert "UNKNOWN" in capsys.readouterr().out

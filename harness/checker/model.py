@@ -29,6 +29,17 @@ class Model(Protocol[S]):
     def compile(self, op: Operation) -> Step[S]:
         """`op`'s transition: state -> (legal, next state). Must not mutate its argument."""
 
+    def readonly(self, op: Operation) -> bool:
+        """True if `op` never changes the state (a read). The search then places it as soon as it is
+        legal and never tries the alternatives; a wrong True makes the checker unsound."""
+
+    def monotone(self, op: Operation) -> bool:
+        """True if `op` can only move the state forward in the order `reaches` tests (e.g. append).
+        Return False when unsure: the search then skips the pruning that relies on it."""
+
+    def reaches(self, state: S, target: Hashable) -> bool:
+        """False only if no sequence of monotone operations turns `state` into `target`; else True."""
+
     def partition(self, ops: Sequence[Operation]) -> dict[str | None, list[Operation]]:
         """Split into independent sub-histories (P-compositionality); each is checked on its own."""
 
@@ -94,6 +105,18 @@ class KVModel:
             return lambda s: (True, new) if s == expect else (False, s)
         raise ValueError(f"the kv model has no operation {f!r}; expected get|put|append|delete|cas")
 
+    def readonly(self, op: Operation) -> bool:
+        return op.f == "get"
+
+    def monotone(self, op: Operation) -> bool:
+        return op.f == "append"
+
+    def reaches(self, state: Scalar, target: Hashable) -> bool:
+        # appends only extend a string: the target must start with the current value
+        if target == state or state is None:
+            return True
+        return isinstance(target, str) and isinstance(state, str) and target.startswith(state)
+
     def partition(self, ops: Sequence[Operation]) -> dict[str | None, list[Operation]]:
         return _by_key(ops)
 
@@ -128,6 +151,15 @@ class RegisterModel:
             expect, new = arg.expect, arg.value
             return lambda s: (True, new) if s == expect else (False, s)
         raise ValueError(f"the register model has no operation {f!r}; expected read|write|cas")
+
+    def readonly(self, op: Operation) -> bool:
+        return op.f in ("read", "get")
+
+    def monotone(self, op: Operation) -> bool:
+        return False
+
+    def reaches(self, state: Scalar, target: Hashable) -> bool:
+        return True
 
     def partition(self, ops: Sequence[Operation]) -> dict[str | None, list[Operation]]:
         return {None: list(ops)} if ops else {}

@@ -27,6 +27,21 @@ def h(*rows: Row) -> list[Event]:
     return out
 
 
+def concurrent_puts(n: int, final_read: str, *, key: str = "k", first_process: int = 0) -> list[Row]:
+    """n concurrent puts (returning in invocation order), then a read of `final_read`.
+
+    With final_read="never" no order explains the read: invalid, and the search has to try about
+    2**n configurations. With final_read="<0>" it is valid, but only if the first put to return took
+    effect last, which the search tries late: a valid history that still takes 2**n-ish steps.
+    """
+    procs = range(first_process, first_process + n)
+    rows: list[Row] = [(p, "invoke", "put", key, f"<{p - first_process}>") for p in procs]
+    rows += [(p, "ok", "put", key, f"<{p - first_process}>") for p in procs]
+    reader = first_process + n
+    rows += [(reader, "invoke", "get", key, None), (reader, "ok", "get", key, final_read)]
+    return rows
+
+
 def cas(expect: Scalar, value: Scalar) -> CasValue:
     return CasValue(expect=expect, value=value)
 

@@ -7,7 +7,7 @@ import pytest
 from harness.checker import KVModel, RegisterModel, Verdict, check, operations
 from harness.checker.linearizable import SKIPPED
 from harness.history import Event
-from tests.checker.histories import Row, cas, h
+from tests.checker.histories import Row, cas, concurrent_puts, h
 
 V, I = Verdict.VALID, Verdict.INVALID
 
@@ -212,12 +212,8 @@ def test_counterexample_names_key_window_prefix_and_unplaced() -> None:
 # --- budgets ------------------------------------------------------------------------------------------
 
 def _hard(n: int = 14) -> list[Event]:
-    """n concurrent appends then a read no order can explain: the search must try every subset."""
-    rows: list[Row] = []
-    rows += [(p, "invoke", "append", "k", f"<{p}>") for p in range(n)]
-    rows += [(p, "ok", "append", "k", f"<{p}>") for p in range(n)]
-    rows += [(n, "invoke", "get", "k", None), (n, "ok", "get", "k", "impossible")]
-    return h(*rows)
+    """A history the search needs ~2**n steps to refute (see concurrent_puts)."""
+    return h(*concurrent_puts(n, "never"))
 
 
 def test_time_budget_exhausted_is_unknown_never_valid() -> None:
@@ -235,14 +231,11 @@ def test_memory_budget_exhausted_is_unknown() -> None:
 
 def test_hard_history_is_invalid_given_enough_budget() -> None:
     assert check(KVModel(), operations(_hard(8))).verdict == I
+    assert check(KVModel(), operations(h(*concurrent_puts(8, "<0>")))).verdict == V
 
 
 def test_invalid_key_stops_the_others_unless_exhaustive() -> None:
-    # key k: valid, but only the last order the search tries explains the read (thousands of states)
-    n = 7
-    slow: list[Row] = [(p, "invoke", "append", "k", f"<{p}>") for p in range(n)]
-    slow += [(n, "invoke", "get", "k", None), (n, "ok", "get", "k", "".join(f"<{p}>" for p in reversed(range(n))))]
-    slow += [(p, "ok", "append", "k", f"<{p}>") for p in range(n)]
+    slow = concurrent_puts(12, "<0>")  # key k: valid, but thousands of configurations to find out
     quick = [(100, "invoke", "get", "q", None), (100, "ok", "get", "q", "x")]
     events = h(*slow, *quick)
     result = check(KVModel(), operations(events))
