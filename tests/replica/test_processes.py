@@ -61,6 +61,27 @@ def test_writes_through_any_replica_survive_leader_kill_and_restart(tmp_path: Pa
         _read_all(c, leader, acked, client="reader-restarted", first_req=1)
 
 
+def test_restarted_replica_catches_up_by_snapshot_after_peers_truncated(tmp_path: Path) -> None:
+    with LocalCluster(tmp_path, env={"SNAPSHOT_EVERY": "5"}) as c:
+        c.start_all()
+        leader = c.wait_leader()
+        acked = _write_some(c, client="s1", first_req=1, count=6)
+        follower = min(set(c.ports) - {leader})
+        c.wait_converged(set(c.ports))
+        c.kill(follower)
+        acked |= _write_some(c, client="s2", first_req=1, count=30)
+        others = set(c.ports) - {follower}
+        views = c.wait_converged(others)
+        # the live replicas compacted past everything the stopped one has
+        assert all(v["snapshot_last"] >= 20 for v in views.values()), views
+        c.start(follower)
+        c.wait_healthy(follower)
+        c.wait_converged(set(c.ports))
+        assert (c.status(follower) or {})["snapshot_last"] >= 20
+        assert "installed snapshot through slot" in c.log_path(follower).read_text(), c.logs()
+        _read_all(c, follower, acked, client="snapcheck", first_req=1)
+
+
 def test_torn_last_record_is_cut_and_replica_rejoins(tmp_path: Path) -> None:
     with LocalCluster(tmp_path) as c:
         c.start_all()
