@@ -20,12 +20,12 @@ from faults import partitions
 from faults.partitions import Grudge
 from harness.scenario import (
     FaultSpec, LinkSpec, PartitionSpec, ProcessSpec, RollingRestartSpec, Scenario, ScheduleEntry,
-    TargetSpec,
+    TargetSpec, ToxicType,
 )
 
 __all__ = [
     "Fault", "FaultEvent", "FaultPlan", "FaultStep", "LinkToxic", "Partition", "ProcessAction",
-    "make_plan", "resolve_target", "timeline",
+    "describe", "make_plan", "resolve_target", "timeline",
 ]
 
 
@@ -52,7 +52,7 @@ class Partition:
 class LinkToxic:
     """A Toxiproxy toxic on the links touching `nodes` (None = the leader, found at apply time)."""
 
-    toxic: Literal["latency", "bandwidth", "reset_peer"]
+    toxic: ToxicType
     attributes: tuple[tuple[str, int], ...]
     toxicity: float
     links: Literal["peers", "clients", "all"]

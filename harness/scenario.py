@@ -29,7 +29,8 @@ from harness.errors import ScenarioError
 
 __all__ = [
     "CLUSTER_SIZES", "OPS", "SHAPES", "ChecksSpec", "ClusterSpec", "FaultSpec", "LinkSpec",
-    "PartitionSpec", "ProcessSpec", "RollingRestartSpec", "Scenario", "ScheduleEntry", "TargetSpec",
+    "PartitionSpec", "ProcessSpec", "RollingRestartSpec", "Scenario", "ScheduleEntry", "TOXIC_FAULTS",
+    "TargetSpec", "ToxicType",
     "WorkloadSpec", "load_scenario", "parse_scenario", "register_list", "register_validate",
     "scenario_files",
 ]
@@ -50,6 +51,26 @@ MAX_FILE_BYTES = 1 << 20
 DEFAULT_MIX = (("get", 40.0), ("put", 25.0), ("append", 20.0), ("cas", 10.0), ("delete", 5.0))
 
 TargetKind = Literal["leader", "random", "minority", "majority", "all", "nodes"]
+ToxicType = Literal["latency", "bandwidth", "reset_peer", "slicer", "slow_close", "limit_data"]
+# YAML fault name -> Toxiproxy toxic type
+TOXIC_FAULTS: dict[str, ToxicType] = {
+    "latency": "latency", "bandwidth": "bandwidth", "reset": "reset_peer", "slicer": "slicer",
+    "slow-close": "slow_close", "limit-data": "limit_data",
+}
+# toxic -> its YAML keys: (key, Toxiproxy attribute, unit, required, default, low, high). Units: ms/us
+# are durations converted to milliseconds/microseconds (low 1 = must be > 0, high in seconds); int is
+# a plain integer in [low, high].
+_TOXIC_ATTRS: dict[str, tuple[tuple[str, str, str, bool, int, int, int], ...]] = {
+    "latency": (("latency", "latency", "ms", True, 0, 1, 600), ("jitter", "jitter", "ms", False, 0, 0, 600)),
+    "bandwidth": (("kb-per-s", "rate", "int", True, 0, 1, 10_000_000),),
+    "reset_peer": (("after", "timeout", "ms", False, 0, 0, 3600),),
+    "slicer": (("average-size", "average_size", "int", False, 64, 1, 1_000_000),
+               ("size-variation", "size_variation", "int", False, 0, 0, 1_000_000),
+               ("delay", "delay", "us", False, 0, 0, 60)),
+    "slow_close": (("delay", "delay", "ms", True, 0, 1, 3600),),
+    "limit_data": (("bytes", "bytes", "int", True, 0, 0, 1 << 40),),
+}
+_UNIT_SCALE = {"ms": 1000.0, "us": 1_000_000.0}
 
 
 # -- the schema as frozen dataclasses (STYLE R9) ------------------------------------------------------
@@ -79,7 +100,7 @@ class PartitionSpec:
 class LinkSpec:
     """A Toxiproxy toxic on links: `toxic` is the Toxiproxy type, `attributes` its integer attributes."""
 
-    toxic: Literal["latency", "bandwidth", "reset_peer"]
+    toxic: ToxicType
     attributes: tuple[tuple[str, int], ...]
     links: Literal["peers", "clients", "all"] = "peers"
     target: TargetSpec = field(default_factory=lambda: TargetSpec(kind="all"))
@@ -232,8 +253,8 @@ _TOP_KEYS = ("name", "description", "seed", "cluster", "workload", "faults", "ch
 _WORKLOAD_KEYS = ("duration", "concurrency", "rate", "keys", "distribution", "skew", "mix",
                   "timeout", "attempts")
 _TIMING_KEYS = ("at", "for", "every", "jitter", "until")
-_FAULT_KEYS = ("partition", "latency", "bandwidth", "reset", "kill", "pause", "restart",
-               "rolling-restart", "one-of")
+_FAULT_KEYS = ("partition", "latency", "bandwidth", "reset", "slicer", "slow-close", "limit-data", "kill",
+               "pause", "restart", "rolling-restart", "one-of")
 _INSTANT = (RollingRestartSpec,)
 
 
@@ -625,9 +646,7 @@ class _Validator:
     def fault(self, kind: str, node: Node, path: str) -> FaultSpec | _Missing:
         readers: dict[str, Callable[[Node, str], FaultSpec | _Missing]] = {
             "partition": self.partition,
-            "latency": lambda n, p: self.link(n, p, "latency"),
-            "bandwidth": lambda n, p: self.link(n, p, "bandwidth"),
-            "reset": lambda n, p: self.link(n, p, "reset_peer"),
+            **{name: self.link_reader(toxic) for name, toxic in TOXIC_FAULTS.items()},
             "kill": lambda n, p: self.process(n, p, "kill"),
             "pause": lambda n, p: self.process(n, p, "pause"),
             "restart": lambda n, p: self.process(n, p, "restart"),
@@ -741,11 +760,13 @@ class _Validator:
             self.problem(node, path, _unknown(_show(v), TARGET_WORDS + ("n1", "[n1, n2]"), "target"))
         return _BAD
 
-    def link(self, node: Node, path: str,
-             toxic: Literal["latency", "bandwidth", "reset_peer"]) -> FaultSpec | _Missing:
-        own = {"latency": ("latency", "jitter"), "bandwidth": ("kb-per-s",),
-               "reset_peer": ("after",)}[toxic]
-        required = {"latency": ("latency",), "bandwidth": ("kb-per-s",), "reset_peer": ()}[toxic]
+    def link_reader(self, toxic: ToxicType) -> Callable[[Node, str], FaultSpec | _Missing]:
+        return lambda node, path: self.link(node, path, toxic)
+
+    def link(self, node: Node, path: str, toxic: ToxicType) -> FaultSpec | _Missing:
+        fields = _TOXIC_ATTRS[toxic]
+        own = tuple(f[0] for f in fields)
+        required = tuple(f[0] for f in fields if f[3])
         keys = self.mapping(node, path, own + ("links", "target", "toxicity"), required=required)
         if keys is None or any(r not in keys for r in required):
             return _BAD
@@ -761,23 +782,34 @@ class _Validator:
                         links="all" if links == "all" else "clients" if links == "clients" else "peers")
 
     def link_attributes(self, keys: Mapping[str, Node], path: str,
-                        toxic: str) -> tuple[tuple[str, int], ...] | _Missing:
-        if toxic == "bandwidth":
-            rate = self.integer(keys["kb-per-s"], f"{path}.kb-per-s", 1, 10_000_000)
-            return _BAD if isinstance(rate, _Missing) else (("rate", rate),)
-        if toxic == "reset_peer":
-            after = self.optional(keys, "after", path, 0.0, lambda n, p: self.duration(n, p, hi=3600))
-            return _BAD if isinstance(after, _Missing) else (("timeout", round(after * 1000)),)
-        lat = self.duration(keys["latency"], f"{path}.latency", positive=True, hi=600)
-        jit = self.optional(keys, "jitter", path, 0.0, lambda n, p: self.duration(n, p, hi=600))
-        if isinstance(lat, _Missing) or isinstance(jit, _Missing):
-            return _BAD
-        if jit > lat:
+                        toxic: ToxicType) -> tuple[tuple[str, int], ...] | _Missing:
+        """The toxic's integer attributes in Toxiproxy's units (ms; us for slicer delay; bytes)."""
+        out: dict[str, int] = {}
+        for key, attr, unit, _, default, lo, hi in _TOXIC_ATTRS[toxic]:
+            if key not in keys:
+                out[attr] = default
+                continue
+            kpath = f"{path}.{key}"
+            if unit == "int":
+                v = self.integer(keys[key], kpath, lo, hi)
+            else:
+                seconds = self.duration(keys[key], kpath, positive=lo > 0, hi=hi)
+                v = seconds if isinstance(seconds, _Missing) else round(seconds * _UNIT_SCALE[unit])
+            if isinstance(v, _Missing):
+                return _BAD
+            out[attr] = v
+        if toxic == "latency" and out["jitter"] > out["latency"]:
             # Toxiproxy would clamp negative delays; our noxious server refuses them: say so up front.
-            self.problem(keys["jitter"], f"{path}.jitter", f"{jit * 1000:g}ms is more than the latency "
-                                                           f"({lat * 1000:g}ms); use at most the latency")
+            self.problem(keys["jitter"], f"{path}.jitter", f"{out['jitter']:g}ms is more than the latency "
+                                                           f"({out['latency']:g}ms); use at most the latency")
             return _BAD
-        return (("latency", round(lat * 1000)), ("jitter", round(jit * 1000)))
+        if toxic == "slicer" and out["size_variation"] >= out["average_size"]:
+            where = keys.get("size-variation", keys.get("average-size"))
+            assert where is not None  # defaults (64, 0) satisfy the rule, so one key was given
+            self.problem(where, f"{path}.size-variation", f"{out['size_variation']} must be less than "
+                                                          f"average-size ({out['average_size']})")
+            return _BAD
+        return tuple(out.items())
 
     def process(self, node: Node, path: str,
                 action: Literal["kill", "pause", "restart"]) -> FaultSpec | _Missing:

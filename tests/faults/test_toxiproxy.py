@@ -243,3 +243,27 @@ def test_the_library_globals_are_left_as_they_were(api: ToxiproxyAPI) -> None:
     before = (tp_api.APIConsumer.host, tp_api.APIConsumer.port, tp_api.requests)
     run(api.version())
     assert (tp_api.APIConsumer.host, tp_api.APIConsumer.port, tp_api.requests) == before
+
+
+@pytest.mark.parametrize(("toxic", "attributes"), [
+    ("slicer", (("average_size", 1), ("size_variation", 0), ("delay", 1000))),
+    ("slow_close", (("delay", 100),)),
+    ("limit_data", (("bytes", 0),)),
+    ("bandwidth", (("rate", 1),)),
+])
+def test_every_link_toxic_lands_on_both_streams_with_its_attributes(
+        api: ToxiproxyAPI, cluster: dict[str, int], toxic: str, attributes: tuple[tuple[str, int], ...]) -> None:
+    nem = ToxiproxyNemesis(api, size=SIZE)
+    run(nem.setup())
+    fault = LinkToxic(toxic=toxic, attributes=attributes, toxicity=1.0, links="clients",  # type: ignore[arg-type]
+                      nodes=(2,))
+    run(nem.apply(step(0, fault)))
+    found = run(api.toxics("client-n2"))
+    assert sorted(t.stream for t in found) == ["downstream", "upstream"]
+    for t in found:
+        assert t.type == toxic
+        assert {k: t.attributes[k] for k, _ in attributes} == dict(attributes)
+    if toxic == "limit_data":
+        assert not passes(cluster["client-n2"]), "0 bytes allowed: nothing comes back"
+    run(nem.heal(0))
+    assert run(api.toxics("client-n2")) == [] and passes(cluster["client-n2"])

@@ -34,7 +34,8 @@ BAD: list[tuple[str, str, str]] = [
      "scenarios/x.yaml:2 workload.duration: 10 has no unit, write 10s (use e.g. 10s, 500ms, 2m or 1m30s)"),
     ("unknown fault", HEAD + "faults:\n  - explode: {}\n",
      "scenarios/x.yaml:4 faults[0].explode: unknown key 'explode'; use one of: partition, latency, "
-     "bandwidth, reset, kill, pause, restart, rolling-restart, one-of, at, for, every, jitter, until"),
+     "bandwidth, reset, slicer, slow-close, limit-data, kill, pause, restart, rolling-restart, one-of, at, "
+     "for, every, jitter, until"),
     ("unknown target", HEAD + "faults:\n  - pause: {target: follower}\n",
      "scenarios/x.yaml:4 faults[0].pause.target: unknown target 'follower'; use one of: leader, random, "
      "minority, majority, all, n1, [n1, n2]"),
@@ -60,7 +61,8 @@ BAD: list[tuple[str, str, str]] = [
      "isolate-leader, majorities-ring, bridge, groups"),
     ("two faults in one item", HEAD + "faults:\n  - partition: {shape: halves}\n    kill: {}\n",
      "scenarios/x.yaml:4 faults[0]: has several faults (partition, kill); each item needs exactly one of "
-     "partition, latency, bandwidth, reset, kill, pause, restart, rolling-restart, one-of"),
+     "partition, latency, bandwidth, reset, slicer, slow-close, limit-data, kill, pause, restart, "
+     "rolling-restart, one-of"),
     ("fault after the workload", HEAD + "faults:\n  - kill: {}\n    at: 20s\n",
      "scenarios/x.yaml:5 faults[0].at: starts at 20s, at or after the workload ends (10s); start it earlier"),
     ("overlapping repeats",
@@ -102,6 +104,10 @@ BAD: list[tuple[str, str, str]] = [
      "earlier"),
     ("too big", HEAD + "#" * (1 << 20), f"scenarios/x.yaml: {len(HEAD) + (1 << 20)} characters is too big "
      "for a scenario (limit 1048576)"),
+    ("slicer variation too big", HEAD + "faults:\n  - slicer: {average-size: 10, size-variation: 10}\n",
+     "scenarios/x.yaml:4 faults[0].slicer.size-variation: 10 must be less than average-size (10)"),
+    ("limit-data without bytes", HEAD + "faults:\n  - limit-data: {}\n",
+     "scenarios/x.yaml:4 faults[0].limit-data: missing required key `bytes`; add it"),
     ("bad bool", HEAD + "faults:\n  - restart: {graceful: maybe}\n",
      "scenarios/x.yaml:4 faults[0].restart.graceful: 'maybe' is not a boolean, use true or false"),
 ]
@@ -156,6 +162,23 @@ def test_defaults_and_a_full_scenario() -> None:
     assert (s.faults[2].every_s, s.faults[2].until_s) == (10.0, 40.0)
     assert s.faults[3].line == 16
     assert s.checks == ChecksSpec(timeout_s=120.0)
+
+
+def test_every_toxic_fault_maps_to_toxiproxy_attributes() -> None:
+    s = parse_scenario(HEAD + "faults:\n"
+                       "  - slicer: {average-size: 100, size-variation: 20, delay: 2ms}\n"
+                       "  - slow-close: {delay: 1500ms}\n"
+                       "  - limit-data: {bytes: 4096, links: all}\n"
+                       "  - reset: {after: 250ms}\n"
+                       "  - latency: {latency: 1s}\n")
+    got = [(c.toxic, c.attributes) for e in s.faults for c in e.choices if isinstance(c, LinkSpec)]
+    assert got == [
+        ("slicer", (("average_size", 100), ("size_variation", 20), ("delay", 2000))),  # delay in us
+        ("slow_close", (("delay", 1500),)),
+        ("limit_data", (("bytes", 4096),)),
+        ("reset_peer", (("timeout", 250),)),
+        ("latency", (("latency", 1000), ("jitter", 0))),
+    ]
 
 
 def test_a_fault_without_settings_takes_the_defaults() -> None:
