@@ -32,16 +32,8 @@ def random_run(seed: int, *, n: int = 3, steps: int = 300, snapshot_every: int =
 def _random_step(c: Cluster, rng: random.Random, next_req: dict[str, int], snapshot_every: int) -> None:
     r = rng.random()
     if r < 0.45:
-        client = f"c{rng.randrange(4)}"
-        req = next_req.get(client, 0)
-        target = rng.choice(c.ids)
-        if c.nodes[target].up:
-            op = rng.choice(["put", "append", "get", "cas", "delete"])
-            cmd = Command(client_id=client, request_id=req, op=op, key=f"k{rng.randrange(3)}",
-                          value=None if op in ("get", "delete") else str(req),
-                          expect=str(req - 1) if op == "cas" else None)
-            if c.propose(target, cmd) is ProposeResult.QUEUED and rng.random() < 0.7:
-                next_req[client] = req + 1   # else: the client retries the same request later
+        for _ in range(rng.choice([1, 1, 1, 5])):
+            _random_proposal(c, rng, next_req)
     elif r < 0.80:
         c.run(1, deliveries_per_tick=rng.randrange(1, 40))
     elif r < 0.86:
@@ -54,7 +46,7 @@ def _random_step(c: Cluster, rng: random.Random, next_req: dict[str, int], snaps
     elif r < 0.94:
         i = rng.choice(c.ids)
         if c.nodes[i].up:
-            c.crash(i)
+            c.crash(i, torn=rng.random() < 0.5)
     elif r < 0.98:
         i = rng.choice(c.ids)
         if not c.nodes[i].up:
@@ -66,3 +58,20 @@ def _random_step(c: Cluster, rng: random.Random, next_req: dict[str, int], snaps
             if node.up and rep.applied_index - rep.snapshot_last >= snapshot_every:
                 rep.snapshot_taken(rep.applied_index, node.kv.snapshot())
                 c.pump(i)
+
+
+def _random_proposal(c: Cluster, rng: random.Random, next_req: dict[str, int]) -> None:
+    """A client sends its current request to a random replica (maybe again: retries are part of it)."""
+    client = f"c{rng.randrange(6)}"
+    req = next_req.get(client, 0)
+    # mostly the leader, as real clients redirected by 503s would; sometimes a random replica
+    leaders = c.leaders()
+    target = leaders[0] if leaders and rng.random() < 0.8 else rng.choice(c.ids)
+    if not c.nodes[target].up:
+        return
+    op = rng.choice(["put", "append", "get", "cas", "delete"])
+    cmd = Command(client_id=client, request_id=req, op=op, key=f"k{rng.randrange(3)}",
+                  value=None if op in ("get", "delete") else str(req),
+                  expect=str(req - 1) if op == "cas" else None)
+    if c.propose(target, cmd) is ProposeResult.QUEUED and rng.random() < 0.7:
+        next_req[client] = req + 1   # else: the client retries the same request later

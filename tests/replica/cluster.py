@@ -34,8 +34,10 @@ class Disk:
         if sync:
             self.synced = len(self.records)
 
-    def crash(self) -> None:
-        del self.records[self.synced:]
+    def crash(self, *, keep_unsynced: int = 0) -> None:
+        """Lose what was not synced, except perhaps a prefix of it (the OS may have written some)."""
+        del self.records[self.synced + keep_unsynced:]
+        self.synced = len(self.records)
 
 
 @dataclass
@@ -174,11 +176,12 @@ class Cluster:
     def heal(self) -> None:
         self.blocked = set()
 
-    def crash(self, i: int) -> None:
-        """Stop node i; unsynced records are lost."""
+    def crash(self, i: int, *, torn: bool = False) -> None:
+        """Stop node i; unsynced records are lost (with `torn`, a random prefix of them survives)."""
         node = self.nodes[i]
         node.up = False
-        node.disk.crash()
+        unsynced = len(node.disk.records) - node.disk.synced
+        node.disk.crash(keep_unsynced=self.rng.randrange(unsynced + 1) if torn else 0)
 
     def restart(self, i: int) -> None:
         """Start node i again from its synced records, with an empty kv (rebuilt from the Ready loop)."""
