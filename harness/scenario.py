@@ -299,9 +299,18 @@ class _Validator:
             self.problem(node, path, f"expected a mapping with keys {', '.join(allowed)}, "
                                      f"got {_kind(node)}")
             return None
+        own = sum(1 for k, _ in node.value if k.tag != "tag:yaml.org,2002:merge")
+        try:
+            self._constructor.flatten_mapping(node)  # resolve `<<: *anchor` merge keys
+        except ConstructorError as exc:
+            self.problem(node, path, f"bad merge key: {exc.problem}")
+            return None
+        merged = len(node.value) - own  # merged pairs come first; the file's own keys override them
         out: dict[str, Node] = {}
         suggested: set[str] = set()
-        for knode, vnode in node.value:
+        for index, (knode, vnode) in enumerate(node.value):
+            if index < merged and any(self.value(k) == self.value(knode) for k, _ in node.value[merged:]):
+                continue
             key = self.value(knode)
             kpath = f"{path}.{key}" if path else str(key)
             if not isinstance(key, str):

@@ -181,6 +181,16 @@ def test_every_toxic_fault_maps_to_toxiproxy_attributes() -> None:
     ]
 
 
+def test_anchors_and_merge_keys_reuse_settings_and_own_keys_win() -> None:
+    s = parse_scenario(HEAD + "faults:\n  - &p {partition: {shape: halves}, at: 1s, for: 1s}\n"
+                       "  - <<: *p\n    at: 5s\n")
+    assert [(e.at_s, e.for_s) for e in s.faults] == [(1.0, 1.0), (5.0, 1.0)]
+    assert s.faults[1].choices == s.faults[0].choices
+    with pytest.raises(ScenarioError, match=r"x.yaml:4 faults\[1\].for: '1 s' is not a duration"):
+        parse_scenario(HEAD + "faults:\n  - &p {kill: {}, at: 1s, for: 1 s}\n  - <<: *p\n    at: 5s\n",
+                       source="x.yaml")
+
+
 def test_a_fault_without_settings_takes_the_defaults() -> None:
     s = parse_scenario(HEAD + "faults:\n  - kill:\n    at: 1s\n")
     assert s.faults[0].choices == (ProcessSpec(action="kill", target=TargetSpec(kind="random")),)
