@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 
 from replica_image.kv import KV, Result
 from replica_image.paxos import (
-    Batch, Command, CoreConfig, Envelope, ProposeResult, Record, Replica, Role,
+    Accept, AcceptRecord, Ballot, Batch, Command, CoreConfig, Envelope, ProposeResult, Record, Replica, Role,
 )
 
 
@@ -81,6 +81,9 @@ class Cluster:
         self.chosen: dict[int, Batch] = {}   # every slot any replica applied, for cross-checks
         self.nodes: dict[int, Node] = {i: self._new_node(i, Disk()) for i in self.ids}
         self.delivered = 0
+        # audit trail for the P2a/P2b checks: every accept ever recorded, every proposal ever issued
+        self.accepted_ever: list[tuple[int, AcceptRecord]] = []
+        self.issued: list[tuple[int, Ballot, Batch]] = []
 
     def _new_node(self, i: int, disk: Disk) -> Node:
         rng = random.Random(f"{self.seed}/replica/{i}/{len(disk.records)}")
@@ -96,6 +99,7 @@ class Cluster:
                 return
             rd = node.replica.ready()
             node.disk.append(rd.persist, sync=rd.must_sync)
+            self._audit(i, rd.persist, rd.messages)
             self.network.extend(rd.messages)
             if rd.snapshot is not None:
                 node.kv.restore(rd.snapshot.data)
@@ -107,6 +111,28 @@ class Cluster:
                     node.results[(cmd.client_id, cmd.request_id)] = res
             node.replica.advance(rd)
         raise AssertionError(f"seed {self.seed}: node {i} never ran out of Ready work")
+
+    def _audit(self, i: int, persist: tuple[Record, ...], messages: tuple[Envelope, ...]) -> None:
+        self.accepted_ever.extend((i, r) for r in persist if isinstance(r, AcceptRecord))
+        seen = set()
+        for env in messages:
+            if isinstance(env.msg, Accept) and id(env.msg) not in seen:
+                seen.add(id(env.msg))
+                self.issued.extend((e.slot, env.msg.ballot, e.batch) for e in env.msg.entries)
+
+    def chosen_ballots(self) -> dict[int, tuple[Ballot, Batch]]:
+        """Per slot, the lowest ballot in which a majority accepted one value (the value chosen there)."""
+        voters: dict[tuple[int, Ballot], set[int]] = {}
+        values: dict[tuple[int, Ballot], Batch] = {}
+        for node, rec in self.accepted_ever:
+            voters.setdefault((rec.slot, rec.ballot), set()).add(node)
+            values[(rec.slot, rec.ballot)] = rec.batch
+        quorum = len(self.ids) // 2 + 1
+        out: dict[int, tuple[Ballot, Batch]] = {}
+        for (slot, ballot), nodes in sorted(voters.items(), key=lambda kv: (kv[0][0], kv[0][1])):
+            if len(nodes) >= quorum and slot not in out:
+                out[slot] = (ballot, values[(slot, ballot)])
+        return out
 
     def _check(self, i: int, slot: int, batch: Batch) -> None:
         prev = self.chosen.setdefault(slot, batch)

@@ -204,3 +204,55 @@ def test_P2_two_proposers_racing_with_interleaved_prepares_stay_safe() -> None:
     c.check_prefixes()
     assert len(c.leaders()) == 1
     assert len({c.nodes[i].replica.first_unchosen for i in c.ids}) == 1
+
+
+# ---------------------------------------------------------------- P2a / P2b over many random runs
+def _p2_runs() -> list[Cluster]:
+    from tests.replica.chaos import random_run
+
+    return [random_run(seed, n=n) for seed in range(40) for n in (3, 5)]
+
+
+def test_P2a_once_chosen_every_higher_ballot_accepted_anywhere_has_the_same_value() -> None:
+    checked = 0
+    for c in _p2_runs():
+        chosen = c.chosen_ballots()
+        for _node, rec in c.accepted_ever:
+            if rec.slot in chosen and rec.ballot > chosen[rec.slot][0]:
+                assert rec.batch == chosen[rec.slot][1], f"seed {c.seed}: P2a broken in slot {rec.slot}"
+                checked += 1
+    assert checked > 100  # leader changes really did re-accept chosen slots at higher ballots
+
+
+def test_P2b_once_chosen_every_higher_ballot_proposal_issued_has_the_same_value() -> None:
+    checked = 0
+    for c in _p2_runs():
+        chosen = c.chosen_ballots()
+        for slot, ballot, batch_ in c.issued:
+            if slot in chosen and ballot > chosen[slot][0]:
+                assert batch_ == chosen[slot][1], f"seed {c.seed}: P2b broken in slot {slot}"
+                checked += 1
+        for slot, (_ballot, value) in chosen.items():  # and what was chosen is what replicas applied
+            assert c.chosen.get(slot, value) == value
+    assert checked > 100
+
+
+def test_P2c_a_value_accepted_by_a_minority_is_completed_when_the_next_quorum_reports_it() -> None:
+    """Leader 1 of 5 gets its value onto itself and node 2 only (a minority), then dies. Node 3's
+    phase-1 quorum {2, 3, 4} includes node 2, so P2c makes node 3 propose that same value."""
+    c = Cluster(5, seed=12)
+    c.elect(1)
+    c.partition({1, 2}, {3, 4, 5})
+    c.propose(1, cmd(1))
+    c.deliver_all()
+    assert c.nodes[1].replica.first_unchosen == 0  # 2 of 5 accepted: not chosen
+    c.crash(1)
+    c.partition({2, 3, 4}, {5})
+    c.elect(3)
+    c.run(10)
+    assert c.nodes[3].replica.chosen_value(0) == (cmd(1),)
+    c.heal()
+    c.restart(1)
+    c.run(40)
+    assert {c.nodes[i].replica.first_unchosen for i in c.ids} == {1}
+    c.check_prefixes()
