@@ -162,7 +162,7 @@ class Conn:
 
 class Upstream:
     """A real TCP server on 127.0.0.1:0 in a thread. mode "echo" echoes every chunk; mode "hello"
-    sends b"hello" and closes at once; mode "blob" sends BLOB in one write, then reads until EOF.
+    sends b"hello" and closes 0.2 s later; mode "blob" sends BLOB in one write, then reads until EOF.
     Every accepted connection's chunks and EOF time are kept."""
 
     BLOB = b"x" * 20_000
@@ -198,6 +198,9 @@ class Upstream:
         try:
             if self.mode == "hello":
                 sock.sendall(b"hello")
+                # Close a moment later: noxious's slow_close can lose data that arrives together
+                # with the close (docs/toxiproxy.md); the tests are about the close, not that race.
+                time.sleep(0.2)
                 return
             if self.mode == "blob":
                 sock.sendall(self.BLOB)

@@ -2,8 +2,11 @@
 //! that does the actual proxying.
 //!
 //! Obligations kept here:
-//! - `toxics` is the authoritative list for the API; every change to it is also sent to the running
-//!   noxious proxy (which re-links open connections), so both always agree.
+//! - `toxics` is the authoritative list. noxious gets it only when the proxy starts: a toxic change
+//!   restarts the proxy (`reinstall`), closing its open connections; new connections get the new
+//!   toxics. noxious 1.0.4's live re-linking is not used because it loses connections from its
+//!   client table (a race in `create_links`), after which they keep their old toxics for good,
+//!   and it drops bytes held inside toxics mid-stream. See docs/toxiproxy.md.
 //! - A disabled proxy has no listener: connections to its port are refused, and disabling it closes
 //!   every open connection (noxious's stop signal ends all links).
 //! - `stop` waits (bounded) until noxious has dropped the listener, so the port can be re-bound at once.
@@ -14,7 +17,7 @@ use bmrng::RequestSender;
 use noxious::proxy::{ProxyConfig, ProxyRunner, Runner, Toxics};
 use noxious::signal::{Close, Stop, Stopper};
 use noxious::socket::TcpListener;
-use noxious::toxic::{StreamDirection, ToxicEvent, ToxicEventKind, ToxicEventResult};
+use noxious::toxic::{StreamDirection, ToxicEvent, ToxicEventResult};
 use serde_json::{json, Value};
 use std::net::ToSocketAddrs;
 use std::time::Duration;
@@ -22,10 +25,8 @@ use std::time::Duration;
 /// How long `stop` waits for noxious to close the listener. noxious connects to the upstream inside
 /// its accept loop, so a stop can lag by one upstream connect attempt.
 const STOP_WAIT: Duration = Duration::from_secs(10);
-/// How long a toxic change waits for noxious to re-link the open connections.
-const EVENT_WAIT: Duration = Duration::from_secs(10);
-/// Depth of the per-proxy toxic event channel (requests are serialized by the registry anyway).
-const EVENT_BUFFER: usize = 4;
+/// Depth of noxious's per-proxy toxic event channel (unused: toxics change by restart).
+const EVENT_BUFFER: usize = 1;
 
 /// What a client asks for when creating a proxy.
 #[derive(Debug, Clone, PartialEq)]
@@ -39,7 +40,8 @@ pub struct ProxyRequest {
 struct Running {
     stopper: Stopper,
     close: Close,
-    events: RequestSender<ToxicEvent, ToxicEventResult>,
+    /// Kept so noxious's event task stays idle rather than seeing a closed channel.
+    _events: RequestSender<ToxicEvent, ToxicEventResult>,
 }
 
 /// A proxy known to the API, enabled or not.
@@ -110,7 +112,7 @@ impl Proxy {
                 eprintln!("toxiproxy-server: proxy {name} stopped accepting: {err}");
             }
         });
-        self.running = Some(Running { stopper, close, events });
+        self.running = Some(Running { stopper, close, _events: events });
         self.enabled = true;
         Ok(())
     }
@@ -126,17 +128,15 @@ impl Proxy {
         self.enabled = false;
     }
 
-    /// Forwards a toxic change to the running noxious proxy (no-op when disabled: the toxics are
-    /// installed from `toxics` at the next start).
-    pub async fn send(&self, kind: ToxicEventKind) {
-        let Some(running) = &self.running else { return };
-        let event = ToxicEvent::new(self.name.clone(), kind);
-        match tokio::time::timeout(EVENT_WAIT, running.events.send_receive(event)).await {
-            Ok(Ok(Ok(()))) => {}
-            Ok(Ok(Err(err))) => eprintln!("toxiproxy-server: proxy {}: toxic update: {err}", self.name),
-            Ok(Err(_)) => eprintln!("toxiproxy-server: proxy {}: runner has exited", self.name),
-            Err(_) => eprintln!("toxiproxy-server: proxy {}: toxic update still pending", self.name),
+    /// Applies a change of `toxics`: a running proxy is restarted with them (its open connections
+    /// are closed); a disabled one picks them up at its next start. Errors: 500 if the listen
+    /// address cannot be bound again (the proxy is then left disabled).
+    pub async fn reinstall(&mut self, root: &Stop) -> Result<(), ApiError> {
+        if self.running.is_none() {
+            return Ok(());
         }
+        self.stop().await;
+        self.start(root).await
     }
 
     pub fn find_toxic(&self, name: &str) -> Option<&ToxicSpec> {

@@ -8,7 +8,6 @@ use crate::error::ApiError;
 use crate::proxy::{Proxy, ProxyRequest};
 use crate::toxic::ToxicSpec;
 use noxious::signal::Stop;
-use noxious::toxic::ToxicEventKind;
 use serde_json::{Map, Value};
 use std::collections::BTreeMap;
 use tokio::sync::Mutex;
@@ -118,19 +117,17 @@ impl Registry {
         Ok(())
     }
 
-    /// `POST /reset`: enables every proxy and removes every toxic.
+    /// `POST /reset`: enables every proxy and removes every toxic. Proxies that had toxics are
+    /// restarted (closing their connections); the others keep their connections.
     pub async fn reset(&self) -> Result<(), ApiError> {
         let mut proxies = self.proxies.lock().await;
         for proxy in proxies.values_mut() {
-            let removed: Vec<ToxicSpec> = proxy.toxics.drain(..).collect();
-            if proxy.enabled {
-                // One RemoveToxic per toxic: noxious 1.0.4's RemoveAllToxics clears only the
-                // upstream chain and would leave downstream toxics running.
-                for toxic in removed.iter().flat_map(ToxicSpec::to_noxious) {
-                    proxy.send(ToxicEventKind::RemoveToxic(toxic.name)).await;
-                }
-            } else {
+            let had_toxics = !proxy.toxics.is_empty();
+            proxy.toxics.clear();
+            if !proxy.enabled {
                 proxy.start(&self.root).await?;
+            } else if had_toxics {
+                proxy.reinstall(&self.root).await?;
             }
         }
         Ok(())
@@ -149,15 +146,13 @@ impl Registry {
         proxy.find_toxic(toxic).map(ToxicSpec::to_json).ok_or_else(ApiError::toxic_not_found)
     }
 
-    /// `POST /proxies/{name}/toxics`: installs it on the proxy and on its open connections.
+    /// `POST /proxies/{name}/toxics`: installs it (restarting the proxy, see proxy.rs).
     pub async fn add_toxic(&self, name: &str, body: &Value) -> Result<Value, ApiError> {
         let mut proxies = self.proxies.lock().await;
         let proxy = proxies.get_mut(name).ok_or_else(ApiError::proxy_not_found)?;
         let spec = ToxicSpec::parse_new(body, |n| proxy.find_toxic(n).is_some())?;
         proxy.toxics.push(spec.clone());
-        for toxic in spec.to_noxious() {
-            proxy.send(ToxicEventKind::AddToxic(toxic)).await;
-        }
+        proxy.reinstall(&self.root).await?;
         Ok(spec.to_json())
     }
 
@@ -166,24 +161,9 @@ impl Registry {
         let mut proxies = self.proxies.lock().await;
         let proxy = proxies.get_mut(name).ok_or_else(ApiError::proxy_not_found)?;
         let index = proxy.toxics.iter().position(|t| t.name == toxic).ok_or_else(ApiError::toxic_not_found)?;
-        let old = proxy.toxics[index].clone();
-        let spec = old.updated(body)?;
+        let spec = proxy.toxics[index].updated(body)?;
         proxy.toxics[index] = spec.clone();
-        let (before, after) = (old.to_noxious(), spec.to_noxious());
-        let same_chain = before.iter().map(|t| &t.name).eq(after.iter().map(|t| &t.name));
-        if same_chain {
-            for toxic in after {
-                proxy.send(ToxicEventKind::UpdateToxic(toxic)).await;
-            }
-        } else {
-            // A bandwidth toxic gained or lost its helper slicer (rate 0 <-> > 0): re-install it.
-            for toxic in before {
-                proxy.send(ToxicEventKind::RemoveToxic(toxic.name)).await;
-            }
-            for toxic in after {
-                proxy.send(ToxicEventKind::AddToxic(toxic)).await;
-            }
-        }
+        proxy.reinstall(&self.root).await?;
         Ok(spec.to_json())
     }
 
@@ -192,10 +172,8 @@ impl Registry {
         let mut proxies = self.proxies.lock().await;
         let proxy = proxies.get_mut(name).ok_or_else(ApiError::proxy_not_found)?;
         let index = proxy.toxics.iter().position(|t| t.name == toxic).ok_or_else(ApiError::toxic_not_found)?;
-        let removed = proxy.toxics.remove(index);
-        for toxic in removed.to_noxious() {
-            proxy.send(ToxicEventKind::RemoveToxic(toxic.name)).await;
-        }
+        proxy.toxics.remove(index);
+        proxy.reinstall(&self.root).await?;
         Ok(())
     }
 
