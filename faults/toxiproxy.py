@@ -141,6 +141,11 @@ class ToxiproxyAPI:
         except (ProxyExists, InvalidToxic, _ServerError) as exc:
             raise InfraError(f"Toxiproxy at {self.host}:{self.port} refused {what}: "
                              f"{_text(exc)}") from None
+        except (ValueError, KeyError, TypeError, requests.RequestException) as exc:
+            # Not JSON, or JSON without the fields toxiproxy-python expects: not a Toxiproxy API.
+            raise InfraError(f"{self.host}:{self.port} answered {what} in a way Toxiproxy does not "
+                             f"({type(exc).__name__}: {_text(exc)[:120]}); is that port the Toxiproxy "
+                             "API?") from None
 
     async def version(self) -> str:
         """The server's version string."""
@@ -149,7 +154,11 @@ class ToxiproxyAPI:
 
     async def proxies(self) -> dict[str, ProxyInfo]:
         """All proxies by name."""
-        found = await self._call("GET /proxies", lambda: Toxiproxy().proxies())
+        try:
+            found = await self._call("GET /proxies", lambda: Toxiproxy().proxies())
+        except _NotFoundError:
+            raise InfraError(f"{self.host}:{self.port} has no GET /proxies; is that port the "
+                             "Toxiproxy API?") from None
         return {name: _proxy_info(p) for name, p in found.items()}
 
     async def create_proxy(self, name: str, *, listen: str, upstream: str) -> ProxyInfo:

@@ -267,3 +267,15 @@ def test_every_link_toxic_lands_on_both_streams_with_its_attributes(
         assert not passes(cluster["client-n2"]), "0 bytes allowed: nothing comes back"
     run(nem.heal(0))
     assert run(api.toxics("client-n2")) == [] and passes(cluster["client-n2"])
+
+
+def test_a_server_that_is_not_toxiproxy_is_an_infra_error() -> None:
+    from tests.workloads.fake_replica import FakeCluster, FakeReplica
+
+    async def main() -> None:
+        async with FakeCluster(FakeReplica(), size=1) as cluster:  # an HTTP server with other routes
+            port = int(cluster.urls[1].rsplit(":", 1)[1])
+            with pytest.raises(InfraError, match="is that port the Toxiproxy API"):
+                await ToxiproxyAPI(port=port, timeout_s=2.0).proxies()
+
+    run(main())
