@@ -414,6 +414,10 @@ class Replica:
     def _on_snapshot(self, m: Snapshot) -> None:
         if m.last_slot < self._log.first_unchosen:
             return  # we already have everything it covers
+        if self._role is Role.LEADER and any(s <= m.last_slot for s in self._proposals):
+            # a snapshot hides which values were chosen in slots we proposed in; if one differs, a higher
+            # ballot exists and our commit index must not cover our own value there: step down first
+            self._become_follower()
         self._log.install_snapshot(m.last_slot, m.data)
         self._record(SnapshotRecord(last_slot=m.last_slot, data=m.data), sync=True)
         self._snapshot_out = m

@@ -346,3 +346,15 @@ def test_a_chosen_value_contradicting_ours_is_rejected_whole() -> None:
         f.step(Envelope(src=3, dst=2, msg=Chosen(entries=(Proposal(slot=1, batch=batch(5)),
                                                           Proposal(slot=0, batch=batch(2))))))
     assert f.first_unchosen == 1 and f.chosen_value(1) is None
+
+
+def test_a_leader_that_installs_a_snapshot_over_its_own_proposals_steps_down() -> None:
+    """The snapshot cannot show whether our proposal there was chosen; if a higher ballot chose another
+    value, our heartbeats' commit index would let followers mark our value chosen. So: step down."""
+    rep = leader_of_3()
+    rep.propose(cmd(1))
+    drain(rep)
+    assert rep.role is Role.LEADER and rep.first_unchosen == 0
+    rd = deliver(rep, 3, Snapshot(last_slot=0, data="{}"))
+    assert rep.role is Role.FOLLOWER
+    assert rd.snapshot == Snapshot(last_slot=0, data="{}") and rep.first_unchosen == 1
