@@ -67,6 +67,7 @@ class ClusterSpec:
     project: str = DEFAULT_PROJECT
     port_base: int = 8000
     env: Mapping[str, str] = field(default_factory=dict)
+    direct: bool = False  # benchmarks only: peers bypass Toxiproxy, replicas published on PORT_BASE+100+i
 
     def __post_init__(self) -> None:
         compose.check_size(self.n)
@@ -82,8 +83,12 @@ class ClusterSpec:
     def client_port(self, i: int) -> int:
         return self.port_base + i
 
+    def direct_port(self, i: int) -> int:
+        return self.port_base + 100 + i
+
     def host_ports(self) -> list[int]:
-        return [self.api_port] + [self.client_port(i) for i in range(1, self.n + 1)]
+        ports = [self.api_port] + [self.client_port(i) for i in range(1, self.n + 1)]
+        return ports + ([self.direct_port(i) for i in range(1, self.n + 1)] if self.direct else [])
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -176,7 +181,13 @@ def _try(action: Any, what: str, removed: list[str], leftovers: list[str]) -> No
 
 
 def port_is_free(port: int) -> bool:
+    """Whether Docker could publish `port` on 127.0.0.1 now (nothing listening there).
+
+    SO_REUSEADDR as Docker's own proxy sets it: connections in TIME_WAIT from a cluster that was just
+    removed must not make the port look busy.
+    """
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             s.bind(("127.0.0.1", port))
         except OSError:
@@ -201,7 +212,7 @@ class Cluster:
                  client: DockerClient | None = None) -> None:
         self.spec = spec
         self._client = client
-        default_file = spec.n == 3 and workdir is None
+        default_file = spec.n == 3 and workdir is None and not spec.direct
         self.workdir = ROOT if default_file else (workdir or ROOT / "store" / "_compose" / spec.project)
 
     # ------------------------------------------------------------------ plumbing
@@ -223,6 +234,12 @@ class Cluster:
         """Base URL of proxy `client-ni` on the host (the only way the host reaches replica i)."""
         return f"http://127.0.0.1:{self.spec.client_port(i)}"
 
+    def direct_url(self, i: int) -> str:
+        """Replica i without any proxy: only in a `direct` (benchmark) cluster."""
+        if not self.spec.direct:
+            raise UsageError("direct_url exists only for ClusterSpec(direct=True) benchmark clusters")
+        return f"http://127.0.0.1:{self.spec.direct_port(i)}"
+
     @property
     def nodes(self) -> range:
         return range(1, self.spec.n + 1)
@@ -230,6 +247,7 @@ class Cluster:
     def compose_env(self) -> dict[str, str]:
         env = {**os.environ, **self.spec.env, "PAXOS_API_PORT": str(self.spec.api_port)}
         env.update({f"PAXOS_CLIENT_PORT_{i}": str(self.spec.client_port(i)) for i in self.nodes})
+        env.update({f"PAXOS_DIRECT_PORT_{i}": str(self.spec.direct_port(i)) for i in self.nodes})
         return env
 
     def compose(self, *args: str, timeout_s: float = 180) -> subprocess.CompletedProcess[str]:
@@ -264,7 +282,7 @@ class Cluster:
             raise UsageError(f"ports {busy} on 127.0.0.1 are in use: is a cluster already up (`make status`)? "
                              "Choose another PORT_BASE, e.g. `make up PORT_BASE=9000`")
         if self.workdir != ROOT:
-            compose.write_cluster_files(self.spec.n, self.workdir)
+            compose.write_cluster_files(self.spec.n, self.workdir, direct=self.spec.direct)
         deadline = time.monotonic() + timeout_s
         try:
             self.compose("up", "-d", "--no-build", timeout_s=timeout_s)

@@ -100,11 +100,15 @@ def proxy_config(n: int) -> list[dict[str, Any]]:
     return proxies
 
 
-def peers_env(n: int, i: int) -> str:
-    """Replica i's PEERS: every other replica through its `ni-nj` proxy; itself directly (never dialled)."""
+def peers_env(n: int, i: int, *, direct: bool = False) -> str:
+    """Replica i's PEERS: every other replica through its `ni-nj` proxy; itself directly (never dialled).
+
+    `direct=True` (benchmarks only: measuring what the proxy hop costs) bypasses the proxies.
+    """
     parts = []
     for j in range(1, n + 1):
-        url = f"http://n{i}:{REPLICA_PORT}" if j == i else f"http://toxiproxy:{peer_port(i, j)}"
+        proxied = j != i and not direct
+        url = f"http://toxiproxy:{peer_port(i, j)}" if proxied else f"http://n{j}:{REPLICA_PORT}"
         parts.append(f"{j}={url}")
     return ",".join(parts)
 
@@ -127,14 +131,14 @@ def _toxiproxy_service(n: int) -> dict[str, Any]:
     }
 
 
-def _replica_service(n: int, i: int) -> dict[str, Any]:
+def _replica_service(n: int, i: int, *, direct: bool) -> dict[str, Any]:
     probe = (f"import urllib.request; urllib.request.urlopen('http://127.0.0.1:{REPLICA_PORT}/health', "
              "timeout=2)")
-    return {
+    service: dict[str, Any] = {
         "image": REPLICA_IMAGE,
         "environment": {
             "NODE_ID": str(i),
-            "PEERS": peers_env(n, i),
+            "PEERS": peers_env(n, i, direct=direct),
             "LISTEN": f"0.0.0.0:{REPLICA_PORT}",
             "DATA_DIR": "/data",
             "FSYNC": "${FSYNC:-always}",
@@ -150,14 +154,21 @@ def _replica_service(n: int, i: int) -> dict[str, Any]:
         "stop_grace_period": "5s",
         "labels": _labels(**{NODE_LABEL: str(i)}),
     }
+    if direct:
+        service["ports"] = [f"127.0.0.1:${{PAXOS_DIRECT_PORT_{i}}}:{REPLICA_PORT}"]
+    return service
 
 
-def compose_document(n: int) -> dict[str, Any]:
-    """The compose file of an N-replica cluster as a plain dict (rendered by `render_compose`)."""
+def compose_document(n: int, *, direct: bool = False) -> dict[str, Any]:
+    """The compose file of an N-replica cluster as a plain dict (rendered by `render_compose`).
+
+    `direct=True` is for the proxy-cost benchmark only: peers talk directly and each replica is also
+    published on 127.0.0.1:$PAXOS_DIRECT_PORT_i. Never use it for chaos runs (faults would not apply).
+    """
     check_size(n)
     services: dict[str, Any] = {"toxiproxy": _toxiproxy_service(n)}
     for i in range(1, n + 1):
-        services[f"n{i}"] = _replica_service(n, i)
+        services[f"n{i}"] = _replica_service(n, i, direct=direct)
     return {
         "version": "2.4",
         "services": services,
@@ -166,10 +177,12 @@ def compose_document(n: int) -> dict[str, Any]:
     }
 
 
-def render_compose(n: int) -> str:
+def render_compose(n: int, *, direct: bool = False) -> str:
     """The exact text of the compose file for N replicas (deterministic, so the committed file can be checked)."""
-    body = yaml.safe_dump(compose_document(n), sort_keys=False, default_flow_style=False, width=120)
-    return _HEADER.format(n=n) + body
+    body = yaml.safe_dump(compose_document(n, direct=direct), sort_keys=False, default_flow_style=False,
+                          width=120)
+    warning = "# DIRECT PEERS (benchmark only): replicas bypass the proxies.\n" if direct else ""
+    return _HEADER.format(n=n) + warning + body
 
 
 def render_proxies(n: int) -> str:
@@ -177,12 +190,12 @@ def render_proxies(n: int) -> str:
     return json.dumps(proxy_config(n), indent=2) + "\n"
 
 
-def write_cluster_files(n: int, directory: Path) -> Path:
+def write_cluster_files(n: int, directory: Path, *, direct: bool = False) -> Path:
     """Write the compose file and its Toxiproxy config into `directory`; returns the compose file's path."""
     directory.mkdir(parents=True, exist_ok=True)
     (directory / CONFIG_NAME).write_text(render_proxies(n), encoding="utf-8")
     path = directory / COMPOSE_NAME
-    path.write_text(render_compose(n), encoding="utf-8")
+    path.write_text(render_compose(n, direct=direct), encoding="utf-8")
     return path
 
 

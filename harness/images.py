@@ -354,8 +354,23 @@ def resolve_toxiproxy(client: DockerClient, base: str, *, force: bool) -> tuple[
     return NOXIOUS_IMAGE, build_noxious(client, base, force=force)
 
 
+# Used only while faults/toxiproxy-server/ has no Dockerfile of its own (same contract: ARG BASE_IMAGE,
+# the binary at ./dist/toxiproxy-server in the context, the server as ENTRYPOINT so compose passes flags).
+FALLBACK_TOXIPROXY_DOCKERFILE = """\
+ARG BASE_IMAGE
+FROM ${BASE_IMAGE}
+COPY dist/toxiproxy-server /usr/local/bin/toxiproxy-server
+USER nobody
+EXPOSE 8474
+ENTRYPOINT ["/usr/local/bin/toxiproxy-server"]
+CMD ["-host=0.0.0.0"]
+"""
+
+
 def noxious_sources() -> list[Path]:
-    files = [TOXIPROXY_SRC / n for n in ("Cargo.toml", "Cargo.lock", "Dockerfile")]
+    files = [TOXIPROXY_SRC / n for n in ("Cargo.toml", "Cargo.lock")]
+    if (TOXIPROXY_SRC / "Dockerfile").exists():
+        files.append(TOXIPROXY_SRC / "Dockerfile")
     files += [p for p in (TOXIPROXY_SRC / "src").rglob("*") if p.is_file()]
     missing = [str(p.relative_to(ROOT)) for p in files if not p.exists()]
     if missing:
@@ -393,7 +408,11 @@ def build_noxious(client: DockerClient, base: str, *, force: bool) -> str:
     shutil.rmtree(ctx, ignore_errors=True)
     (ctx / "dist").mkdir(parents=True)
     shutil.copy(binary, ctx / "dist" / "toxiproxy-server")
-    shutil.copy(TOXIPROXY_SRC / "Dockerfile", ctx / "Dockerfile")
+    if (TOXIPROXY_SRC / "Dockerfile").exists():
+        shutil.copy(TOXIPROXY_SRC / "Dockerfile", ctx / "Dockerfile")
+    else:
+        say("faults/toxiproxy-server/Dockerfile is missing: using the builder's fallback Dockerfile")
+        (ctx / "Dockerfile").write_text(FALLBACK_TOXIPROXY_DOCKERFILE, encoding="utf-8")
     say(f"building {NOXIOUS_IMAGE} on {base}")
     docker_build(client, context=ctx, tag=NOXIOUS_IMAGE, buildargs={"BASE_IMAGE": base},
                  labels={HASH_LABEL: digest})

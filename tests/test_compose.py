@@ -87,3 +87,14 @@ def test_docker_compose_accepts_the_generated_file(n: int, tmp_path: Path) -> No
     path = compose.write_cluster_files(n, tmp_path)
     proc = subprocess.run([tool, "-f", str(path), "config", "-q"], capture_output=True, text=True, timeout=60)
     assert proc.returncode == 0, proc.stderr
+
+
+def test_direct_benchmark_variant_bypasses_proxies_and_says_so() -> None:
+    text = compose.render_compose(3, direct=True)
+    assert "DIRECT PEERS (benchmark only)" in text
+    doc = yaml.safe_load(text)
+    for i in range(1, 4):
+        svc = doc["services"][f"n{i}"]
+        assert "toxiproxy" not in svc["environment"]["PEERS"]
+        assert svc["ports"] == [f"127.0.0.1:${{PAXOS_DIRECT_PORT_{i}}}:{compose.REPLICA_PORT}"]
+    assert "DIRECT" not in compose.render_compose(3)

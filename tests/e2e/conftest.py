@@ -80,7 +80,8 @@ def free_port_base(n: int, *, attempts: int = 50) -> int:
     """A PORT_BASE whose API port and n client ports are all free on 127.0.0.1 right now."""
     rng = random.Random()
     for _ in range(attempts):
-        base = rng.randrange(20000, 60000, 10)
+        # Below the kernel's ephemeral range (32768+), where outgoing connections would squat ports.
+        base = rng.randrange(10000, 32000, 10)
         spec = ClusterSpec(n=n, project="probe", port_base=base)
         if all(port_is_free(p) for p in spec.host_ports()):
             return base
