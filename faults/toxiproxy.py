@@ -296,13 +296,29 @@ class ToxiproxyNemesis:
         applied = self._applied.pop(key, None)
         if applied is None:
             return None
+        left = _Recording(applied.step, applied.description)  # what could not be undone
+        errors: list[str] = []
         for proxy, toxic in applied.toxics:
-            await self.api.remove_toxic(proxy, toxic)
+            try:
+                await self.api.remove_toxic(proxy, toxic)
+            except InfraError as exc:
+                left.toxics.append((proxy, toxic))
+                errors.append(str(exc))
         for proxy in applied.disabled:
             self._disables[proxy] -= 1
-            if self._disables[proxy] <= 0:
-                del self._disables[proxy]
+            if self._disables[proxy] > 0:
+                continue
+            del self._disables[proxy]
+            try:
                 await self.api.set_enabled(proxy, True)
+            except InfraError as exc:
+                self._disables[proxy] += 1
+                left.disabled.append(proxy)
+                errors.append(str(exc))
+        if errors:
+            # Keep what is still applied, so a later heal (or heal_all) can finish the job.
+            self._applied[key] = left.snapshot()
+            raise InfraError(f"heal of step {key} incomplete ({len(errors)} call(s) failed): {errors[0]}")
         return applied
 
     async def teardown(self) -> None:
@@ -319,11 +335,17 @@ class ToxiproxyNemesis:
         self._applied.clear()
         self._disables.clear()
         proxies = await self.api.proxies()
+        errors: list[str] = []
         for name, info in sorted(proxies.items()):
-            if not info.enabled:
-                await self.api.set_enabled(name, True)
-            for toxic in await self.api.toxics(name):
-                await self.api.remove_toxic(name, toxic.name)
+            try:  # one stuck proxy must not leave the others unhealed
+                if not info.enabled:
+                    await self.api.set_enabled(name, True)
+                for toxic in await self.api.toxics(name):
+                    await self.api.remove_toxic(name, toxic.name)
+            except InfraError as exc:
+                errors.append(str(exc))
+        if errors:
+            raise InfraError(f"heal-all incomplete ({len(errors)} proxies): {errors[0]}")
         return await self.api.proxies()
 
     async def _partition(self, step: int, grudge: Grudge, mode: str, description: str) -> AppliedFault:

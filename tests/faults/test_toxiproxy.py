@@ -279,3 +279,20 @@ def test_a_server_that_is_not_toxiproxy_is_an_infra_error() -> None:
                 await ToxiproxyAPI(port=port, timeout_s=2.0).proxies()
 
     run(main())
+
+
+def test_a_failed_heal_keeps_what_is_left_and_a_second_heal_finishes(api: ToxiproxyAPI,
+                                                                    cluster: dict[str, int]) -> None:
+    nem = ToxiproxyNemesis(api, size=SIZE)
+    run(nem.setup())
+    s = step(0, Partition(shape="isolate", mode="reject", one_way=True, grudge={1: frozenset({2, 3})}))
+    run(nem.apply(s))
+    real_port, api.port = api.port, free_port()  # the API becomes unreachable for a moment
+    try:
+        with pytest.raises(InfraError, match="heal of step 0 incomplete"):
+            run(nem.heal(s))
+    finally:
+        api.port = real_port
+    assert not passes(cluster["n2-n1"])
+    assert run(nem.heal(s)) is not None
+    assert passes(cluster["n2-n1"]) and passes(cluster["n3-n1"])
