@@ -4,7 +4,10 @@ Starts three ``python -m replica_image`` processes on free 127.0.0.1 ports (test
 waits for a leader, then for each concurrency level runs ``--seconds`` of puts and then of gets:
 each client is sequential (one request in flight, its own client_id, increasing request_ids) and sends
 to the leader (``--target leader``) or round-robin over all replicas (``--target all``; followers
-forward). Reports acknowledged ops/s and p50/p99 latency; non-200 answers are counted, not timed.
+forward). Reports acknowledged ops/s and p50/p99 latency (non-200 answers are counted, not timed), the CPU the
+three replicas used per acknowledged op (a figure that does not depend on how busy the machine is) and
+the 1-minute load average when the phase started (the machine is shared: a high load means the
+replicas waited for a CPU, which shows in throughput and latency but not in CPU per op).
 Every run is bounded (``--seconds`` per phase, request timeout 10 s) and stops the replicas at the end.
 
     .venv/bin/python benchmarks/kv_bench.py --clients 1,16,64 --seconds 5 [--fsync never] [--out FILE]
@@ -37,6 +40,12 @@ class PhaseResult:
     seconds: float
     latencies_s: list[float] = field(default_factory=list)
     errors: dict[str, int] = field(default_factory=dict)
+    replica_cpu_s: float = 0.0
+    loadavg: float = 0.0
+
+    @property
+    def cpu_ms_per_op(self) -> float:
+        return self.replica_cpu_s * 1000 / max(1, len(self.latencies_s))
 
     @property
     def ops_per_s(self) -> float:
@@ -125,13 +134,19 @@ async def run_phase(ports: list[int], op: str, clients: int, seconds: float, run
     return res
 
 
+def _cpu_s(pid: int) -> float:
+    """User + system CPU seconds of a process so far (Linux /proc)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def _table(results: list[PhaseResult]) -> str:
-    lines = ["| op | clients | acked ops/s | p50 ms | p99 ms | non-200 / errors |",
-             "|----|--------:|------------:|-------:|-------:|------------------|"]
+    lines = ["| op | clients | acked ops/s | p50 ms | p99 ms | replica CPU ms/op | load avg | non-200 / errors |",
+             "|----|--------:|------------:|-------:|-------:|------------------:|---------:|------------------|"]
     for r in results:
         errs = ", ".join(f"{k}: {v}" for k, v in sorted(r.errors.items())) or "0"
         lines.append(f"| {r.op} | {r.clients} | {r.ops_per_s:,.0f} | {r.pct(50) * 1000:.1f} | "
-                     f"{r.pct(99) * 1000:.1f} | {errs} |")
+                     f"{r.pct(99) * 1000:.1f} | {r.cpu_ms_per_op:.2f} | {r.loadavg:.1f} | {errs} |")
     return "\n".join(lines)
 
 
@@ -156,7 +171,10 @@ def main() -> int:
         run_id = f"b{os.getpid()}"
         for n in levels:
             for op in ("put", "get"):
+                pids = [p.pid for p in cluster.procs.values()]
+                cpu0, load = sum(_cpu_s(p) for p in pids), os.getloadavg()[0]
                 res = asyncio.run(run_phase(ports, op, n, seconds, run_id))
+                res.replica_cpu_s, res.loadavg = sum(_cpu_s(p) for p in pids) - cpu0, load
                 print(f"{op:4s} clients={n:3d}: {res.ops_per_s:8.0f} ops/s  p50 {res.pct(50) * 1000:6.1f} ms  "
                       f"p99 {res.pct(99) * 1000:6.1f} ms  errors {res.errors}", flush=True)
                 results.append(res)

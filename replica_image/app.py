@@ -29,7 +29,7 @@ from replica_image.server import ReplicaServer
 from replica_image.storage import Storage, StorageCorrupt
 from replica_image.transport import PeerTransport
 
-__all__ = ["Recovered", "StartupError", "core_config", "recover", "serve"]
+__all__ = ["Restored", "StartupError", "core_config", "recover", "serve"]
 
 _log = logging.getLogger("replica")
 
@@ -39,7 +39,7 @@ class StartupError(Exception):
 
 
 @dataclass(slots=True, kw_only=True)
-class Recovered:
+class Restored:
     """What start-up read back: the open storage, the decoded records and the core built from them."""
 
     storage: Storage
@@ -66,7 +66,7 @@ def core_config(cfg: Config) -> CoreConfig:
         raise StartupError(f"TICK_MS/HEARTBEAT_MS/ELECTION_TIMEOUT_MS/RETRANSMIT_MS/BATCH_MAX/WINDOW: {exc}") from None
 
 
-def recover(cfg: Config) -> Recovered:
+def recover(cfg: Config) -> Restored:
     """Open DATA_DIR, decode every record and build the core from them.
 
     Raises:
@@ -88,10 +88,10 @@ def recover(cfg: Config) -> Recovered:
     core = Replica(cfg.node_id, cfg.nodes, ccfg, random.Random(), recovered=decoded)
     _log.info("recovered %d records (%d bytes cut from a torn tail); promised ballot %s, first unchosen slot %d",
               len(decoded), rec.cut_bytes, core.ballot, core.first_unchosen)
-    return Recovered(storage=storage, live=LiveLog(zip(decoded, rec.records)), core=core)
+    return Restored(storage=storage, live=LiveLog(zip(decoded, rec.records)), core=core)
 
 
-async def serve(cfg: Config, recovered: Recovered, stop: asyncio.Event) -> None:
+async def serve(cfg: Config, recovered: Restored, stop: asyncio.Event) -> None:
     """Serve until ``stop`` is set; then shut down in order (HTTP, driver, peers, storage).
 
     Raises:

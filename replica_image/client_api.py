@@ -84,7 +84,7 @@ def _request_id(headers: Mapping[str, str], body: Mapping[str, Any]) -> int | No
         raise BadRequest(f"request_id must be an integer 0..2^63-1, got {field!r}")
     parsed: int | None = None
     if header is not None:
-        if not header.isdigit() or int(header) > REQUEST_ID_MAX:
+        if not (header.isascii() and header.isdigit()) or int(header) > REQUEST_ID_MAX:
             raise BadRequest(f"X-Request-Id must be an integer 0..2^63-1, got {header!r}")
         parsed = int(header)
     if parsed is not None and field is not None and parsed != field:

@@ -127,7 +127,7 @@ def _int(env: Mapping[str, str], name: str, default: int, *, low: int, high: int
 def _parse_peer(item: str) -> tuple[int, str]:
     ident, sep, url = item.partition("=")
     fix = "use PEERS=1=http://h1:8001,2=http://h2:8002,3=http://h3:8003"
-    if not sep or not ident.strip().isdigit():
+    if not sep or not (ident.strip().isascii() and ident.strip().isdigit()):
         raise ConfigError(f"PEERS entry {item!r} is not id=url: {fix}")
     parts = urlsplit(url.strip())
     try:
@@ -157,7 +157,7 @@ def _peers(raw: str) -> dict[int, str]:
 
 def _listen(raw: str) -> tuple[str, int]:
     host, sep, port = raw.rpartition(":")
-    if not sep or not host or not port.isdigit() or not 1 <= int(port) <= 65535:
+    if not sep or not host or not (port.isascii() and port.isdigit()) or not 1 <= int(port) <= 65535:
         raise ConfigError(f"LISTEN={raw!r} is not host:port: use e.g. LISTEN=0.0.0.0:8000")
     return host.strip("[]"), int(port)
 
@@ -191,7 +191,7 @@ def load_config(env: Mapping[str, str], *, known_bugs: frozenset[str] | None = N
     """
     peers = _peers(_required(env, "PEERS", "1=http://127.0.0.1:8001,2=http://127.0.0.1:8002"))
     raw_id = _required(env, "NODE_ID", "1")
-    if not raw_id.isdigit() or int(raw_id) not in peers:
+    if not (raw_id.isascii() and raw_id.isdigit()) or int(raw_id) not in peers:
         raise ConfigError(f"NODE_ID={raw_id!r} is not an id listed in PEERS ({sorted(peers)}): e.g. NODE_ID=1")
     host, port = _listen(_required(env, "LISTEN", "0.0.0.0:8000"))
     data_dir = Path(_required(env, "DATA_DIR", "/data"))

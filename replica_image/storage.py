@@ -259,11 +259,6 @@ class Storage:
         self.fsync_seconds_total += elapsed
         self.last_fsync_seconds = elapsed
 
-    def read_all(self) -> list[bytes]:
-        """Read back every record currently in the log (after syncing nothing; reads the OS view)."""
-        records, _ = _parse(self._path, self._path.read_bytes())
-        return records
-
     def rewrite(self, records: Sequence[bytes]) -> None:
         """Atomically replace the whole log with ``records`` (tmp, fsync, rename, fsync dir).
 

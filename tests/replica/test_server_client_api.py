@@ -51,6 +51,7 @@ def test_missing_ids_get_a_fresh_client_id() -> None:
         ("get", None, IDS, "k" * 1025, "key must have 1..1024"),
         ("get", None, {"X-Client-Id": "c", "X-Request-Id": "x1"}, "k", "X-Request-Id must be an integer"),
         ("get", None, {"X-Client-Id": "c", "X-Request-Id": "-1"}, "k", "X-Request-Id must be an integer"),
+        ("get", None, {"X-Client-Id": "c", "X-Request-Id": "\u00b2"}, "k", "X-Request-Id must be an integer"),
         ("get", None, {"X-Client-Id": "c"}, "k", "without request_id"),
         ("get", {"request_id": True, "client_id": "c"}, {}, "k", "request_id must be an integer"),
         ("get", {"request_id": 1.5, "client_id": "c"}, {}, "k", "request_id must be an integer"),
