@@ -6,6 +6,8 @@ observable consequence: what is persisted, what is sent, what is chosen.
 
 from __future__ import annotations
 
+import functools
+
 from replica_image.paxos import (
     NOOP, Accept, Accepted, AcceptRecord, Nack, Prepare, Promise, PromiseEntry, PromiseRecord, Proposal, Role,
 )
@@ -207,7 +209,8 @@ def test_P2_two_proposers_racing_with_interleaved_prepares_stay_safe() -> None:
 
 
 # ---------------------------------------------------------------- P2a / P2b over many random runs
-def _p2_runs() -> list[Cluster]:
+@functools.lru_cache(maxsize=1)
+def _p2_runs() -> list[Cluster]:  # shared by the P2a and P2b tests (the runs are deterministic)
     from tests.replica.chaos import random_run
 
     return [random_run(seed, n=n) for seed in range(40) for n in (3, 5)]
