@@ -151,8 +151,12 @@ class ReplicaServer:
     async def _not_proposed(self, request: web.Request, creq: ClientRequest, outcome: Rejected, *,
                             deadline: float) -> web.Response:
         leader = outcome.leader
-        if outcome.reason != "not-leader" or leader is None or leader == self._cfg.node_id:
-            return _error(503, f"command not proposed: {outcome.reason}", leader=leader, proposed=False)
+        if outcome.reason != "not-leader":
+            return _error(503, f"not proposed ({outcome.reason}): the leader's queue is full, retry later",
+                          leader=leader, proposed=False)
+        if leader is None or leader == self._cfg.node_id:
+            return _error(503, "not proposed: no leader known (election in progress), retry later",
+                          leader=None, proposed=False)
         if FORWARDED_HEADER in request.headers:
             # one hop only: a stale leader hint must not bounce a request around the cluster
             return _error(503, "not the leader (request was already forwarded once)", leader=leader, proposed=False)
