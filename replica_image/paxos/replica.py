@@ -11,6 +11,24 @@ Rules from "Paxos Made Simple" and where they live:
 - Stable storage before replying: every promise/accept is a record in the same Ready as its reply,
   with `must_sync`; the host persists before it sends.
 - Phase 1 for all instances at once: `Prepare.first_slot`; no-ops fill unconstrained gaps.
+
+Why the non-obvious parts are safe:
+- Phase 1 base. An acceptor reports accepted values only at slots >= its own first unchosen slot
+  (`chosen_through`); below it everything is chosen and may already be truncated. The new leader takes
+  `base` = the highest `chosen_through` in its quorum, never proposes below `base` (those slots are
+  chosen: it fetches them by catch-up) and, at and above `base`, has every quorum member's full report,
+  so P2c holds there.
+- Commit piggyback. `Accept.commit` = the leader's first unchosen slot. A follower marks slot s < commit
+  chosen only if it accepted s in the leader's *current* ballot. That is right because a leader proposes
+  one value per slot per ballot, and for every slot it proposed in, the value chosen there is its own:
+  either a majority accepted it in this ballot, or it learned the chosen value from elsewhere and it
+  matched. When it does not match (a Chosen message), or cannot be checked (a Snapshot covering its
+  proposals), a higher ballot exists and the leader steps down before it sends another commit.
+- Chosen marks are persisted without fsync: losing one only means learning it again.
+- An acceptor whose promise would not fit in one message (`MAX_ENTRIES`) ignores the prepare (always
+  safe: "it can ignore these without affecting safety") and catches up first.
+- Two values for one slot in one ballot, or a Chosen value contradicting ours, is a `ProtocolViolation`:
+  the whole message is rejected before any state changes.
 """
 
 from __future__ import annotations
