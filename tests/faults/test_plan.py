@@ -106,3 +106,18 @@ def test_describe_names_the_cut() -> None:
                               "    for: 1s\n"))
     assert plan.steps[0].describe() == "partition groups (reject): n1 cannot hear n2,n3; n2 cannot hear n1; " \
                                        "n3 cannot hear n1"
+
+
+def test_the_plan_does_not_depend_on_the_interpreter_hash_seed() -> None:
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2]
+    code = ("from harness.scenario import load_scenario; from faults.plan import make_plan; "
+            "import hashlib; p = make_plan(load_scenario('scenarios/flapping-partitions.yaml')); "
+            "print(hashlib.sha256(repr(p).encode()).hexdigest())")
+    digests = {subprocess.run([sys.executable, "-c", code], cwd=root, capture_output=True, text=True, check=True,
+                              env={"PYTHONHASHSEED": seed, "PYTHONPATH": str(root)}, timeout=60).stdout
+               for seed in ("0", "1", "12345")}
+    assert len(digests) == 1 and len(next(iter(digests)).strip()) == 64
