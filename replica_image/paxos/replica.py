@@ -22,8 +22,10 @@ Why the non-obvious parts are safe:
   chosen only if it accepted s in the leader's *current* ballot. That is right because a leader proposes
   one value per slot per ballot, and for every slot it proposed in, the value chosen there is its own:
   either a majority accepted it in this ballot, or it learned the chosen value from elsewhere and it
-  matched. When it does not match (a Chosen message), or cannot be checked (a Snapshot covering its
-  proposals), a higher ballot exists and the leader steps down before it sends another commit.
+  matched. When it does not match (a Chosen message), when a slot is chosen beyond everything it
+  proposed (only a higher ballot can have done that: phase 1 saw every lower-ballot choice), or when it
+  cannot be checked (a Snapshot covering its proposals), the leader steps down before it sends another
+  commit.
 - Chosen marks are persisted without fsync: losing one only means learning it again.
 - An acceptor whose promise would not fit in one message (`MAX_ENTRIES`) ignores the prepare (always
   safe: "it can ignore these without affecting safety") and catches up first.
@@ -411,8 +413,9 @@ class Replica:
         self._record(ChosenRecord(slot=slot, batch=batch), sync=False)
         proposed = self._proposals.pop(slot, None)
         self._acks.pop(slot, None)
-        if proposed is not None and proposed != batch and self._role is Role.LEADER:
-            # a different value was chosen in a slot we proposed in: a higher ballot is active
+        if self._role is Role.LEADER and (slot >= self._next_slot or (proposed is not None and proposed != batch)):
+            # chosen beyond our proposals, or a different value where we proposed: a higher ballot is
+            # active, and our commit index must never cover a slot whose value is not ours
             self._become_follower()
 
     def _on_chosen(self, m: Chosen) -> None:

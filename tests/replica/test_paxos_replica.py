@@ -369,3 +369,25 @@ def test_a_leader_that_installs_a_snapshot_over_its_own_proposals_steps_down() -
     role_after: Role = rep.role  # (mypy narrowed rep.role above)
     assert role_after is Role.FOLLOWER
     assert rd.snapshot == Snapshot(last_slot=0, data="{}") and rep.first_unchosen == 1
+
+
+def test_a_leader_that_learns_a_slot_chosen_beyond_its_proposals_steps_down() -> None:
+    """Only a higher ballot can have chosen a slot this leader never proposed in; if the leader went on
+    proposing there, its commit index would tell followers to choose its own value."""
+    rep = leader_of_3()
+    rep.propose(cmd(1))
+    drain(rep)
+    deliver(rep, 3, Chosen(entries=(Proposal(slot=0, batch=(cmd(1),)),)))
+    assert rep.role is Role.LEADER  # our own value: consistent
+    deliver(rep, 3, Chosen(entries=(Proposal(slot=3, batch=batch(7)),)))
+    role_after: Role = rep.role
+    assert role_after is Role.FOLLOWER
+
+
+def test_a_leader_that_learns_another_value_in_its_own_slot_steps_down() -> None:
+    rep = leader_of_3()
+    rep.propose(cmd(1))
+    drain(rep)
+    deliver(rep, 3, Chosen(entries=(Proposal(slot=0, batch=batch(9)),)))
+    role_after: Role = rep.role
+    assert role_after is Role.FOLLOWER and rep.chosen_value(0) == batch(9)
