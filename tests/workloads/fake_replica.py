@@ -8,7 +8,8 @@ chosen per request by `script` (or by a seeded Random when `chaos` is set):
 - "unavailable": 503 {"proposed": false, "leader": hint}, nothing applied;
 - "lost": apply, then answer 503 {"proposed": true} (the outcome is unknown to the client);
 - "dropped": 503 {"proposed": true} without applying (also unknown to the client);
-- "slow": apply, then sleep past the client's timeout (the client sees a timeout).
+- "slow": apply, then sleep past the client's timeout (the client sees a timeout);
+- "bad": 400 (malformed), nothing applied (only when scripted).
 
 A retried (client_id, request_id) is applied once and answered with the first result.
 """
@@ -24,7 +25,7 @@ from dataclasses import dataclass, field
 
 from aiohttp import web
 
-BEHAVIOURS = ("ok", "unavailable", "lost", "dropped", "slow")
+BEHAVIOURS = ("ok", "unavailable", "lost", "dropped", "slow")  # plus "bad" (400) when scripted
 
 
 @dataclass
@@ -81,6 +82,8 @@ def _app(state: FakeReplica, node: int) -> web.Application:
         if how == "unavailable":
             return web.json_response({"error": "no leader", "leader": state.leader_hint,
                                       "proposed": False}, status=503)
+        if how == "bad":
+            return web.json_response({"error": "malformed request"}, status=400)
         if how == "dropped":
             return web.json_response({"error": "timeout", "proposed": True}, status=503)
         if ids not in state.applied:

@@ -118,3 +118,10 @@ def test_a_refused_connection_is_a_definite_fail() -> None:
     done = with_client(FakeReplica(), body, urls=closed, attempts=2)
     assert done.type == "fail" and (done.error or "").startswith("connect")
     assert [e.type for e in recs[0].events] == ["invoke", "fail"]
+
+
+def test_bad_request_is_a_fail_that_is_not_retried() -> None:
+    state = FakeReplica(script=deque(["bad", "ok"]))
+    done = with_client(state, lambda c, r, _: c.perform(Op(f="put", key="k", value="v"), process=0, node=1))
+    assert done.type == "fail" and (done.error or "").startswith("400: malformed request")
+    assert len(state.requests) == 1 and state.data == {}

@@ -110,3 +110,21 @@ def test_same_seed_same_ops_per_worker() -> None:
     a, b = worker0_ops(11), worker0_ops(11)
     n = min(len(a), len(b))
     assert n > 2 and a[:n] == b[:n]
+
+
+def test_stop_ends_the_run_early_with_every_op_completed() -> None:
+    spec = WorkloadSpec(duration_s=30.0, concurrency=3, rate_per_s=30.0, keys=2)
+
+    async def main() -> tuple[float, list[Event]]:
+        async with FakeCluster(FakeReplica()) as cluster, aiohttp.ClientSession() as session:
+            rec = HistoryRecorder(clock_ns=lambda: 0)
+            stop = asyncio.Event()
+            asyncio.get_running_loop().call_later(0.5, stop.set)
+            t0 = asyncio.get_running_loop().time()
+            await run_workload(spec, seed=1, urls=cluster.urls, recorder=rec, session=session, stop=stop)
+            return asyncio.get_running_loop().time() - t0, rec.events
+
+    elapsed, events = asyncio.run(main())
+    assert elapsed < 30.0, "the 30 s workload must end when stop is set"
+    assert events
+    assert_honest(events)
