@@ -531,8 +531,9 @@ class Replica:
         self._proposals, self._acks, self._heard = {}, {}, set()
         top = max(values, default=base - 1)
         # re-propose constrained slots, fill unconstrained gaps with no-ops (the seed's stop-gap)
+        self._next_slot = base
         new = [self._self_accept(s, values.get(s, NOOP)) for s in range(base, top + 1)]
-        self._next_slot = top + 1
+        _invariant(self._next_slot == top + 1, "phase-1 slots not all re-proposed")
         self._broadcast_accepts(new)
         self._heartbeat_elapsed = 0
         self._retransmit_elapsed = 0
@@ -542,6 +543,10 @@ class Replica:
             self._note_progress(src, base)
 
     def _self_accept(self, slot: int, batch: Batch) -> Proposal:
+        """Accept our own proposal for `slot` (the next one: `_next_slot` moves past it first, so that with
+        a quorum of one the immediate `_learn` sees a slot within our proposals, not beyond them)."""
+        _invariant(slot == self._next_slot, f"self-accept of slot {slot}, next is {self._next_slot}")
+        self._next_slot = slot + 1
         self._log.accept(slot, self._ballot, batch)
         self._record(AcceptRecord(slot=slot, ballot=self._ballot, batch=batch), sync=True)
         self._proposals[slot] = batch
@@ -560,7 +565,6 @@ class Replica:
             n = min(len(self._queue), self.config.batch_max)
             batch = tuple(self._queue.popleft() for _ in range(n))
             new.append(self._self_accept(self._next_slot, batch))
-            self._next_slot += 1
         self._broadcast_accepts(new)
 
     def _broadcast_accepts(self, entries: Sequence[Proposal]) -> None:

@@ -89,6 +89,19 @@ def test_leader_heartbeats_keep_followers_from_electing() -> None:
     assert all(c.nodes[i].replica.leader_id == 1 for i in c.ids)
 
 
+def test_a_one_replica_cluster_chooses_its_own_proposals_and_stays_leader() -> None:
+    # With a quorum of one the leader learns each slot while accepting it; it must not mistake that for
+    # a slot chosen beyond its proposals (which would make it step down after every command).
+    c = Cluster(1, seed=3)
+    c.elect(1)
+    for k in range(5):
+        assert c.propose(1, cmd(k)) is ProposeResult.QUEUED
+        c.tick()
+        c.deliver_all()
+    assert c.leaders() == [1]
+    assert [batch for _, batch in c.nodes[1].applied][-5:] == [(cmd(k),) for k in range(5)]
+
+
 def test_a_nack_with_a_higher_ballot_makes_the_leader_step_down() -> None:
     rep = leader_of_3()
     mine = rep.ballot
