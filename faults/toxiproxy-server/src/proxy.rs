@@ -10,17 +10,26 @@
 //! - A disabled proxy has no listener: connections to its port are refused, and disabling it closes
 //!   every open connection (noxious's stop signal ends all links).
 //! - `stop` waits (bounded) until noxious has dropped the listener, so the port can be re-bound at once.
+//! - No connection outlives a stop. noxious 1.0.4 forks each new connection's stop signal from the
+//!   proxy's *after* accepting it and connecting upstream; a stop sent in between is missed (a
+//!   broadcast subscriber sees only later messages), and that connection would live on with the old
+//!   toxics: a partition that leaks. So the stop is never sent from outside: `stop` raises a flag,
+//!   and the proxy's own accept loop sends it from inside `accept` (see `Guarded`), where no connection
+//!   is half set up; a connection whose upstream connect finishes after the flag is dropped.
 
 use crate::error::ApiError;
 use crate::toxic::ToxicSpec;
 use bmrng::RequestSender;
 use noxious::proxy::{ProxyConfig, ProxyRunner, Runner, Toxics};
 use noxious::signal::{Close, Stop, Stopper};
-use noxious::socket::TcpListener;
+use noxious::socket::{ReadStream, SocketListener, SocketStream, TcpListener, TcpStream, WriteStream};
 use noxious::toxic::{StreamDirection, ToxicEvent, ToxicEventResult};
 use serde_json::{json, Value};
-use std::net::ToSocketAddrs;
+use std::net::{SocketAddr, ToSocketAddrs};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 use std::time::Duration;
+use tokio::sync::Notify;
 
 /// How long `stop` waits for noxious to close the listener. noxious connects to the upstream inside
 /// its accept loop, so a stop can lag by one upstream connect attempt.
@@ -38,7 +47,7 @@ pub struct ProxyRequest {
 }
 
 struct Running {
-    stopper: Stopper,
+    guard: Arc<StopGuard>,
     close: Close,
     /// Kept so noxious's event task stays idle rather than seeing a closed channel.
     _events: RequestSender<ToxicEvent, ToxicEventResult>,
@@ -100,19 +109,21 @@ impl Proxy {
             rand_seed: self.seed,
         };
         let toxics = self.noxious_toxics();
-        let (listener, info) = ProxyRunner::initialize_proxy::<TcpListener>(config, toxics)
+        let (listener, info) = ProxyRunner::initialize_proxy::<Guarded<TcpListener>>(config, toxics)
             .await
             .map_err(|e| ApiError::listen_failed(&self.listen, e))?;
         let (stop, stopper) = root.fork();
+        let guard = Arc::new(StopGuard { stopping: AtomicBool::new(false), wake: Notify::new(), stopper });
         let (close, closer) = Close::new();
         let (events, receiver) = bmrng::channel(EVENT_BUFFER);
         let name = self.name.clone();
-        tokio::spawn(async move {
-            if let Err(err) = ProxyRunner::run_proxy(listener, info, receiver, stop, closer).await {
+        let run = ProxyRunner::run_proxy(listener, info, receiver, stop, closer);
+        tokio::spawn(GUARD.scope(guard.clone(), async move {
+            if let Err(err) = run.await {
                 eprintln!("toxiproxy-server: proxy {name} stopped accepting: {err}");
             }
-        });
-        self.running = Some(Running { stopper, close, _events: events });
+        }));
+        self.running = Some(Running { guard, close, _events: events });
         self.enabled = true;
         Ok(())
     }
@@ -120,7 +131,8 @@ impl Proxy {
     /// Stops listening and closes every open connection of this proxy. Toxics are kept.
     pub async fn stop(&mut self) {
         if let Some(running) = self.running.take() {
-            running.stopper.stop();
+            running.guard.stopping.store(true, Ordering::SeqCst);
+            running.guard.wake.notify_one();
             if tokio::time::timeout(STOP_WAIT, running.close.recv()).await.is_err() {
                 eprintln!("toxiproxy-server: proxy {} did not close within {STOP_WAIT:?}", self.name);
             }
@@ -187,4 +199,74 @@ fn resolve_listen(listen: &str) -> Result<String, ApiError> {
     let probe = std::net::TcpListener::bind(addr).map_err(|e| ApiError::listen_failed(spec, e))?;
     let bound = probe.local_addr().map_err(|e| ApiError::listen_failed(spec, e))?;
     Ok(bound.to_string())
+}
+
+/// What `stop` shares with a running proxy's accept loop (see the module's obligations).
+struct StopGuard {
+    stopping: AtomicBool,
+    wake: Notify,
+    stopper: Stopper,
+}
+
+tokio::task_local! {
+    /// The guard of the proxy whose accept loop runs in this task.
+    static GUARD: Arc<StopGuard>;
+}
+
+fn guard() -> Option<Arc<StopGuard>> {
+    GUARD.try_with(Arc::clone).ok()
+}
+
+/// noxious's TCP listener and stream, with the stop handshake: the accept loop sends the stop itself
+/// once `stopping` is raised, and a connection set up across the raise is dropped, not linked.
+struct Guarded<T>(T);
+
+#[async_trait::async_trait]
+impl SocketListener for Guarded<TcpListener> {
+    type Stream = Guarded<TcpStream>;
+
+    async fn bind(addr: &str) -> std::io::Result<Self> {
+        Ok(Guarded(TcpListener::bind(addr).await?))
+    }
+
+    async fn accept(&self) -> std::io::Result<(Self::Stream, SocketAddr)> {
+        let Some(guard) = guard() else {
+            let (stream, addr) = self.0.accept().await?;
+            return Ok((Guarded(stream), addr));
+        };
+        loop {
+            if guard.stopping.load(Ordering::SeqCst) {
+                // Sent from here, between connections: every link set up so far has subscribed.
+                guard.stopper.clone().stop();
+                return std::future::pending().await;
+            }
+            tokio::select! {
+                accepted = self.0.accept() => {
+                    let (stream, addr) = accepted?;
+                    if !guard.stopping.load(Ordering::SeqCst) {
+                        return Ok((Guarded(stream), addr));
+                    }
+                    // accepted across the stop: dropped, so the client sees the close
+                }
+                _ = guard.wake.notified() => {}
+            }
+        }
+    }
+}
+
+#[async_trait::async_trait]
+impl SocketStream for Guarded<TcpStream> {
+    async fn connect(addr: &str) -> std::io::Result<Self> {
+        let stream = TcpStream::connect(addr).await?;
+        // Between this check and noxious linking the connection there is no await, and the stop is
+        // only sent from `accept`, which cannot run in between: the link is sure to see the stop.
+        if guard().is_some_and(|g| g.stopping.load(Ordering::SeqCst)) {
+            return Err(std::io::Error::other("proxy stopping: connection dropped"));
+        }
+        Ok(Guarded(stream))
+    }
+
+    fn into_split(self) -> (ReadStream, WriteStream) {
+        self.0.into_split()
+    }
 }

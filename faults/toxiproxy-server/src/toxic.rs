@@ -261,3 +261,61 @@ fn validate_kind(kind: &ToxicKind) -> Result<(), ApiError> {
         _ => Ok(()),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(body: Value) -> Result<ToxicSpec, ApiError> {
+        ToxicSpec::parse_new(&body, |n| n == "taken")
+    }
+
+    #[test]
+    fn defaults_follow_toxiproxy() {
+        let t = parse(json!({"type": "latency", "attributes": {"latency": 5}})).unwrap();
+        assert_eq!(t.name, "latency_downstream");
+        assert_eq!(t.stream, StreamDirection::Downstream);
+        assert_eq!(t.toxicity, 1.0);
+        assert_eq!(t.kind, ToxicKind::Latency { latency: 5, jitter: 0 });
+        assert_eq!(t.to_json()["attributes"], json!({"latency": 5, "jitter": 0}));
+    }
+
+    #[test]
+    fn errors_have_toxiproxy_codes_in_toxiproxy_order() {
+        assert_eq!(parse(json!({"type": "latency", "stream": "both"})).unwrap_err().status, 400);
+        assert_eq!(parse(json!({"type": "nope"})).unwrap_err().message.split(':').next(), Some("invalid toxic type"));
+        assert_eq!(parse(json!({"type": "latency", "name": "taken"})).unwrap_err().status, 409);
+        let bad = parse(json!({"type": "latency", "attributes": {"latency": -1}})).unwrap_err();
+        assert!(bad.message.starts_with("bad request body: attributes.latency"), "{}", bad.message);
+        assert!(parse(json!({"type": "reset_peer"})).unwrap_err().message.contains("noxious"));
+    }
+
+    #[test]
+    fn rejects_values_noxious_mishandles() {
+        assert!(parse(json!({"type": "latency", "attributes": {"latency": 1, "jitter": 2}})).is_err());
+        assert!(parse(json!({"type": "slicer", "attributes": {"average_size": 0}})).is_err());
+        assert!(parse(json!({"type": "slicer", "attributes": {"average_size": 4, "size_variation": 4}})).is_err());
+        assert!(parse(json!({"type": "timeout", "toxicity": 1.5})).is_err());
+    }
+
+    #[test]
+    fn update_merges_attributes_and_keeps_identity() {
+        let t = parse(json!({"type": "slicer", "stream": "upstream", "attributes": {"average_size": 8, "delay": 3}})).unwrap();
+        let u = t.updated(&json!({"attributes": {"average_size": 16}, "toxicity": 0.25})).unwrap();
+        assert_eq!(u.name, "slicer_upstream");
+        assert_eq!(u.kind, ToxicKind::Slicer { average_size: 16, size_variation: 0, delay: 3 });
+        assert_eq!(u.toxicity, 0.25);
+    }
+
+    #[test]
+    fn bandwidth_gets_a_hidden_slicer_that_keeps_chunks_under_rate_times_100() {
+        let t = parse(json!({"type": "bandwidth", "attributes": {"rate": 7}})).unwrap();
+        let chain = t.to_noxious();
+        assert_eq!(chain.len(), 2);
+        assert_eq!(chain[0].kind, ToxicKind::Slicer { average_size: 700, size_variation: 0, delay: 0 });
+        assert_eq!(chain[0].toxicity, 1.0);
+        assert_eq!(chain[1].name, "bandwidth_downstream");
+        let unlimited = parse(json!({"type": "bandwidth", "attributes": {"rate": 0}})).unwrap();
+        assert_eq!(unlimited.to_noxious().len(), 1);
+    }
+}
