@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import heapq
 from collections.abc import Callable, Generator, Hashable, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 from harness.checker.model import Model
@@ -34,6 +35,21 @@ from harness.checker.operation import Operation
 from harness.checker.searchstate import SLICE, Stuck
 
 _LOOKAHEAD_READS = 16  # future reads checked by monotone pruning at each choice point
+
+
+@dataclass(slots=True)
+class _Tables:
+    """The partition's events in real-time order, and what is pending at each return."""
+
+    ev_op: list[int] = field(default_factory=list)  # the operation of each event
+    ev_ret: list[bool] = field(default_factory=list)  # is it a return (else an invocation)
+    ev_index: list[int] = field(default_factory=list)  # its index in the whole history
+    reads: list[tuple[int, ...]] = field(default_factory=list)  # other pending reads at a return
+    writes: list[tuple[int, ...]] = field(default_factory=list)  # other pending writes with a return
+    n_unknown: list[int] = field(default_factory=list)  # unknown-outcome ops invoked before each event
+    unknown_resets: list[int] = field(default_factory=list)  # slot mask of those that are resets
+    unknown: list[int] = field(default_factory=list)  # unknown-outcome ops, in invocation order
+    bit: list[int] = field(default_factory=list)  # op -> 1 << its slot
 
 
 class JITSearch:
@@ -48,39 +64,59 @@ class JITSearch:
         self.furthest = -1
         self.stuck_at: Stuck | None = None
 
-    def _build(self) -> tuple[list[int], list[bool], list[tuple[int, ...]], list[int], list[int]]:
-        """Events in order: op, is-return, pending others at each return, history index; op -> slot bit."""
+    def _build(self) -> _Tables:
+        """Slots: a pending operation holds one from invocation to return (unknown outcomes: forever),
+        so the placed set is a bitset over few slots."""
         evs: list[tuple[int, int, bool]] = []
         for i, op in enumerate(self.ops):
             evs.append((op.call, i, False))
             if op.ret is not None:
                 evs.append((op.ret, i, True))
         evs.sort()
+        t = _Tables()
+        readonly, monotone = self.readonly, self.monotone
         free: list[int] = []
         n_slots = 0
         slot = [0] * len(self.ops)
         active: dict[int, None] = {}  # insertion-ordered: candidates are tried in invocation order
-        ev_op, ev_ret, pending, ev_index = [], [], [], []
+        resets = 0
         for index, i, is_ret in evs:
             if is_ret:
                 del active[i]
-                pending.append(tuple(active))
+                t.reads.append(tuple(c for c in active if readonly[c]))
+                t.writes.append(tuple(c for c in active if not readonly[c]))
                 heapq.heappush(free, slot[i])
             else:
                 if free:
                     slot[i] = heapq.heappop(free)
                 else:
                     slot[i], n_slots = n_slots, n_slots + 1
-                active[i] = None
-                pending.append(())
-            ev_op.append(i)
-            ev_ret.append(is_ret)
-            ev_index.append(index)
-        return ev_op, ev_ret, pending, ev_index, [1 << s for s in slot]
+                if self.ops[i].ret is None:
+                    t.unknown.append(i)
+                    if not readonly[i] and not monotone[i]:
+                        resets |= 1 << slot[i]
+                else:
+                    active[i] = None
+                t.reads.append(())
+                t.writes.append(())
+            t.ev_op.append(i)
+            t.ev_ret.append(is_ret)
+            t.ev_index.append(index)
+            t.n_unknown.append(len(t.unknown))
+            t.unknown_resets.append(resets)
+        t.bit = [1 << s for s in slot]
+        return t
 
-    def _prune_tables(self, ev_op: list[int], ev_ret: list[bool]) -> tuple[list[int], list[int], list[int], list[int]]:
+    def _alternatives(self, t: _Tables, pos: int, placed: int) -> tuple[int, ...]:
+        """Pending writes other than the returning one, not placed yet: known outcomes, then unknown."""
+        bit = t.bit
+        known = tuple(c for c in t.writes[pos] if not placed & bit[c])
+        return known + tuple(c for c in t.unknown[:t.n_unknown[pos]] if not placed & bit[c])
+
+    def _prune_tables(self, t: _Tables) -> tuple[list[int], list[int], list[int], list[int]]:
         """For monotone pruning: ret position per op, next resetting call at/after each position, reads
         in invocation order, and the index of the first read invoked at/after each position."""
+        ev_op, ev_ret = t.ev_op, t.ev_ret
         n_ev, inf = len(ev_op), len(ev_op) + 1
         ret_pos = [inf] * len(self.ops)
         reads: list[int] = []
@@ -100,18 +136,23 @@ class JITSearch:
             reset_after[p] = p if resets else reset_after[p + 1]
         return ret_pos, reset_after, reads, next_read
 
-    def _dead(self, pos: int, state: Hashable, placed: int, cands: tuple[int, ...], bit: list[int],
-              tables: tuple[list[int], list[int], list[int], list[int]]) -> bool:
+    def _dead(self, t: _Tables, pos: int, state: Hashable, placed: int,
+              prune: tuple[list[int], list[int], list[int], list[int]]) -> bool:
         """Monotone pruning (module docstring): some read's value is out of reach from `state`."""
-        ret_pos, reset_after, reads, next_read = tables
-        readonly, monotone, ops, reaches = self.readonly, self.monotone, self.ops, self.reaches
+        ret_pos, reset_after, reads, next_read = prune
+        monotone, ops, reaches, bit = self.monotone, self.ops, self.reaches, t.bit
         assert reaches is not None
-        for c in cands:
-            if not readonly[c] and not monotone[c] and not placed & bit[c]:
-                return False  # a pending reset could be placed first: anything is reachable
+        if t.unknown_resets[pos] & ~placed:
+            return False  # an unknown-outcome reset may still take effect: anything is reachable
+        o = t.ev_op[pos]
+        if not self.readonly[o] and not monotone[o]:
+            return False  # the returning operation itself resets
+        for c in t.writes[pos]:
+            if not monotone[c] and not placed & bit[c]:
+                return False  # a pending reset could be placed first
         limit = reset_after[pos]
-        for c in cands:
-            if readonly[c] and not placed & bit[c] and ret_pos[c] < limit and not reaches(state, ops[c].output):
+        for c in (o, *t.reads[pos]) if self.readonly[o] else t.reads[pos]:
+            if not placed & bit[c] and ret_pos[c] < limit and not reaches(state, ops[c].output):
                 return True
         j, end = next_read[pos], min(len(reads), next_read[pos] + _LOOKAHEAD_READS)
         while j < end:
@@ -126,14 +167,15 @@ class JITSearch:
     def run(self, *, max_states: int, stop_at: int | None) -> Generator[None, None, str]:
         """Yields every SLICE iterations; returns 'valid', 'invalid', 'stopped' (at the return with history
         index `stop_at`) or the reason for unknown."""
-        ev_op, ev_ret, pending, ev_index, bit = self._build()
+        t = self._build()
+        ev_op, ev_ret, ev_index, p_reads, bit = t.ev_op, t.ev_ret, t.ev_index, t.reads, t.bit
         steps, readonly = self.steps, self.readonly
         prune = self.reaches is not None and any(self.monotone)
-        tables = self._prune_tables(ev_op, ev_ret) if prune else ([], [], [], [])
+        prune_tables = self._prune_tables(t) if prune else ([], [], [], [])
         n_ev = len(ev_op)
         cache: set[tuple[int, int, Hashable]] = set()
         order: list[tuple[int, Hashable]] = []  # placements along the current path
-        stack: list[list[Any]] = []  # choice points: [pos, state, placed, candidates, next, len(order)]
+        stack: list[list[Any]] = []  # choice points: [pos, state, placed, alternatives, next, len(order)]
         pos, state, placed = 0, self.init, 0
         budget = SLICE
         while True:
@@ -152,24 +194,20 @@ class JITSearch:
             else:
                 self.explored = len(cache)
                 return "valid"
-            # the operation returning at pos is not placed: a choice point
+            # the operation returning at pos is not placed yet: place forced reads, then choose
             o = ev_op[pos]
-            cands = (o,) + pending[pos]
-            for c in cands:  # forced reads (see module docstring); they do not change `state`
-                if readonly[c] and not placed & bit[c] and steps[c](state)[0]:
-                    order.append((c, state))
-                    if c == o:
-                        break
-                    placed |= bit[c]
-            else:
-                c = -1
-            if c == o:  # the returning read itself was legal: placed, go on
+            if readonly[o] and steps[o](state)[0]:
+                order.append((o, state))
                 pos += 1
                 continue
+            for c in p_reads[pos]:
+                if not placed & bit[c] and steps[c](state)[0]:
+                    order.append((c, state))
+                    placed |= bit[c]
             if ev_index[pos] > self.furthest:
                 self.furthest = ev_index[pos]
             if ev_index[pos] == stop_at:
-                self._capture(order, state, o, cands, placed, bit)
+                self._capture(t, pos, order, state, placed)
                 return "stopped"
             key = (pos, placed, state)
             if key not in cache:
@@ -177,25 +215,31 @@ class JITSearch:
                 if len(cache) > max_states:
                     self.explored = len(cache)
                     return "memory budget exhausted"
-                if not (prune and self._dead(pos, state, placed, cands, bit, tables)):
-                    writes = tuple(c for c in cands if not readonly[c] and not placed & bit[c])
-                    stack.append([pos, state, placed, writes, 0, len(order)])
-            # choose the next alternative of the innermost choice point, backtracking as needed
-            while stack:
+                if not (prune and self._dead(t, pos, state, placed, prune_tables)):
+                    stack.append([pos, state, placed, None, 0, len(order)])
+            while stack:  # the next alternative of the innermost choice point, backtracking as needed
                 frame = stack[-1]
-                fpos, fstate, fplaced, writes, k, olen = frame
-                if k == len(writes):
-                    stack.pop()
-                    continue
-                frame[4] = k + 1
-                c = writes[k]
+                fpos, fstate, fplaced, others, k, olen = frame
+                if k == 0:  # first choice: the returning operation itself, at once
+                    frame[4] = 1
+                    c = ev_op[fpos]
+                    if readonly[c]:
+                        continue
+                else:
+                    if others is None:
+                        others = frame[3] = self._alternatives(t, fpos, fplaced)
+                    if k > len(others):
+                        stack.pop()
+                        continue
+                    frame[4] = k + 1
+                    c = others[k - 1]
                 ok, new_state = steps[c](fstate)
                 if not ok:
                     continue
                 del order[olen:]
                 order.append((c, new_state))
                 state = new_state
-                if c == ev_op[fpos]:
+                if k == 0:
                     pos, placed = fpos + 1, fplaced
                 else:
                     pos, placed = fpos, fplaced | bit[c]
@@ -204,7 +248,9 @@ class JITSearch:
                 self.explored = len(cache)
                 return "invalid"
 
-    def _capture(self, order: list[tuple[int, Hashable]], state: Hashable, o: int, cands: tuple[int, ...],
-                 placed: int, bit: list[int]) -> None:
-        unplaced = [c for c in cands if not placed & bit[c]]
+    def _capture(self, t: _Tables, pos: int, order: list[tuple[int, Hashable]], state: Hashable,
+                 placed: int) -> None:
+        o = t.ev_op[pos]
+        unplaced = [o] + [c for c in t.reads[pos] if not placed & t.bit[c]]
+        unplaced += self._alternatives(t, pos, placed)
         self.stuck_at = Stuck(prefix=list(order), state=state, unplaced=unplaced, stuck=o)
