@@ -178,7 +178,8 @@ def _interpret(op: Op, status: int, raw: bytes, *, node: int) -> Completion:
         return Completion(type="fail", node=node, error="precondition")
     if status == 400:
         msg = body.get("error") if body else None
-        return Completion(type="fail", node=node, error=f"400: {msg or raw[:120]!r}")
+        text = msg if isinstance(msg, str) else raw[:120].decode("utf-8", "replace")
+        return Completion(type="fail", node=node, error=f"400: {text[:200]}")
     if status == 503 and body is not None and body.get("proposed") is False:
         leader = body.get("leader")
         raise _NotApplied("unavailable (not proposed)",
