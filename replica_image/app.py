@@ -103,9 +103,10 @@ async def serve(cfg: Config, recovered: Restored, stop: asyncio.Event) -> None:
     transport = PeerTransport(node_id=cfg.node_id, peers=cfg.peers, session=session,
                               timeout_s=cfg.peer_timeout_ms / 1000, queue_max=cfg.peer_queue_max,
                               sent=metrics.peer_sent, dropped=metrics.peer_dropped)
-    driver = Driver(core=recovered.core, kv=KV(), storage=recovered.storage, live=recovered.live,
+    driver = Driver(core=recovered.core, kv=KV(no_dedup="no-dedup" in cfg.bugs), storage=recovered.storage, live=recovered.live,
                     transport=transport, metrics=metrics, tick_s=cfg.tick_ms / 1000,
-                    snapshot_every=cfg.snapshot_every, applied_index=-1)
+                    snapshot_every=cfg.snapshot_every, applied_index=-1,
+                    write_behind_s=1.0 if "no-fsync" in cfg.bugs else None)
     server = ReplicaServer(cfg=cfg, driver=driver, metrics=metrics, session=session)
     runner = web.AppRunner(server.app(), access_log=None)
     await runner.setup()

@@ -40,6 +40,8 @@ from pathlib import Path
 from typing import TypeVar
 from urllib.parse import urlsplit
 
+from replica_image.bugs import KNOWN_BUGS
+
 __all__ = ["Config", "ConfigError", "load_config"]
 
 _BUG_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]*$")
@@ -179,12 +181,12 @@ def _bugs(raw: str, known: frozenset[str] | None) -> frozenset[str]:
     return names
 
 
-def load_config(env: Mapping[str, str], *, known_bugs: frozenset[str] | None = None) -> Config:
+def load_config(env: Mapping[str, str], *, known_bugs: frozenset[str] | None = KNOWN_BUGS) -> Config:
     """Build the Config from ``env`` (normally ``os.environ``).
 
     Args:
         env: the environment.
-        known_bugs: the bug names the core implements; unknown names in BUGS are rejected.
+        known_bugs: the bug names the replica implements (replica_image.bugs); others in BUGS are rejected.
 
     Raises:
         ConfigError: one line naming the variable and the fix.

@@ -78,6 +78,7 @@ class Driver:
         tick_s: float,
         snapshot_every: int,
         applied_index: int,
+        write_behind_s: float | None = None,
     ) -> None:
         self.core = core
         self.kv = kv
@@ -97,6 +98,10 @@ class Driver:
         self._ticks_done = 0
         self._started = time.monotonic()
         self._role_seen: tuple[str, int | None] = ("", None)
+        # bug no-fsync (replica_image.bugs): records wait in memory up to write_behind_s, replies do not
+        self._write_behind_s = write_behind_s
+        self._behind: list[bytes] = []
+        self._behind_since = time.monotonic()
 
     # ---- called by HTTP handlers (never touch the core) ----
 
@@ -140,8 +145,10 @@ class Driver:
                 self._feed()
                 await self._pump()
                 self._observe_role()
+                self._write_behind(force=False)
         finally:
             ticker.cancel()
+            self._write_behind(force=True)
             self._io.shutdown(wait=True)
 
     async def _ticker(self) -> None:
@@ -192,7 +199,9 @@ class Driver:
         payloads = [encode_record(r) for r in rd.persist]
         fsyncs = self.storage.fsyncs
         loop = asyncio.get_running_loop()
-        if rd.must_sync and self.storage.fsync_enabled:
+        if self._write_behind_s is not None:
+            self._behind.extend(payloads)
+        elif rd.must_sync and self.storage.fsync_enabled:
             await loop.run_in_executor(self._io, self._write, payloads, True)
         else:
             # no fsync: a plain write is cheaper than a thread hand-off
@@ -205,8 +214,20 @@ class Driver:
         if snap is not None:
             kept = self._live.compact(snap)
             await loop.run_in_executor(self._io, self.storage.rewrite, kept)
+            self._behind = []  # the rewrite holds them
             self._metrics.log_rewrites.inc()
             _log.info("log truncated after snapshot through slot %d: %d records kept", snap.last_slot, len(kept))
+
+    def _write_behind(self, *, force: bool) -> None:
+        """Bug no-fsync: write out what waited `write_behind_s` (all of it when stopping cleanly)."""
+        if self._write_behind_s is None:
+            return
+        now = time.monotonic()
+        if self._behind and (force or now - self._behind_since >= self._write_behind_s):
+            self._write(self._behind, True)
+            self._behind = []
+        if force or not self._behind:
+            self._behind_since = now
 
     def _write(self, payloads: list[bytes], sync: bool) -> None:
         self.storage.append(payloads)

@@ -52,12 +52,14 @@ class KV:
 
     Args:
         dedup_clients_max: clients remembered for exactly-once; must be equal on every replica.
+        no_dedup: bug no-dedup (replica_image.bugs): a retried request is executed again.
     """
 
-    def __init__(self, *, dedup_clients_max: int = 100_000) -> None:
+    def __init__(self, *, dedup_clients_max: int = 100_000, no_dedup: bool = False) -> None:
         if type(dedup_clients_max) is not int or dedup_clients_max < 1:
             raise ValueError(f"dedup_clients_max must be an int >= 1, got {dedup_clients_max!r}")
         self._max = dedup_clients_max
+        self._no_dedup = no_dedup
         self._data: dict[str, str] = {}
         self._dedup: OrderedDict[str, tuple[int, Result]] = OrderedDict()
 
@@ -65,7 +67,7 @@ class KV:
         return len(self._data)
 
     def read(self, key: str) -> str | None:
-        """The local value of `key` (not linearizable: for tests and status only)."""
+        """The local value of `key` (not linearizable: for tests, status and the local-reads bug)."""
         return self._data.get(key)
 
     def last_result(self, client_id: str, request_id: int) -> Result | None:
@@ -77,7 +79,7 @@ class KV:
 
     def apply(self, cmd: Command) -> Result:
         """Apply `cmd` once per (client_id, request_id) and return its (first) result."""
-        seen = self._dedup.get(cmd.client_id)
+        seen = None if self._no_dedup else self._dedup.get(cmd.client_id)
         if seen is not None:
             if cmd.request_id == seen[0]:
                 self._dedup.move_to_end(cmd.client_id)

@@ -26,7 +26,7 @@ class CoreConfig:
         queue_max: client commands waiting for a slot; beyond it `propose` answers BUSY.
         committed_per_ready_max: chosen slots handed to the host in one Ready.
         learn_scan_max: slots a follower scans per Accept when marking the leader's commit.
-        bugs: deliberate bugs to enable (issue 7); none is implemented yet, the field is a hook.
+        bugs: deliberate bugs to enable (replica_image.bugs); empty in every real use.
     """
 
     election_timeout_ticks: int = 10

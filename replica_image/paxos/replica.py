@@ -94,8 +94,10 @@ class Replica:
         self.node_id = node_id
         self.nodes = tuple(ids)
         self.peers = tuple(n for n in ids if n != node_id)
-        self.quorum = majority(len(ids))
         self.config = config
+        self._bugs = config.bugs  # deliberate bugs (replica_image.bugs); empty in every real use
+        # bug small-quorum: N//2 replicas, so two "quorums" need not intersect
+        self.quorum = max(1, len(ids) // 2) if "small-quorum" in self._bugs else majority(len(ids))
         self._rng = rng
         self._log = PaxosLog()
         self._promised = Ballot.ZERO
@@ -174,9 +176,11 @@ class Replica:
     # ------------------------------------------------------------------ recovery
     def _recover(self, records: Iterable[Record]) -> None:
         snapshot: SnapshotRecord | None = None
+        forget_promises = "forget-promise-on-restart" in self._bugs
         for rec in records:
             if isinstance(rec, PromiseRecord):
-                self._promised = max(self._promised, rec.ballot)
+                if not forget_promises:
+                    self._promised = max(self._promised, rec.ballot)
             elif isinstance(rec, AcceptRecord):
                 self._promised = max(self._promised, rec.ballot)
                 old = self._log.accepted.get(rec.slot)
@@ -340,9 +344,15 @@ class Replica:
         if self._role is not Role.FOLLOWER and ballot != self._ballot:
             self._become_follower()
 
+    def _below_promise(self, ballot: Ballot) -> bool:
+        """P1a's test. Bug reused-ballot compares rounds only: equal rounds of two proposers collide."""
+        if "reused-ballot" in self._bugs:
+            return ballot.round < self._promised.round
+        return ballot < self._promised
+
     def _on_prepare(self, src: int, m: Prepare) -> None:
         self._check_ballot_owner(src, m.ballot, "Prepare")
-        if m.ballot < self._promised:
+        if self._below_promise(m.ballot):
             self._send(src, Nack(ballot=self._promised, rejected=m.ballot))
             return
         # P1a: promise iff higher than every promise; an equal ballot is the same proposer's retry
@@ -360,18 +370,24 @@ class Replica:
 
     def _on_accept(self, src: int, m: Accept) -> None:
         self._check_ballot_owner(src, m.ballot, "Accept")
-        if m.ballot < self._promised:  # P1a: never accept below the promise
+        # P1a: never accept below the promise (bug accept-below-promise: skip this test)
+        if self._below_promise(m.ballot) and "accept-below-promise" not in self._bugs:
             self._send(src, Nack(ballot=self._promised, rejected=m.ballot))
             return
         self._check_one_value_per_ballot(src, m)
-        self._promise_ballot(m.ballot)
+        if m.ballot >= self._promised:  # below it only with a bug: the promise never goes down
+            self._promise_ballot(m.ballot)
         self._leader_id = src
         self._elapsed = 0
         slots: list[int] = []
         for e in m.entries:
             if e.slot < self._log.first_unchosen:
                 continue  # chosen here already (maybe truncated): the leader catches up from our hint
-            if self._log.accepted.get(e.slot) != (m.ballot, e.batch):  # a duplicate needs no new record
+            old = self._log.accepted.get(e.slot)
+            if old is not None and old[0] > m.ballot:  # only with a bug: acknowledged, not stored
+                slots.append(e.slot)
+                continue
+            if old != (m.ballot, e.batch):  # a duplicate needs no new record
                 self._log.accept(e.slot, m.ballot, e.batch)
                 self._record(AcceptRecord(slot=e.slot, ballot=m.ballot, batch=e.batch), sync=True)
             slots.append(e.slot)
@@ -513,9 +529,10 @@ class Replica:
         base = max([self._log.first_unchosen] + [p.chosen_through for p in self._promises.values()])
         best: dict[int, PromiseEntry] = {}
         reports = [self._log.promise_entries(base)] + [p.entries for p in self._promises.values()]
+        ignore_accepted = "ignore-phase1-values" in self._bugs
         for entries in reports:
             for e in entries:
-                if e.slot < base:
+                if e.slot < base or (ignore_accepted and not e.chosen):
                     continue
                 cur = best.get(e.slot)
                 if cur is None or (e.chosen and not cur.chosen) or (not cur.chosen and e.ballot > cur.ballot):
@@ -551,7 +568,7 @@ class Replica:
         self._record(AcceptRecord(slot=slot, ballot=self._ballot, batch=batch), sync=True)
         self._proposals[slot] = batch
         self._acks[slot] = {self.node_id}
-        if self.quorum == 1:
+        if self.quorum == 1 or "early-reply" in self._bugs:  # bug: our own accept taken for a majority's
             self._learn(slot, batch)
         return Proposal(slot=slot, batch=batch)
 

@@ -206,3 +206,19 @@ def test_snapshot_truncates_log_and_restart_restores_state(tmp_path: Path) -> No
     second = seen["second"]
     assert second["snapshot_last"] >= first["snapshot_last"]
     assert second["applied_index"] >= first["applied_index"]
+
+
+def test_local_reads_bug_answers_gets_without_a_leader_and_only_gets(tmp_path: Path) -> None:
+    answers: dict[str, tuple[int, dict[str, Any]]] = {}
+
+    async def check(session: Session, base: str) -> None:
+        # replica 1 of 3 whose peers are down: no leader, so nothing goes through the log
+        for method, path in (("GET", "/kv/a"), ("PUT", "/kv/a")):
+            async with session.request(method, base + path, json={"value": "x"} if method == "PUT" else None) as r:
+                answers[method] = (r.status, await r.json())
+
+    _run(tmp_path / "normal", check, nodes=3)
+    assert answers["GET"][0] == 503 and answers["PUT"][0] == 503
+    _run(tmp_path / "buggy", check, nodes=3, extra_env={"BUGS": "local-reads"})
+    assert answers["GET"] == (200, {"value": None, "found": False})  # local state, no quorum asked
+    assert answers["PUT"][0] == 503

@@ -30,13 +30,13 @@ def test_defaults_and_required() -> None:
 
 
 def test_every_optional_variable_is_read() -> None:
-    env = dict(BASE, FSYNC="never", BUGS="a-bug, other_bug", TICK_MS="5", HEARTBEAT_MS="20",
+    env = dict(BASE, FSYNC="never", BUGS="local-reads, no-dedup", TICK_MS="5", HEARTBEAT_MS="20",
                ELECTION_TIMEOUT_MS="100", REQUEST_TIMEOUT_MS="700", PEER_TIMEOUT_MS="300", RETRANSMIT_MS="40",
                BATCH_MAX="7", WINDOW="3", SNAPSHOT_EVERY="50", PEER_QUEUE_MAX="9",
                CLIENT_MAX_BYTES="4096", LOG_LEVEL="debug")
     cfg = load_config(env)
     assert cfg.fsync is False
-    assert cfg.bugs == {"a-bug", "other_bug"}
+    assert cfg.bugs == {"local-reads", "no-dedup"}
     assert (cfg.tick_ms, cfg.heartbeat_ms, cfg.election_timeout_ms) == (5, 20, 100)
     assert (cfg.request_timeout_ms, cfg.peer_timeout_ms, cfg.retransmit_ms) == (700, 300, 40)
     assert (cfg.batch_max, cfg.window, cfg.snapshot_every, cfg.peer_queue_max) == (7, 3, 50, 9)
