@@ -16,6 +16,10 @@
 //!   toxics: a partition that leaks. So the stop is never sent from outside: `stop` raises a flag,
 //!   and the proxy's own accept loop sends it from inside `accept` (see `Guarded`), where no connection
 //!   is half set up; a connection whose upstream connect finishes after the flag is dropped.
+//! - Every proxied socket has TCP_NODELAY, as in Toxiproxy (Go sets it on every TCP connection).
+//!   noxious sets nothing, so a response written in two pieces (HTTP headers, then the body) waited
+//!   for the peer's delayed ACK at each hop: about 40 ms per proxy. noxious keeps its sockets private,
+//!   so `nodelay_all` sets the option on every socket of the process after each accept and connect.
 
 use crate::error::ApiError;
 use crate::toxic::ToxicSpec;
@@ -232,6 +236,7 @@ impl SocketListener for Guarded<TcpListener> {
     async fn accept(&self) -> std::io::Result<(Self::Stream, SocketAddr)> {
         let Some(guard) = guard() else {
             let (stream, addr) = self.0.accept().await?;
+            nodelay_all();
             return Ok((Guarded(stream), addr));
         };
         loop {
@@ -243,6 +248,7 @@ impl SocketListener for Guarded<TcpListener> {
             tokio::select! {
                 accepted = self.0.accept() => {
                     let (stream, addr) = accepted?;
+                    nodelay_all();
                     if !guard.stopping.load(Ordering::SeqCst) {
                         return Ok((Guarded(stream), addr));
                     }
@@ -258,6 +264,7 @@ impl SocketListener for Guarded<TcpListener> {
 impl SocketStream for Guarded<TcpStream> {
     async fn connect(addr: &str) -> std::io::Result<Self> {
         let stream = TcpStream::connect(addr).await?;
+        nodelay_all();
         // Between this check and noxious linking the connection there is no await, and the stop is
         // only sent from `accept`, which cannot run in between: the link is sure to see the stop.
         if guard().is_some_and(|g| g.stopping.load(Ordering::SeqCst)) {
@@ -268,5 +275,21 @@ impl SocketStream for Guarded<TcpStream> {
 
     fn into_split(self) -> (ReadStream, WriteStream) {
         self.0.into_split()
+    }
+}
+
+/// Sets TCP_NODELAY on every open socket of this process (see the module's obligations). Idempotent;
+/// on a descriptor that is not a TCP socket (or was just closed) the call fails and is ignored.
+fn nodelay_all() {
+    let Ok(dir) = std::fs::read_dir("/proc/self/fd") else { return };
+    let on: libc::c_int = 1;
+    for entry in dir.flatten() {
+        if let Some(fd) = entry.file_name().to_str().and_then(|n| n.parse::<libc::c_int>().ok()) {
+            // SAFETY: setsockopt only reads `on`; a wrong kind of descriptor makes it fail, nothing else.
+            unsafe {
+                libc::setsockopt(fd, libc::IPPROTO_TCP, libc::TCP_NODELAY, (&on as *const libc::c_int).cast(),
+                                 std::mem::size_of::<libc::c_int>() as libc::socklen_t);
+            }
+        }
     }
 }
