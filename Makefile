@@ -1,5 +1,5 @@
 # The README's commands. Each target installs what it needs on a fresh machine (a virtualenv, the images).
-#   make chaos          run the chaos suite against a Docker cluster (images built first if missing)
+#   make chaos          run the default suite (scenarios/) against fresh Docker clusters; SUITE=dir, BUGS=a,b
 #   make test           the whole test suite, end-to-end tests included (what CI runs: .ci/run)
 #   make unit           only the fast tests (no Docker, no replica processes)
 #   make images         build every image, offline when no registry is reachable
@@ -47,9 +47,10 @@ test: images
 unit: venv
 	$(PY) -m pytest -m 'not docker and not processes'
 
-## chaos: until the scenario runner lands, a smoke workload through the proxies with a partition
+## chaos: the default suite (every scenario in scenarios/, one fresh cluster each); results in store/
+SUITE ?= scenarios
 chaos: images
-	$(CLUSTER) smoke --n $(N) --port-base $(PORT_BASE)
+	$(PY) -m harness.cli run --suite $(SUITE) --port-base $(PORT_BASE) $(if $(BUGS),--bugs $(BUGS),)
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache .mypy_cache .images

@@ -125,6 +125,17 @@ async def _run_up(scenario: Scenario, cluster: Cluster, run_dir: RunDir, *, seed
 
     nemesis = Nemesis(net=net, procs=procs, leader=leader, faults=faults, clock_s=lambda: clock_ns() / 1e9)
     urls = {i: cluster.client_url(i) for i in nodes}
+    try:
+        return await _drive(scenario, cluster, run_dir, seed=seed, plan=plan, progress=progress, stop=stop,
+                            net=net, nemesis=nemesis, urls=urls, clock_ns=clock_ns, faults=faults)
+    finally:  # also after Ctrl-C or an error: what was applied and healed is kept
+        _write_faults(run_dir, faults)
+
+
+async def _drive(scenario: Scenario, cluster: Cluster, run_dir: RunDir, *, seed: int, plan: FaultPlan,
+                 progress: Progress, stop: asyncio.Event, net: ToxiproxyNemesis, nemesis: Nemesis,
+                 urls: dict[int, str], clock_ns: Callable[[], int], faults: FaultLog) -> RunOutcome:
+    nodes = list(cluster.nodes)
     with (run_dir.path / "history.jsonl").open("w", encoding="utf-8") as fp:
         recorder = HistoryRecorder(fp=fp, clock_ns=clock_ns)
         async with aiohttp.ClientSession() as session:
@@ -148,7 +159,6 @@ async def _run_up(scenario: Scenario, cluster: Cluster, run_dir: RunDir, *, seed
             reads = await final_reads(scenario.workload.keys, client=client, first_process=stats.processes + 1,
                                       nodes=nodes)
     duration_s = clock_ns() / 1e9
-    _write_faults(run_dir, faults)
     progress(f"[{scenario.name}] checking {len(recorder.events)} events")
     result = await asyncio.to_thread(_check, recorder, scenario) if scenario.checks.linearizable else None
     statuses = await asyncio.to_thread(cluster.status)
