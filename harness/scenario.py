@@ -156,6 +156,7 @@ class WorkloadSpec:
     mix: tuple[tuple[str, float], ...] = DEFAULT_MIX
     timeout_s: float = 2.0
     attempts: int = 3
+    retry_unknown: bool = False  # retry indeterminate attempts with the same request id (needs dedup)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -251,7 +252,7 @@ def scenario_files(directory: str | Path) -> list[Path]:
 T = TypeVar("T")
 _TOP_KEYS = ("name", "description", "seed", "cluster", "workload", "faults", "checks")
 _WORKLOAD_KEYS = ("duration", "concurrency", "rate", "keys", "distribution", "skew", "mix",
-                  "timeout", "attempts")
+                  "timeout", "attempts", "retry_unknown")
 _TIMING_KEYS = ("at", "for", "every", "jitter", "until")
 _FAULT_KEYS = ("partition", "latency", "bandwidth", "reset", "slicer", "slow-close", "limit-data", "kill",
                "pause", "restart", "rolling-restart", "one-of")
@@ -493,6 +494,7 @@ class _Validator:
             "timeout_s": self.optional(keys, "timeout", path, 2.0,
                                        lambda n, p: self.duration(n, p, positive=True, hi=600)),
             "attempts": self.optional(keys, "attempts", path, 3, lambda n, p: self.integer(n, p, 1, 20)),
+            "retry_unknown": self.optional(keys, "retry_unknown", path, False, self.boolean),
         }
         if any(isinstance(x, _Missing) for x in vals.values()):
             return _BAD

@@ -9,7 +9,12 @@ Outcome rules (DESIGN 3 and 7, docs/replica-contract.md):
   are the only outcomes retried (tenacity, bounded by `attempts` and time), with the same request id,
   so the retry is invisible in the history: the op is open from the first attempt's invoke.
 - anything else (503 with `"proposed": true`, a timeout, a reset, a dropped connection, an unexpected
-  status or body): `info`. Never retried: the caller must retire the process (`Completion.retire`).
+  status or body): `info`, and the caller must retire the process (`Completion.retire`). Not retried,
+  unless `retry_unknown` is on: then such an attempt is retried too, with the same request id, the way
+  an etcd or Raft client session retries. That is only sound because the replica applies a
+  (client_id, request_id) once and answers a retry with the first result, which is exactly what it
+  tests (bug `no-dedup`). Once any attempt may have applied, a later "definitely not applied" answer
+  no longer makes the op a `fail`: it ends `info`.
 
 Each logical process gets its own `client_id` (`<prefix>-p<process>`), and request ids count up per
 process, so the replica's exactly-once table never merges two history operations.
@@ -35,6 +40,7 @@ from workloads.generator import Op
 __all__ = ["Completion", "RecordingClient"]
 
 Outcome = Literal["ok", "fail", "info"]
+_NO_ATTEMPT = "no attempt made"
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -50,6 +56,14 @@ class Completion:
     def retire(self) -> bool:
         """True when the process that ran the op must retire (its op may still take effect)."""
         return self.type == "info"
+
+
+class _Unknown(Exception):
+    """An attempt whose effect is unknown; retried (same request id) only with `retry_unknown`."""
+
+    def __init__(self, done: Completion) -> None:
+        super().__init__(done.error)
+        self.done = done
 
 
 class _NotApplied(Exception):
@@ -72,11 +86,12 @@ class RecordingClient:
         attempts: how many times an op is tried while its attempts definitely did not apply (>= 1).
         client_prefix: prefix of the client ids (unique per run).
         retry_wait_s: the cap of the randomized exponential wait between attempts.
+        retry_unknown: also retry attempts of unknown outcome (see the module docstring).
     """
 
     def __init__(self, *, session: aiohttp.ClientSession, urls: Mapping[int, str],
                  recorder: HistoryRecorder, timeout_s: float, attempts: int = 3,
-                 client_prefix: str = "chaos", retry_wait_s: float = 0.5) -> None:
+                 client_prefix: str = "chaos", retry_wait_s: float = 0.5, retry_unknown: bool = False) -> None:
         if attempts < 1 or timeout_s <= 0 or not urls:
             raise ValueError("attempts must be >= 1, timeout_s > 0 and urls non-empty")
         self._session = session
@@ -87,6 +102,7 @@ class RecordingClient:
         self._budget_s = attempts * (timeout_s + retry_wait_s)
         self._prefix = client_prefix
         self._retry_wait_s = retry_wait_s
+        self._retry_unknown = retry_unknown
         self._request_ids: dict[int, itertools.count[int]] = {}
 
     async def perform(self, op: Op, *, process: int, node: int) -> Completion:
@@ -105,9 +121,11 @@ class RecordingClient:
         ids = self._request_ids.setdefault(process, itertools.count())
         request_id = next(ids)
         target = node
-        last = _NotApplied("no attempt made")
+        last = _NotApplied(_NO_ATTEMPT)
+        unknown: Completion | None = None  # the last attempt that may have applied
+        retried = (_NotApplied, _Unknown) if self._retry_unknown else _NotApplied
         retrying = AsyncRetrying(
-            retry=retry_if_exception_type(_NotApplied),
+            retry=retry_if_exception_type(retried),
             stop=stop_after_attempt(self._attempts) | stop_after_delay(self._budget_s),
             wait=wait_random_exponential(multiplier=0.05, max=self._retry_wait_s),
             reraise=True,
@@ -116,15 +134,29 @@ class RecordingClient:
             async for attempt in retrying:
                 with attempt:
                     try:
-                        return await self._once(op, process=process, request_id=request_id, node=target)
+                        done = await self._once(op, process=process, request_id=request_id, node=target)
+                        if done.type == "info" and self._retry_unknown:
+                            raise _Unknown(done)
+                        return done
                     except _NotApplied as exc:
                         last = exc
                         if exc.leader is not None and exc.leader in self._urls:
                             target = exc.leader  # follow the hint on the next attempt
                         raise
-        except _NotApplied:
+                    except _Unknown as exc:
+                        unknown = exc.done
+                        target = self._next_node(target)  # the replica may be cut off: try another
+                        raise
+        except (_NotApplied, _Unknown):
             pass
+        if unknown is not None:  # an earlier attempt may still take effect
+            then = f"; then {last.error}" if last.error != _NO_ATTEMPT else ""
+            return Completion(type="info", node=target, error=f"{unknown.error}{then}"[:200])
         return Completion(type="fail", node=target, error=last.error)
+
+    def _next_node(self, node: int) -> int:
+        nodes = sorted(self._urls)
+        return nodes[(nodes.index(node) + 1) % len(nodes)]
 
     async def _once(self, op: Op, *, process: int, request_id: int, node: int) -> Completion:
         method, path, body = _http_request(op)

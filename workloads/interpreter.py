@@ -90,7 +90,8 @@ async def run_workload(spec: WorkloadSpec, *, seed: int, urls: Mapping[int, str]
         Counts by outcome. Every op started has been completed in the history when this returns.
     """
     client = RecordingClient(session=session, urls=urls, recorder=recorder, timeout_s=spec.timeout_s,
-                             attempts=spec.attempts, client_prefix=client_prefix)
+                             attempts=spec.attempts, client_prefix=client_prefix,
+                             retry_unknown=spec.retry_unknown)
     run = _Run(concurrency=spec.concurrency, deadline=clock() + spec.duration_s,
                stop=stop or asyncio.Event(), clock=clock, max_ops=max_ops)
     nodes = sorted(urls)

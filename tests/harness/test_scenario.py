@@ -22,7 +22,7 @@ HEAD = "description: d\n" + W  # lines 1-2; a `faults:` list starts on line 3, i
 BAD: list[tuple[str, str, str]] = [
     ("misspelt key", "description: d\nworkload:\n  duraton: 10s\n",
      "scenarios/x.yaml:3 workload.duraton: unknown key 'duraton'; did you mean `duration`? use one of: "
-     "duration, concurrency, rate, keys, distribution, skew, mix, timeout, attempts"),
+     "duration, concurrency, rate, keys, distribution, skew, mix, timeout, attempts, retry_unknown"),
     ("wrong type", "description: d\nworkload: {duration: 10s, concurrency: many}\n",
      "scenarios/x.yaml:2 workload.concurrency: 'many' is not an integer, use a whole number from 1 to 256"),
     ("negative duration", "description: d\nworkload:\n  duration: -5s\n",

@@ -20,12 +20,13 @@ T = TypeVar("T")
 
 def with_client(state: FakeReplica, body: Callable[[RecordingClient, HistoryRecorder, FakeCluster],
                                                    Awaitable[T]], *, attempts: int = 3,
-                timeout_s: float = 0.3, urls: dict[int, str] | None = None) -> T:
+                timeout_s: float = 0.3, urls: dict[int, str] | None = None, retry_unknown: bool = False) -> T:
     async def main() -> T:
         async with FakeCluster(state) as cluster, aiohttp.ClientSession() as session:
             rec = HistoryRecorder(clock_ns=lambda: 0)
             client = RecordingClient(session=session, urls=urls or cluster.urls, recorder=rec,
-                                     timeout_s=timeout_s, attempts=attempts, retry_wait_s=0.01)
+                                     timeout_s=timeout_s, attempts=attempts, retry_wait_s=0.01,
+                                     retry_unknown=retry_unknown)
             return await body(client, rec, cluster)
 
     return asyncio.run(main())
@@ -125,3 +126,37 @@ def test_bad_request_is_a_fail_that_is_not_retried() -> None:
     done = with_client(state, lambda c, r, _: c.perform(Op(f="put", key="k", value="v"), process=0, node=1))
     assert done.type == "fail" and (done.error or "").startswith("400: malformed request")
     assert len(state.requests) == 1 and state.data == {}
+
+
+def test_retry_unknown_retries_with_the_same_request_id_and_the_server_applies_once() -> None:
+    state = FakeReplica(script=deque(["lost", "slow", "ok"]))  # applied, applied again?, answered
+
+    async def body(c: RecordingClient, rec: HistoryRecorder, _: FakeCluster) -> Completion:
+        return await c.perform(Op(f="append", key="k", value="x;"), process=4, node=1)
+
+    done = with_client(state, body, retry_unknown=True)
+    assert done.type == "ok"
+    assert state.data["k"] == "x;"  # the replica's dedup answered the retries with the first result
+    assert {(client, req) for _, _, client, req in state.requests} == {("chaos-p4", 0)}
+    assert [node for node, *_ in state.requests] == [1, 2, 3]  # each unknown attempt moves on
+
+
+def test_retry_unknown_never_turns_a_maybe_applied_op_into_a_fail() -> None:
+    state = FakeReplica(script=deque(["lost", "unavailable", "unavailable"]))
+
+    async def body(c: RecordingClient, rec: HistoryRecorder, _: FakeCluster) -> Completion:
+        return await c.perform(Op(f="put", key="k", value="v"), process=0, node=1)
+
+    done = with_client(state, body, retry_unknown=True)
+    assert done.type == "info" and done.retire
+    assert done.error is not None and done.error.startswith("503")
+
+
+def test_without_retry_unknown_an_unknown_attempt_is_not_retried() -> None:
+    state = FakeReplica(script=deque(["lost", "ok"]))
+
+    async def body(c: RecordingClient, rec: HistoryRecorder, _: FakeCluster) -> Completion:
+        return await c.perform(Op(f="put", key="k", value="v"), process=0, node=1)
+
+    assert with_client(state, body).type == "info"
+    assert len(state.requests) == 1
