@@ -168,8 +168,14 @@ def _register_list(sub: "argparse._SubParsersAction[argparse.ArgumentParser]") -
     register_list(sub)
 
 
+def _register_detect(sub: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None:
+    from harness.detect import register_detect
+
+    register_detect(sub)
+
+
 _REGISTRARS: tuple[Registrar, ...] = (_register_check, _register_run, _register_cluster, _register_validate,
-                                      _register_list,)
+                                      _register_list, _register_detect)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -1,0 +1,154 @@
+"""`paxos-chaos detect`: run the suite against each deliberate replica bug and say which scenario caught it.
+
+A harness that never fails proves nothing (DESIGN section 9). For every bug named (default: all of
+`replica_image.bugs`) the scenarios of the suite run one after another with `BUGS=<that bug>`, the
+scenarios that give the bug its chance first (`HINTS`), until one reports a linearizability violation
+(caught) or the budget of scenario runs is spent (not caught). A later round (`--runs`) repeats the
+suite with the next seed of every scenario. A run that fails only its liveness check counts as a
+failure but not as a catch: detection means a safety violation in the history.
+
+The table it prints and stores (`<store>/detect/<time>/detect.md` and `detect.json`): bug, caught or
+not, the scenario and seed that caught it, the wall time until then (cluster start-ups included),
+and how many scenario runs it took.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import dataclasses
+import json
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from harness.errors import UsageError
+from harness.runner import RunOptions, run_scenario
+from harness.scenario import Scenario, load_scenario, scenario_files
+
+__all__ = ["HINTS", "Detection", "register_detect"]
+
+# Scenarios that give each bug its chance, tried first (the rest of the suite follows, by name).
+HINTS: dict[str, tuple[str, ...]] = {
+    "accept-below-promise": ("pause-leader", "leader-isolation", "flapping-partitions"),
+    "ignore-phase1-values": ("leader-isolation", "pause-leader", "flapping-partitions"),
+    "no-fsync": ("rolling-restart", "kill-random", "client-retries"),
+    "early-reply": ("leader-isolation", "halves"),
+    "local-reads": ("leader-isolation", "halves"),
+    "small-quorum": ("halves", "leader-isolation"),
+    "no-dedup": ("client-retries",),
+    "reused-ballot": ("flapping-partitions", "leader-isolation", "majorities-ring"),
+    "forget-promise-on-restart": ("rolling-restart", "kill-random", "client-retries"),
+}
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Detection:
+    """How the suite fared against one bug."""
+
+    bug: str
+    caught: bool
+    scenario: str | None  # the scenario that caught it
+    seed: int | None
+    runs: int  # scenario runs until caught (or all that were made)
+    seconds: float  # wall time of those runs
+    failures: tuple[str, ...]  # scenarios that failed without a safety violation (liveness only)
+    report: str | None  # report.html of the catching run
+
+
+def register_detect(sub: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None:
+    p = sub.add_parser(
+        "detect", help="run the suite against each deliberate replica bug (detection power)",
+        description="For each bug, run the suite's scenarios with BUGS=<bug> (the likeliest first) until "
+                    "one finds a linearizability violation. Exit 0 if every bug was caught, 1 otherwise.")
+    p.add_argument("--bugs", default=None, help="comma-separated bugs (default: every known bug)")
+    p.add_argument("--suite", default="scenarios", metavar="DIR", help="scenario directory (default scenarios/)")
+    p.add_argument("--runs", type=int, default=1, help="rounds over the suite, each with the next seeds (default 1)")
+    p.add_argument("--max-scenario-runs", type=int, default=None, metavar="N",
+                   help="give up on a bug after N scenario runs (default: every scenario of every round)")
+    p.add_argument("--store", default="store", help="where results go (default ./store)")
+    p.add_argument("--project", default="paxos-chaos-detect", help="compose project name")
+    p.add_argument("--port-base", type=int, default=8000, help="Toxiproxy API on PORT_BASE+474 (default 8000)")
+    p.set_defaults(func=_run)
+
+
+def _bugs(text: str | None) -> list[str]:
+    from replica_image.bugs import KNOWN_BUGS
+
+    names = sorted(KNOWN_BUGS) if text is None else [b.strip() for b in text.split(",") if b.strip()]
+    unknown = [b for b in names if b not in KNOWN_BUGS]
+    if unknown or not names:
+        raise UsageError(f"--bugs {text!r}: unknown bug(s) {unknown}; known: {','.join(sorted(KNOWN_BUGS))}")
+    return names
+
+
+def order(suite: list[Scenario], bug: str) -> list[Scenario]:
+    """The suite with the bug's hinted scenarios first, in hint order, then the rest by name."""
+    hints = HINTS.get(bug, ())
+    rank = {name: i for i, name in enumerate(hints)}
+    return sorted(suite, key=lambda s: (rank.get(s.name, len(hints)), s.name))
+
+
+def _run(args: argparse.Namespace) -> int:
+    bugs = _bugs(args.bugs)
+    if args.runs < 1 or (args.max_scenario_runs is not None and args.max_scenario_runs < 1):
+        raise UsageError("--runs and --max-scenario-runs must be at least 1")
+    suite = [load_scenario(p) for p in scenario_files(args.suite)]
+    if not suite:
+        raise UsageError(f"--suite {args.suite}: no *.yaml scenarios there")
+    from harness.cluster import connect
+
+    connect()  # Docker not running: one line and exit 2, before anything is created
+    opts = RunOptions(store=Path(args.store), project=args.project, port_base=args.port_base)
+    results = asyncio.run(_detect_all(bugs, suite, opts, rounds=args.runs, budget=args.max_scenario_runs))
+    table = render(results)
+    print("\n" + table)
+    out = Path(args.store) / "detect" / time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "detect.md").write_text(table + "\n", encoding="utf-8")
+    (out / "detect.json").write_text(json.dumps([dataclasses.asdict(r) for r in results], indent=1) + "\n",
+                                     encoding="utf-8")
+    print(f"\ndetection table: {out / 'detect.md'}")
+    return 0 if all(r.caught for r in results) else 1
+
+
+async def _detect_all(bugs: list[str], suite: list[Scenario], opts: RunOptions, *, rounds: int,
+                      budget: int | None) -> list[Detection]:
+    return [await _detect(bug, suite, opts, rounds=rounds, budget=budget) for bug in bugs]
+
+
+async def _detect(bug: str, suite: list[Scenario], opts: RunOptions, *, rounds: int,
+                  budget: int | None) -> Detection:
+    start = time.monotonic()
+    runs = 0
+    failures: list[str] = []
+    for r in range(rounds):
+        for scenario in order(suite, bug):
+            if budget is not None and runs >= budget:
+                break
+            runs += 1
+            seed = scenario.seed + r
+            print(f"[detect] {bug}: run {runs}, {scenario.name} seed {seed}", flush=True)
+            outcome = await run_scenario(scenario, dataclasses.replace(opts, bugs=(bug,), seed=seed),
+                                         progress=lambda s: print(s, flush=True))
+            if any(c.name == "linearizable" and c.outcome == "fail" for c in outcome.cases):
+                return Detection(bug=bug, caught=True, scenario=scenario.name, seed=seed, runs=runs,
+                                 seconds=time.monotonic() - start, failures=tuple(failures),
+                                 report=str(outcome.run_dir / "report.html"))
+            if outcome.exit_code != 0:
+                failures.append(scenario.name)
+    return Detection(bug=bug, caught=False, scenario=None, seed=None, runs=runs,
+                     seconds=time.monotonic() - start, failures=tuple(failures), report=None)
+
+
+def render(results: list[Detection]) -> str:
+    """A Markdown table of the detections, with the detection rate underneath."""
+    rows = ["| bug | caught | by scenario (seed) | time to detect | scenario runs | other failures |",
+            "|---|---|---|---:|---:|---|"]
+    for r in results:
+        by = f"{r.scenario} ({r.seed})" if r.caught else "-"
+        rows.append(f"| {r.bug} | {'yes' if r.caught else 'NO'} | {by} | {r.seconds:.0f} s | {r.runs} | "
+                    f"{', '.join(r.failures) or '-'} |")
+    caught = sum(r.caught for r in results)
+    rows.append(f"\ndetection rate: {caught}/{len(results)}")
+    return "\n".join(rows)
