@@ -43,6 +43,10 @@ class Model(Protocol[S]):
     def partition(self, ops: Sequence[Operation]) -> dict[str | None, list[Operation]]:
         """Split into independent sub-histories (P-compositionality); each is checked on its own."""
 
+    def unobserved(self, ops: Sequence[Operation]) -> set[int]:
+        """Positions of unknown-outcome writes whose value nothing in `ops` ever observed: the search
+        may assume they never took effect (see `unobserved_writes`). Return an empty set when unsure."""
+
     def describe(self, state: S) -> str:
         """A short human-readable form of a state, for counterexamples."""
 
@@ -50,6 +54,41 @@ class Model(Protocol[S]):
 def step(model: Model[S], state: S, op: Operation) -> tuple[bool, S]:
     """The model's transition for one operation (convenience over `compile`)."""
     return model.compile(op)(state)
+
+
+def unobserved_writes(ops: Sequence[Operation], *, substring: bool) -> set[int]:
+    """Unknown-outcome put/write/append/cas ops whose written value no read returned and no cas expected.
+
+    Dropping such an op w keeps a linearizable history linearizable. Take a linearization that places
+    w. From w until the next put or delete, the state holds w's value (as a whole, or with `substring`,
+    the append models, inside a longer string): a read placed there would have returned it and a cas
+    placed there would have expected it, so only appends (whose legality never depends on the state)
+    sit there, and the next put or delete sets the same state whether w happened or not. So the same
+    order without w is legal too. The other direction is trivial (w may always "never happen").
+    Every read output and every cas expect counts as an observation, whatever its own outcome.
+
+    Unknown writes are what makes the search hard: each one that may still be placed rules out the
+    pruning that appends allow. Most unknown writes in a chaos run are never read back.
+    """
+    seen: list[Hashable] = []
+    for op in ops:
+        if op.f in ("get", "read") and op.ret is not None:
+            seen.append(op.output)
+        elif op.f == "cas" and isinstance(op.input, CasValue):
+            seen.append(op.input.expect)
+    blob = "\x00".join(s for s in seen if isinstance(s, str)) if substring else ""
+    exact = set(seen)
+    out: set[int] = set()
+    for i, op in enumerate(ops):
+        if op.ret is not None or op.f not in ("put", "write", "append", "cas"):
+            continue
+        value = op.input.value if isinstance(op.input, CasValue) else op.input
+        if substring:
+            if isinstance(value, str) and value and value not in blob and value not in exact:
+                out.add(i)
+        elif op.f != "append" and value not in exact and value is not None:
+            out.add(i)
+    return out
 
 
 def _scalar(op: Operation) -> Scalar:
@@ -120,6 +159,9 @@ class KVModel:
     def partition(self, ops: Sequence[Operation]) -> dict[str | None, list[Operation]]:
         return _by_key(ops)
 
+    def unobserved(self, ops: Sequence[Operation]) -> set[int]:
+        return unobserved_writes(ops, substring=True)
+
     def describe(self, state: Scalar) -> str:
         return "absent" if state is None else repr(state)
 
@@ -163,6 +205,9 @@ class RegisterModel:
 
     def partition(self, ops: Sequence[Operation]) -> dict[str | None, list[Operation]]:
         return {None: list(ops)} if ops else {}
+
+    def unobserved(self, ops: Sequence[Operation]) -> set[int]:
+        return unobserved_writes(ops, substring=False)
 
     def describe(self, state: Scalar) -> str:
         return "nil" if state is None else repr(state)
