@@ -131,7 +131,12 @@ async def _detect(bug: str, suite: list[Scenario], opts: RunOptions, *, rounds: 
             print(f"[detect] {bug}: run {runs}, {scenario.name} seed {seed}", flush=True)
             outcome = await run_scenario(scenario, dataclasses.replace(opts, bugs=(bug,), seed=seed),
                                          progress=lambda s: print(s, flush=True))
-            if any(c.name == "linearizable" and c.outcome == "fail" for c in outcome.cases):
+            caught = any(c.name == "linearizable" and c.outcome == "fail" for c in outcome.cases)
+            word = "CAUGHT (linearizability violation)" if caught else (
+                "not caught (a liveness check failed)" if outcome.exit_code else "not caught")
+            print(f"[detect] {bug}: {word} by {scenario.name} seed {seed}: {outcome.run_dir / 'report.html'}",
+                  flush=True)
+            if caught:
                 return Detection(bug=bug, caught=True, scenario=scenario.name, seed=seed, runs=runs,
                                  seconds=time.monotonic() - start, failures=tuple(failures),
                                  report=str(outcome.run_dir / "report.html"))

@@ -6,7 +6,7 @@ import random
 
 import pytest
 
-from faults.plan import LinkToxic, Partition, ProcessAction, make_plan, resolve_target, timeline
+from faults.plan import FaultPlan, LinkToxic, Partition, ProcessAction, make_plan, resolve_target, timeline
 from harness.scenario import TargetSpec, parse_scenario
 
 
@@ -29,7 +29,7 @@ def test_same_seed_same_plan_other_seed_other_plan() -> None:
 def test_editing_one_entry_does_not_reshuffle_another() -> None:
     one = make_plan(scenario(FLAPPING))
     two = make_plan(scenario(FLAPPING + "  - kill: {target: random}\n    at: 30s\n    for: 1s\n"))
-    def key(plan):  # type: ignore[no-untyped-def]
+    def key(plan: FaultPlan) -> list[tuple[float, float | None, object]]:
         return [(s.start_s, s.heal_s, s.fault) for s in plan.steps if s.entry == 0]
 
     assert key(two) == key(one)

@@ -176,7 +176,7 @@ def test_compaction_keeps_what_recovery_needs(tmp_path: Path) -> None:
     from replica_image.codec import decode_record, encode_record
     from replica_image.compaction import LiveLog
     from replica_image.paxos import (
-        AcceptRecord, Ballot, ChosenRecord, Command, CoreConfig, PromiseRecord, Replica, SnapshotRecord,
+        AcceptRecord, Ballot, ChosenRecord, Command, CoreConfig, PromiseRecord, Record, Replica, SnapshotRecord,
     )
 
     def cmd(n: int) -> tuple[Command, ...]:
@@ -184,7 +184,7 @@ def test_compaction_keeps_what_recovery_needs(tmp_path: Path) -> None:
 
     b11, b22 = Ballot(round=1, node=1), Ballot(round=2, node=2)
     snap = SnapshotRecord(last_slot=0, data="{}")
-    records = [
+    records: list[Record] = [
         PromiseRecord(ballot=b11), AcceptRecord(slot=0, ballot=b11, batch=cmd(0)), ChosenRecord(slot=0, batch=cmd(0)),
         AcceptRecord(slot=1, ballot=b11, batch=cmd(1)), PromiseRecord(ballot=b22),
         AcceptRecord(slot=1, ballot=b22, batch=cmd(11)), AcceptRecord(slot=2, ballot=b22, batch=cmd(2)),
@@ -196,8 +196,8 @@ def test_compaction_keeps_what_recovery_needs(tmp_path: Path) -> None:
                     AcceptRecord(slot=2, ballot=b22, batch=cmd(2)), ChosenRecord(slot=1, batch=cmd(11)), snap]
     assert len(live) == 5
 
-    def core(recs: list[object]) -> Replica:
-        return Replica(1, [1, 2, 3], CoreConfig(), random.Random(1), recovered=recs)  # type: ignore[arg-type]
+    def core(recs: list[Record]) -> Replica:
+        return Replica(1, [1, 2, 3], CoreConfig(), random.Random(1), recovered=recs)
 
     full, compacted = core(records), core(kept)
     assert (compacted.ballot, compacted.first_unchosen) == (full.ballot, full.first_unchosen) == (b22, 2)
