@@ -32,13 +32,13 @@ __all__ = ["HINTS", "Detection", "register_detect"]
 HINTS: dict[str, tuple[str, ...]] = {
     "accept-below-promise": ("pause-leader", "leader-isolation", "flapping-partitions"),
     "ignore-phase1-values": ("leader-isolation", "pause-leader", "flapping-partitions"),
-    "no-fsync": ("rolling-restart", "kill-random", "client-retries"),
+    "no-fsync": ("kill-majority", "rolling-restart", "kill-random"),
     "early-reply": ("leader-isolation", "halves"),
     "local-reads": ("leader-isolation", "halves"),
     "small-quorum": ("halves", "leader-isolation"),
     "no-dedup": ("client-retries",),
     "reused-ballot": ("flapping-partitions", "leader-isolation", "majorities-ring"),
-    "forget-promise-on-restart": ("rolling-restart", "kill-random", "client-retries"),
+    "forget-promise-on-restart": ("kill-majority", "rolling-restart", "kill-random", "pause-leader"),
 }
 
 
