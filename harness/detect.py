@@ -32,7 +32,7 @@ __all__ = ["HINTS", "Detection", "register_detect"]
 HINTS: dict[str, tuple[str, ...]] = {
     "accept-below-promise": ("pause-leader", "leader-isolation", "flapping-partitions"),
     "ignore-phase1-values": ("leader-isolation", "pause-leader", "flapping-partitions"),
-    "no-fsync": ("kill-majority", "rolling-restart", "kill-random"),
+    "no-fsync": ("kill-all", "kill-majority", "rolling-restart"),
     "early-reply": ("leader-isolation", "halves"),
     "local-reads": ("leader-isolation", "halves"),
     "small-quorum": ("halves", "leader-isolation"),
