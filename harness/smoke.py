@@ -1,5 +1,5 @@
-"""A smoke workload against a live cluster, through the proxies only: what `make chaos` runs until the
-scenario runner lands, and the small helpers the end-to-end tests share with it.
+"""A smoke workload against a live cluster, through the proxies only (`python -m harness.cluster smoke`:
+a quick look that a cluster works, not a test), and the small helpers the end-to-end tests share with it.
 
 Everything here speaks HTTP to 127.0.0.1 (the `client-ni` proxies and the Toxiproxy API), never to a
 container address. Every loop is bounded in attempts and time.
