@@ -87,7 +87,7 @@ def test_shipped_scenario_passes_on_the_correct_replica(built_images: images.Bui
 
 
 LOCAL_READS = textwrap.dedent("""
-    description: Halves with drop while gets are served from local state (BUGS=local-reads).
+    description: Isolate the leader, then halves, while gets are served from local state (BUGS=local-reads).
     seed: 3
     cluster: {size: 3, bugs: [local-reads]}
     workload: {duration: 25s, concurrency: 6, rate: 120, keys: 3}
