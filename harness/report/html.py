@@ -152,15 +152,20 @@ def _fault_timeline(faults: Sequence[FaultInterval], t_max: float) -> str:
     for i, f in enumerate(faults):
         y = frame.top + i * row_h
         x0, x1 = frame.x(f.start_s), frame.x(f.end_s)
+        head = f.label.split(": ", 1)[0]  # the fault's kind; who it hit is in the tooltip and the list below
+        head = head if len(head) <= 40 else head[:39] + "\u2026"
         parts.append(f'<text x="{frame.left - 6}" y="{y + 12}" font-size="11" text-anchor="end">'
-                     f"{esc(f.label[:40])}</text>"
+                     f"{esc(head)}</text>"
                      f'<rect x="{x0:.1f}" y="{y + 2}" width="{max(2.0, x1 - x0):.1f}" height="{row_h - 4}" '
                      f'fill="#d9534f" opacity="0.8"><title>{esc(f.label)}: {f.start_s:.2f}s to {f.end_s:.2f}s'
                      f"</title></rect>")
     frame2 = Frame(width=frame.width, height=frame.height, t_max_s=t_max, left=frame.left,
                    top=frame.top, bottom=frame.height - frame.top - len(faults) * row_h)
     parts.append(x_axis(frame2))
-    return "".join(parts) + "</svg>"
+    listing = "".join(f"<tr><td>{f.start_s:.1f} s</td><td>{f.end_s:.1f} s</td><td>{esc(f.label)}</td></tr>"
+                      for f in faults)
+    return ("".join(parts) + "</svg>"
+            + f"<table><tr><th>from</th><th>to</th><th>fault</th></tr>{listing}</table>")
 
 
 def _throughput(ops: Sequence[_Op], bands: list[tuple[float, float, str]], t_max: float) -> str:

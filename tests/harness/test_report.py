@@ -49,3 +49,13 @@ def test_text_from_the_history_and_scenario_is_escaped_and_the_page_is_self_cont
     assert "<script" not in html
     assert not re.search(r'(src|href)="https?://', html), "the report must open offline"
     assert html.count("<svg") >= 4
+
+
+def test_fault_timeline_names_the_kind_and_lists_each_fault_in_full() -> None:
+    events, _ = _events("c01-ok.txt")
+    label = "partition isolate-leader (drop): n1 cannot hear n2; n2 cannot hear n1,n3; n3 cannot hear n2"
+    html = render_report(ReportInput(scenario="s", description="d", seed=1, nodes=3, duration_s=10.0,
+                                     events=events, faults=[FaultInterval(start_s=1, end_s=2.5, label=label)],
+                                     cases=[], check=None))
+    assert ">partition isolate-leader (drop)</text>" in html  # the axis label: the kind only
+    assert f"<td>1.0 s</td><td>2.5 s</td><td>{label}</td>" in html  # the list: everything
