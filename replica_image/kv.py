@@ -67,7 +67,7 @@ class KV:
         return len(self._data)
 
     def read(self, key: str) -> str | None:
-        """The local value of `key` (not linearizable: for tests, status and the local-reads bug)."""
+        """The local value of `key` (not linearizable: for tests and status only)."""
         return self._data.get(key)
 
     def last_result(self, client_id: str, request_id: int) -> Result | None:
@@ -93,6 +93,11 @@ class KV:
             self._dedup.popitem(last=False)
         return result
 
+    def get(self, key: str) -> Result:
+        """What a get of `key` returns in the current local state (no dedup, nothing recorded)."""
+        cur = self._data.get(key)
+        return Result(status=OK, value=cur) if cur is not None else Result(status=ABSENT)
+
     def apply_batch(self, batch: Iterable[Command]) -> list[tuple[Command, Result]]:
         """Apply a chosen slot's commands in order; the no-op (empty batch) changes nothing."""
         return [(cmd, self.apply(cmd)) for cmd in batch]
@@ -101,7 +106,7 @@ class KV:
         data, key = self._data, cmd.key
         cur = data.get(key)
         if cmd.op == "get":
-            return Result(status=OK, value=cur) if cur is not None else Result(status=ABSENT)
+            return self.get(key)
         if cmd.op == "put":
             assert cmd.value is not None  # Command validation guarantees it
             data[key] = cmd.value

@@ -29,7 +29,6 @@ from replica_image.codec import decode_message
 from replica_image.config import Config
 from replica_image.errors import InvalidMessage
 from replica_image.host import Applied, Driver, Outcome, Rejected
-from replica_image.kv import ABSENT, OK, Result
 from replica_image.metrics import ReplicaMetrics
 from replica_image.paxos import Command, Envelope
 from replica_image.results import render_result
@@ -121,9 +120,7 @@ class ReplicaServer:
             return self._count(op, _error(400, str(exc)))
         if op == "get" and "local-reads" in self._cfg.bugs:
             # bug local-reads: whatever this replica has applied, leader or not, current or not
-            value = self._driver.kv.read(cmd.key)
-            result = Result(status=OK, value=value) if value is not None else Result(status=ABSENT)
-            return self._count(op, web.json_response(render_result(cmd, result)[1]))
+            return self._count(op, web.json_response(render_result(cmd, self._driver.kv.get(cmd.key))[1]))
         response = await self._execute(request, creq, cmd, deadline=start + self._timeout_s)
         self._metrics.request_seconds.observe(time.monotonic() - start)
         return self._count(op, response)
