@@ -174,8 +174,14 @@ def _register_detect(sub: "argparse._SubParsersAction[argparse.ArgumentParser]")
     register_detect(sub)
 
 
+def _register_sim(sub: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None:
+    from harness.sim.sweep import register_sim
+
+    register_sim(sub)
+
+
 _REGISTRARS: tuple[Registrar, ...] = (_register_check, _register_run, _register_cluster, _register_validate,
-                                      _register_list, _register_detect)
+                                      _register_list, _register_detect, _register_sim)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -1,15 +1,22 @@
-"""`paxos-chaos detect`: run the suite against each deliberate replica bug and say which scenario caught it.
+"""`paxos-chaos detect`: run the simulator and the suite against each deliberate replica bug and say
+what caught it.
 
-A harness that never fails proves nothing (DESIGN section 9). For every bug named (default: all of
-`replica_image.bugs`) the scenarios of the suite run one after another with `BUGS=<that bug>`, the
+A harness that never fails proves nothing (DESIGN section 9: "the default suite plus the simulator
+must catch every one"). For every bug named (default: all of `replica_image.bugs`):
+
+1. the simulator (`harness.sim`) sweeps seeds 0, 1, ... with the bug on until one fails a safety
+   check (history not linearizable, or replicas applied different values in a slot), within
+   `--sim-seeds` seeds; `--sim-seeds 0` skips it;
+2. unless `--no-docker`, the scenarios of the suite run one after another with `BUGS=<that bug>`, the
 scenarios that give the bug its chance first (`HINTS`), until one reports a linearizability violation
 (caught) or the budget of scenario runs is spent (not caught). A later round (`--runs`) repeats the
 suite with the next seed of every scenario. A run that fails only its liveness check counts as a
 failure but not as a catch: detection means a safety violation in the history.
 
 The table it prints and stores (`<store>/detect/<time>/detect.md` and `detect.json`): bug, caught or
-not, the scenario and seed that caught it, the wall time until then (cluster start-ups included),
-and how many scenario runs it took.
+not (by either), the scenario and seed that caught it, the wall time until then (cluster start-ups
+included) and how many scenario runs it took; the simulator's catching seed and check, how many seeds
+and how long it took.
 """
 
 from __future__ import annotations
@@ -25,8 +32,10 @@ from pathlib import Path
 from harness.errors import UsageError
 from harness.runner import RunOptions, run_scenario
 from harness.scenario import Scenario, load_scenario, scenario_files
+from harness.sim import SimConfig
+from harness.sim.sweep import Sweep, sweep
 
-__all__ = ["HINTS", "Detection", "register_detect"]
+__all__ = ["HINTS", "Detection", "SimDetection", "register_detect", "render", "simulate_bug"]
 
 # Scenarios that give each bug its chance, tried first (the rest of the suite follows, by name).
 HINTS: dict[str, tuple[str, ...]] = {
@@ -43,17 +52,30 @@ HINTS: dict[str, tuple[str, ...]] = {
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class SimDetection:
+    """How the simulator fared against one bug."""
+
+    caught: bool
+    seed: int | None  # the first seed with a safety violation
+    check: str | None  # which check found it
+    seeds: int  # seeds run (until caught, or all)
+    seconds: float
+    liveness: tuple[int, ...]  # seeds that failed only a liveness check before the catch (not counted)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class Detection:
-    """How the suite fared against one bug."""
+    """How the suite fared against one bug (runs 0: the suite was not run)."""
 
     bug: str
-    caught: bool
+    caught: bool  # by the suite
     scenario: str | None  # the scenario that caught it
     seed: int | None
     runs: int  # scenario runs until caught (or all that were made)
     seconds: float  # wall time of those runs
     failures: tuple[str, ...]  # scenarios that failed without a safety violation (liveness only)
     report: str | None  # report.html of the catching run
+    sim: SimDetection | None = None
 
 
 def register_detect(sub: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None:
@@ -69,6 +91,9 @@ def register_detect(sub: "argparse._SubParsersAction[argparse.ArgumentParser]") 
     p.add_argument("--store", default="store", help="where results go (default ./store)")
     p.add_argument("--project", default="paxos-chaos-detect", help="compose project name")
     p.add_argument("--port-base", type=int, default=8000, help="Toxiproxy API on PORT_BASE+474 (default 8000)")
+    p.add_argument("--sim-seeds", type=int, default=3000, metavar="N",
+                   help="simulator seeds per bug before giving up (default 3000; 0: skip the simulator)")
+    p.add_argument("--no-docker", action="store_true", help="run only the simulator, not the Docker suite")
     p.set_defaults(func=_run)
 
 
@@ -93,14 +118,23 @@ def _run(args: argparse.Namespace) -> int:
     bugs = _bugs(args.bugs)
     if args.runs < 1 or (args.max_scenario_runs is not None and args.max_scenario_runs < 1):
         raise UsageError("--runs and --max-scenario-runs must be at least 1")
+    if args.sim_seeds < 0 or (args.no_docker and args.sim_seeds == 0):
+        raise UsageError("--sim-seeds must be >= 0, and above 0 with --no-docker (else nothing runs)")
     suite = [load_scenario(p) for p in scenario_files(args.suite)]
     if not suite:
         raise UsageError(f"--suite {args.suite}: no *.yaml scenarios there")
-    from harness.cluster import connect
+    if not args.no_docker:
+        from harness.cluster import connect
 
-    connect()  # Docker not running: one line and exit 2, before anything is created
-    opts = RunOptions(store=Path(args.store), project=args.project, port_base=args.port_base)
-    results = asyncio.run(_detect_all(bugs, suite, opts, rounds=args.runs, budget=args.max_scenario_runs))
+        connect()  # Docker not running: one line and exit 2, before anything is created
+    sims = {bug: simulate_bug(bug, seeds=args.sim_seeds) for bug in bugs} if args.sim_seeds else {}
+    if args.no_docker:
+        results = [Detection(bug=b, caught=False, scenario=None, seed=None, runs=0, seconds=0.0, failures=(),
+                             report=None) for b in bugs]
+    else:
+        opts = RunOptions(store=Path(args.store), project=args.project, port_base=args.port_base)
+        results = asyncio.run(_detect_all(bugs, suite, opts, rounds=args.runs, budget=args.max_scenario_runs))
+    results = [dataclasses.replace(r, sim=sims.get(r.bug)) for r in results]
     table = render(results)
     print("\n" + table)
     out = Path(args.store) / "detect" / time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
@@ -109,7 +143,34 @@ def _run(args: argparse.Namespace) -> int:
     (out / "detect.json").write_text(json.dumps([dataclasses.asdict(r) for r in results], indent=1) + "\n",
                                      encoding="utf-8")
     print(f"\ndetection table: {out / 'detect.md'}")
-    return 0 if all(r.caught for r in results) else 1
+    return 0 if all(_caught(r) for r in results) else 1
+
+
+def _caught(r: Detection) -> bool:
+    return r.caught or (r.sim is not None and r.sim.caught)
+
+
+def simulate_bug(bug: str, *, seeds: int, first: int = 0) -> SimDetection:
+    """Sweep simulator seeds with `bug` on until a safety check fails (liveness-only failures go on)."""
+    start = time.monotonic()
+    liveness: list[int] = []
+    done: Sweep | None = None
+    seed, left = first, seeds
+    while left > 0:
+        done = sweep(SimConfig(bugs=frozenset({bug})), first=seed, count=left)
+        failure = done.failure
+        if failure is None:
+            break
+        if failure.safety_violation is not None:
+            check = "agreement" if failure.agreement else "linearizability"
+            print(f"[detect] {bug}: CAUGHT by the simulator, seed {failure.config.seed} ({check})", flush=True)
+            return SimDetection(caught=True, seed=failure.config.seed, check=check, seeds=seeds - left + done.seeds,
+                                seconds=time.monotonic() - start, liveness=tuple(liveness))
+        liveness.append(failure.config.seed)
+        seed, left = failure.config.seed + 1, left - done.seeds
+    print(f"[detect] {bug}: not caught by the simulator in {seeds} seeds", flush=True)
+    return SimDetection(caught=False, seed=None, check=None, seeds=seeds, seconds=time.monotonic() - start,
+                        liveness=tuple(liveness))
 
 
 async def _detect_all(bugs: list[str], suite: list[Scenario], opts: RunOptions, *, rounds: int,
@@ -147,13 +208,29 @@ async def _detect(bug: str, suite: list[Scenario], opts: RunOptions, *, rounds: 
 
 
 def render(results: list[Detection]) -> str:
-    """A Markdown table of the detections, with the detection rate underneath."""
-    rows = ["| bug | caught | by scenario (seed) | time to detect | scenario runs | other failures |",
-            "|---|---|---|---:|---:|---|"]
+    """A Markdown table of the detections, with the detection rates underneath."""
+    rows = ["| bug | caught | suite: by scenario (seed) | suite: time to detect | suite: scenario runs | "
+            "simulator: by seed (check) | simulator: time to detect | simulator: seeds | other failures |",
+            "|---|---|---|---:|---:|---|---:|---:|---|"]
     for r in results:
-        by = f"{r.scenario} ({r.seed})" if r.caught else "-"
-        rows.append(f"| {r.bug} | {'yes' if r.caught else 'NO'} | {by} | {r.seconds:.0f} s | {r.runs} | "
-                    f"{', '.join(r.failures) or '-'} |")
-    caught = sum(r.caught for r in results)
-    rows.append(f"\ndetection rate: {caught}/{len(results)}")
+        if r.runs == 0:
+            by, secs, runs = "not run", "-", "-"
+        else:
+            by, secs, runs = (f"{r.scenario} ({r.seed})" if r.caught else "NOT CAUGHT"), f"{r.seconds:.0f} s", str(r.runs)
+        sim = r.sim
+        if sim is None:
+            sby, ssecs, sseeds = "not run", "-", "-"
+        else:
+            sby = f"{sim.seed} ({sim.check})" if sim.caught else "NOT CAUGHT"
+            ssecs, sseeds = f"{sim.seconds:.1f} s", str(sim.seeds)
+        other = list(r.failures) + ([f"sim liveness: seeds {', '.join(map(str, sim.liveness))}"]
+                                    if sim is not None and sim.liveness else [])
+        rows.append(f"| {r.bug} | {'yes' if _caught(r) else 'NO'} | {by} | {secs} | {runs} | {sby} | {ssecs} | "
+                    f"{sseeds} | {', '.join(other) or '-'} |")
+    rows.append(f"\ndetection rate: {sum(_caught(r) for r in results)}/{len(results)}")
+    if any(r.runs for r in results):
+        rows.append(f"suite alone: {sum(r.caught for r in results if r.runs)}/{sum(1 for r in results if r.runs)}")
+    if any(r.sim for r in results):
+        sims = [r.sim for r in results if r.sim is not None]
+        rows.append(f"simulator alone: {sum(s.caught for s in sims)}/{len(sims)}")
     return "\n".join(rows)

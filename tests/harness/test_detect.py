@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from harness.cli import main
-from harness.detect import HINTS, Detection, order, render
+from harness.detect import HINTS, Detection, SimDetection, order, render
 from harness.scenario import load_scenario, scenario_files
 from replica_image.bugs import KNOWN_BUGS
 
@@ -36,9 +36,41 @@ def test_render_shows_caught_and_missed_bugs_and_the_rate() -> None:
         Detection(bug="no-dedup", caught=False, scenario=None, seed=None, runs=14, seconds=900.0, failures=(),
                   report=None),
     ])
-    assert "| local-reads | yes | halves (3) | 95 s | 2 | leader-isolation |" in table
-    assert "| no-dedup | NO | - | 900 s | 14 | - |" in table
-    assert table.endswith("detection rate: 1/2")
+    assert "| local-reads | yes | halves (3) | 95 s | 2 | not run | - | - | leader-isolation |" in table
+    assert "| no-dedup | NO | NOT CAUGHT | 900 s | 14 | not run | - | - | - |" in table
+    assert table.endswith("detection rate: 1/2\nsuite alone: 1/2")
+
+
+def test_render_counts_a_bug_caught_by_the_simulator_alone_as_caught() -> None:
+    sim = SimDetection(caught=True, seed=284, check="agreement", seeds=285, seconds=14.2, liveness=(7,))
+    missed = SimDetection(caught=False, seed=None, check=None, seeds=3000, seconds=150.0, liveness=())
+    table = render([
+        Detection(bug="forget-promise-on-restart", caught=False, scenario=None, seed=None, runs=16, seconds=900.0,
+                  failures=(), report=None, sim=sim),
+        Detection(bug="no-dedup", caught=False, scenario=None, seed=None, runs=0, seconds=0.0, failures=(),
+                  report=None, sim=missed),
+    ])
+    assert ("| forget-promise-on-restart | yes | NOT CAUGHT | 900 s | 16 | 284 (agreement) | 14.2 s | 285 | "
+            "sim liveness: seeds 7 |") in table
+    assert "| no-dedup | NO | not run | - | - | NOT CAUGHT | 150.0 s | 3000 | - |" in table
+    assert table.endswith("detection rate: 1/2\nsuite alone: 0/1\nsimulator alone: 1/2")
+
+
+def test_detect_no_docker_runs_the_simulator_only_and_writes_the_table(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code = main(["detect", "--no-docker", "--bugs", "small-quorum,local-reads", "--sim-seeds", "50",
+                 "--store", str(tmp_path)])
+    out = capsys.readouterr().out
+    assert code == 0, out
+    tables = list((tmp_path / "detect").glob("*/detect.md"))
+    assert len(tables) == 1
+    text = tables[0].read_text()
+    assert "| small-quorum | yes | not run |" in text and "simulator alone: 2/2" in text
+
+
+def test_no_docker_without_simulator_seeds_is_a_usage_error(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["detect", "--no-docker", "--sim-seeds", "0"]) == 2
+    assert "nothing runs" in capsys.readouterr().err
 
 
 def test_unknown_bug_names_are_a_usage_error(capsys: pytest.CaptureFixture[str]) -> None:

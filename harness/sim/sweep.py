@@ -1,0 +1,145 @@
+"""`paxos-chaos sim`: sweep seeds through the simulator, stop at the first failing one, replay any seed.
+
+A sweep runs seeds `first, first+1, ...` (each a different network, fault plan and workload, all drawn
+from the seed) until one fails a check or the seed or time budget is spent; both budgets are bounded.
+A failing seed is written to `<store>/sim/<bugs>-seed<N>/`: the history (`history.jsonl`, checkable
+with `paxos-chaos check`), the fault log and a `summary.txt` with the command that replays it. A
+replay (`--seed N`) runs that one seed again and gives the same history, byte for byte.
+
+Exit codes as for `run`: 0 every seed passed, 1 a seed failed a check, 2 bad arguments.
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+from harness.errors import UsageError
+from harness.history import write_jsonl
+from harness.sim.world import SimConfig, SimResult, simulate
+
+__all__ = ["Sweep", "register_sim", "sweep", "write_failure"]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Sweep:
+    """How a sweep ended: the first failing result (None if none), seeds run, wall time."""
+
+    failure: SimResult | None
+    seeds: int
+    seconds: float
+    ops: int
+
+
+def sweep(base: SimConfig, *, first: int, count: int, max_seconds: float | None = None,
+          progress: Callable[[str], None] | None = None, clock: Callable[[], float] = time.monotonic) -> Sweep:
+    """Run seeds first..first+count-1 of `base` until one fails (or `max_seconds` of wall time pass)."""
+    start = clock()
+    ops = 0
+    run = 0
+    for run, seed in enumerate(range(first, first + count), start=1):
+        result = simulate(replace(base, seed=seed))
+        ops += result.ops
+        if result.failed:
+            return Sweep(failure=result, seeds=run, seconds=clock() - start, ops=ops)
+        if progress is not None and run % 100 == 0:
+            progress(f"[sim] {run} seeds passed ({ops} ops, {clock() - start:.0f} s)")
+        if max_seconds is not None and clock() - start > max_seconds:
+            break
+    return Sweep(failure=None, seeds=run, seconds=clock() - start, ops=ops)
+
+
+def replay_command(cfg: SimConfig) -> str:
+    bugs = f" --bugs {','.join(sorted(cfg.bugs))}" if cfg.bugs else ""
+    return f"paxos-chaos sim --seed {cfg.seed} --size {cfg.size} --duration {cfg.duration_ms}ms{bugs}"
+
+
+def explain(result: SimResult) -> Iterator[str]:
+    """The lines a person reads about one run: what failed, the replay command, what the nemesis did."""
+    cfg = result.config
+    yield result.summary()
+    if result.safety_violation:
+        yield f"safety: {result.safety_violation}"
+    if result.check is not None and result.check.verdict.name != "VALID":
+        for p in result.check.partitions:
+            if p.verdict.name != "VALID":
+                yield f"  key {p.key!r}: {p.verdict.name.lower()}" + (f" ({p.reason})" if p.reason else "")
+    yield f"replay: {replay_command(cfg)}"
+    yield (f"network: delay {cfg.net.delay_us[0]}-{cfg.net.delay_us[1]} us, loss {cfg.net.loss}, duplicate "
+           f"{cfg.net.duplicate}, slow {cfg.net.slow}; retry_unknown {cfg.retry_unknown}; snapshot_every "
+           f"{cfg.snapshot_every}" if cfg.net is not None else "network: -")
+    yield "faults:"
+    yield from (f"  {line}" for line in result.fault_log)
+
+
+def write_failure(result: SimResult, store: Path) -> Path:
+    """Write a failing run's history, fault log and summary; returns the directory."""
+    cfg = result.config
+    name = ("-".join(sorted(cfg.bugs)) or "no-bugs") + f"-n{cfg.size}-seed{cfg.seed}"
+    out = store / "sim" / name
+    out.mkdir(parents=True, exist_ok=True)
+    buf = io.StringIO()
+    write_jsonl(result.events, buf)
+    (out / "history.jsonl").write_text(buf.getvalue(), encoding="utf-8")
+    (out / "summary.txt").write_text("\n".join(explain(result)) + "\n", encoding="utf-8")
+    return out
+
+
+def register_sim(sub: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None:
+    p = sub.add_parser(
+        "sim", help="run the deterministic simulator over many seeds (or replay one)",
+        description="Run the real Paxos core in virtual time with a seeded network, crashes and partitions; "
+                    "stop at the first seed that fails a check. Exit 0 all passed, 1 a seed failed, 2 bad "
+                    "arguments.")
+    p.add_argument("--seeds", type=int, default=1000, help="how many seeds to sweep (default 1000)")
+    p.add_argument("--first-seed", type=int, default=0, help="the first seed of the sweep (default 0)")
+    p.add_argument("--seed", type=int, default=None, help="run (replay) only this seed and explain it")
+    p.add_argument("--size", type=int, default=3, help="replicas (default 3)")
+    p.add_argument("--bugs", default="", help="deliberate replica bugs, comma-separated (default none)")
+    p.add_argument("--duration", default="4s", help="virtual workload time per seed (default 4s)")
+    p.add_argument("--max-time", default="10m", help="wall-clock bound of the sweep (default 10m)")
+    p.add_argument("--store", default="store", help="where a failing seed is written (default ./store)")
+    p.set_defaults(func=_run)
+
+
+def parse_bugs(text: str) -> frozenset[str]:
+    from replica_image.bugs import KNOWN_BUGS
+
+    names = frozenset(b.strip() for b in text.split(",") if b.strip())
+    unknown = sorted(names - KNOWN_BUGS)
+    if unknown:
+        raise UsageError(f"--bugs {text!r}: unknown bug(s) {unknown}; known: {','.join(sorted(KNOWN_BUGS))}")
+    return names
+
+
+def _run(args: argparse.Namespace) -> int:
+    from harness.durations import parse_duration_s
+
+    try:
+        duration_ms = round(parse_duration_s(args.duration) * 1000)
+        max_s = parse_duration_s(args.max_time)
+    except ValueError as exc:
+        raise UsageError(f"--duration/--max-time: {exc}") from None
+    if args.size < 1 or args.seeds < 1 or duration_ms < 100:
+        raise UsageError("--size and --seeds must be at least 1 and --duration at least 100ms")
+    base = SimConfig(size=args.size, bugs=parse_bugs(args.bugs), duration_ms=duration_ms)
+    if args.seed is not None:
+        result = simulate(replace(base, seed=args.seed))
+        print("\n".join(explain(result)))
+        if result.failed:
+            print(f"written to {write_failure(result, Path(args.store))}")
+        return 1 if result.failed else 0
+    done = sweep(base, first=args.first_seed, count=args.seeds, max_seconds=max_s,
+                 progress=lambda s: print(s, flush=True))
+    rate = done.seeds / done.seconds * 60 if done.seconds else 0.0
+    print(f"[sim] {done.seeds} seeds, {done.ops} ops in {done.seconds:.1f} s ({rate:.0f} seeds/min)")
+    if done.failure is None:
+        print(f"[sim] every seed passed: {args.first_seed}..{args.first_seed + done.seeds - 1}")
+        return 0
+    print("\n".join(explain(done.failure)))
+    print(f"written to {write_failure(done.failure, Path(args.store))}")
+    return 1

@@ -1,0 +1,94 @@
+"""The simulator: one seed gives one history byte for byte; a clean replica passes every check under
+faults; each check can fail; the host's bug switches behave as in the real replica."""
+
+from __future__ import annotations
+
+import io
+from dataclasses import replace
+
+import pytest
+
+from harness.checker import Verdict
+from harness.history import write_jsonl
+from harness.sim import Fault, NetFaults, SimConfig, SimResult, simulate
+
+
+def _jsonl(r: SimResult) -> str:
+    buf = io.StringIO()
+    write_jsonl(r.events, buf)
+    return buf.getvalue()
+
+
+def test_the_same_seed_gives_the_same_history_byte_for_byte() -> None:
+    a, b = simulate(SimConfig(seed=7)), simulate(SimConfig(seed=7))
+    assert _jsonl(a) == _jsonl(b) and a.fault_log == b.fault_log and a.ops > 100
+    assert _jsonl(simulate(SimConfig(seed=8))) != _jsonl(a)
+
+
+def test_a_seed_draws_network_faults_and_crash_settings_but_explicit_ones_are_kept() -> None:
+    cfg = SimConfig(seed=3).resolved()
+    assert cfg.net is not None and cfg.faults and cfg.restart_ms is not None
+    assert cfg == SimConfig(seed=3).resolved()
+    fixed = SimConfig(seed=3, net=NetFaults(), faults=(), retry_unknown=True, crash_on_promise=0.0).resolved()
+    assert fixed.net == NetFaults() and fixed.faults == () and fixed.retry_unknown and fixed.crash_on_promise == 0.0
+
+
+def test_a_correct_replica_passes_every_check_under_faults() -> None:
+    crashed = committed = 0
+    for seed in range(40):
+        r = simulate(SimConfig(seed=seed))
+        assert not r.failed, "\n".join([r.summary(), *r.fault_log])
+        assert r.check is not None and r.check.verdict is Verdict.VALID
+        crashed += any("crash" in line or "killed" in line or "power" in line for line in r.fault_log)
+        committed += sum(e.type == "ok" and e.f != "get" for e in r.events) > 20
+    assert crashed > 20 and committed > 30  # the seeds did crash replicas and did commit writes
+
+
+def test_five_and_seven_replicas_pass_too() -> None:
+    for size in (5, 7):
+        for seed in range(5):
+            r = simulate(SimConfig(seed=seed, size=size))
+            assert not r.failed, r.summary()
+
+
+def test_without_faults_every_op_after_the_first_election_is_ok_or_a_failed_precondition() -> None:
+    r = simulate(SimConfig(seed=1, net=NetFaults(), faults=(), crash_on_promise=0.0, crash_on_accept=0.0))
+    first_ok = next(e.index for e in r.events if e.type == "ok")
+    outcomes = {(e.type, e.error) for e in r.events[first_ok:] if e.type != "invoke"}
+    assert outcomes == {("ok", None), ("fail", "precondition")}, outcomes
+    assert r.ops > 500 and not r.failed
+
+
+def test_an_armed_crash_point_kills_the_node_right_after_it_syncs_a_promise() -> None:
+    faults = (Fault(kind="crash-point", at_us=0, for_us=50_000, node=2, record="promise"),)
+    r = simulate(SimConfig(seed=2, net=NetFaults(), faults=faults, crash_on_promise=0.0, crash_on_accept=0.0))
+    crashes = [line for line in r.fault_log if "crashes at a crash point" in line]
+    assert len(crashes) == 1 and "node 2" in crashes[0] and not r.failed
+    # node 2 promised in the first election (every node does), so it died within the first election
+    assert float(crashes[0].split("ms")[0]) < 1_000
+
+
+def _kill_all_at(ms: int) -> tuple[Fault, ...]:
+    return tuple(Fault(kind="kill", at_us=ms * 1000, for_us=200_000, node=n) for n in (1, 2, 3))
+
+
+def test_a_kill_keeps_what_was_written_so_a_whole_cluster_restart_loses_nothing() -> None:
+    cfg = SimConfig(seed=4, net=NetFaults(), faults=_kill_all_at(2_000), crash_on_promise=0.0, crash_on_accept=0.0)
+    r = simulate(cfg)
+    assert not r.failed, r.summary()
+
+
+def test_no_fsync_loses_the_write_behind_buffer_on_a_kill_and_the_checks_see_it() -> None:
+    caught = 0
+    for seed in range(10):
+        cfg = SimConfig(seed=seed, net=NetFaults(), faults=_kill_all_at(2_000), crash_on_promise=0.0,
+                        crash_on_accept=0.0, bugs=frozenset({"no-fsync"}))
+        caught += simulate(cfg).safety_violation is not None
+        assert not simulate(replace(cfg, bugs=frozenset())).failed
+    assert caught >= 5
+
+
+def test_local_reads_are_answered_from_the_local_state_and_caught() -> None:
+    bug = frozenset({"local-reads"})
+    r = next(r for s in range(30) if (r := simulate(SimConfig(seed=s, bugs=bug))).failed)
+    assert r.safety_violation == "history is not linearizable" and r.agreement is None  # the logs agree
