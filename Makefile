@@ -2,6 +2,7 @@
 #   make chaos          run the default suite (scenarios/) against fresh Docker clusters; SUITE=dir, BUGS=a,b
 #   make test           the whole test suite, end-to-end tests included (what CI runs: .ci/run)
 #   make unit           only the fast tests (no Docker, no replica processes)
+#   make sim            the deterministic simulator over 1000 seeds (no Docker); SEEDS=n, BUGS=a,b
 #   make images         build every image, offline when no registry is reachable
 #   make up N=5         start a cluster (N=3|5|7; PORT_BASE=8000 puts the API on 8474, client-ni on 8000+i)
 #   make status / down  show / remove it (containers, network and volumes of the project; ALL=1: all of ours)
@@ -14,7 +15,7 @@ PORT_BASE ?= 8000
 PROJECT   ?= paxos-chaos
 CLUSTER   := $(PY) -m harness.cluster --project $(PROJECT)
 
-.PHONY: venv images up down status test unit chaos clean
+.PHONY: venv images up down status test unit chaos sim clean
 
 venv: $(STAMP)
 $(STAMP): pyproject.toml
@@ -51,6 +52,11 @@ unit: venv
 SUITE ?= scenarios
 chaos: images
 	$(PY) -m harness.cli run --suite $(SUITE) --port-base $(PORT_BASE) $(if $(BUGS),--bugs $(BUGS),)
+
+## sim: the simulator (harness/sim, docs/simulator.md): SEEDS seeds, stop at the first failing one
+SEEDS ?= 1000
+sim: venv
+	$(PY) -m harness.cli sim --seeds $(SEEDS) --size $(N) $(if $(BUGS),--bugs $(BUGS),)
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache .mypy_cache .images

@@ -213,7 +213,7 @@ class _World:
         self._next_process = 0
         self.workload_end = cfg.duration_ms * 1000
         self.armed: dict[int, tuple[tuple[type, ...], int]] = {}  # node -> (records, downtime): one-shot
-        self._crashing: dict[int, int] = {}          # node -> downtime: reached a crash point just now
+        self._crashing: dict[int, tuple[int, str]] = {}  # node -> (downtime, what it synced): crash now
         self._final_from = 1 << 62                   # first process id of the final reads
         for i in self.ids:
             self._start(i)
@@ -290,21 +290,22 @@ class _World:
         if self.now >= self.workload_end:
             return False  # the final heal is on
         kinds = {type(r) for r in persisted}
+        what = ", ".join(sorted(k.__name__.removesuffix("Record").lower() for k in kinds))
         armed = self.armed.get(i)
         if armed is not None and kinds & set(armed[0]):
             del self.armed[i]
-            self._crashing[i] = armed[1]
+            self._crashing[i] = (armed[1], what)
         elif ((PromiseRecord in kinds and self.rng.random() < (self.cfg.crash_on_promise or 0.0))
               or (AcceptRecord in kinds and self.rng.random() < (self.cfg.crash_on_accept or 0.0))):
             low, high = self.cfg.restart_ms or (0, 0)
-            self._crashing[i] = round(1000 * low * (high / low) ** self.rng.random()) if low else 0
+            self._crashing[i] = (round(1000 * low * (high / low) ** self.rng.random()) if low else 0, what)
         else:
             return False
         return True
 
     def _fire_crash_points(self) -> None:
-        for i, down in sorted(self._crashing.items()):
-            self.log(f"node {i} crashes at a crash point (a record durable, its replies sent); "
+        for i, (down, what) in sorted(self._crashing.items()):
+            self.log(f"node {i} crashes at a crash point: synced {what} records, sent its replies; "
                      f"restarts in {down / 1000:.0f} ms")
             self.crash(i, power=False)
             self.after(down, functools.partial(self.restart, i))
