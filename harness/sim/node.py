@@ -20,6 +20,7 @@ import random
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
+from replica_image.errors import InternalError
 from replica_image.kv import KV, Result
 from replica_image.paxos import Batch, Command, CoreConfig, Envelope, ProposeResult, Record, Replica
 
@@ -146,4 +147,4 @@ class SimNode:
                 self.core.snapshot_taken(self.applied, self.kv.snapshot())
             if rd.must_sync and self._crash_point(self.id, rd.persist):
                 self.must_crash = True
-        raise AssertionError(f"node {self.id}: the core never ran out of Ready work")
+        raise InternalError(f"node {self.id}: the core still had Ready work after {PUMP_ROUNDS_MAX} rounds")

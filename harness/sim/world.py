@@ -32,12 +32,13 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 
 from harness.checker import CheckResult, Verdict, check, model_for, operations
+from harness.errors import InternalError
 from harness.history import CasValue, Event, HistoryRecorder, Value
 from harness.scenario import DEFAULT_MIX, WorkloadSpec
 from harness.sim.nemesis import Fault, plan_faults
 from harness.sim.network import NetFaults, Network
 from harness.sim.node import Disk, SimNode, Waiter
-from replica_image.errors import InvalidMessage, ProtocolViolation
+from replica_image.errors import InvalidMessage, ProtocolViolation, ReplicaError
 from replica_image.kv import PRECONDITION_FAILED, STALE, Result
 from replica_image.paxos import (
     AcceptRecord, Ballot, Batch, ChosenRecord, Command, CoreConfig, Envelope, PromiseRecord, Record, Role, SnapshotRecord,
@@ -141,6 +142,7 @@ class SimResult:
     check: CheckResult | None       # linearizability (None when the history was not checked)
     agreement: str | None           # the first disagreement between replicas' logs, if any
     liveness: str | None            # what was still wrong after the final heal, if anything
+    error: str | None               # a replica core that raised an internal error (it stopped)
     fault_log: tuple[str, ...]      # what the nemesis did, with virtual times
     virtual_ms: int
 
@@ -155,7 +157,7 @@ class SimResult:
 
     @property
     def failed(self) -> bool:
-        return (self.safety_violation is not None or self.liveness is not None
+        return (self.safety_violation is not None or self.liveness is not None or self.error is not None
                 or (self.check is not None and self.check.verdict is not Verdict.VALID))
 
     @property
@@ -169,6 +171,8 @@ class SimResult:
             parts.append(f"agreement: {self.agreement}")
         if self.liveness:
             parts.append(f"liveness: {self.liveness}")
+        if self.error:
+            parts.append(f"error: {self.error}")
         return "; ".join(parts)
 
 
@@ -206,6 +210,7 @@ class _World:
         self.expect = {i: 0 for i in self.ids}      # the next slot each replica must apply
         self.chosen: dict[int, Batch] = {}
         self.agreement: str | None = None
+        self.error: str | None = None                # the first replica that stopped on an internal error
         self.partitions: dict[int, frozenset[tuple[int, int]]] = {}  # fault number -> links it cuts
         self.fault_log: list[str] = []
         self.recorder = HistoryRecorder(clock_ns=lambda: self.now * 1000)
@@ -236,7 +241,8 @@ class _World:
             fn()
             if self._crashing:
                 self._fire_crash_points()
-        raise AssertionError(f"seed {self.cfg.seed}: more than {EVENTS_MAX} events before {t} us")
+        raise InternalError(f"simulator seed {self.cfg.seed}: more than {EVENTS_MAX} events before {t} us; "
+                            "something schedules events without end (report it with the seed)")
 
     def log(self, text: str) -> None:
         self.fault_log.append(f"{self.now / 1000:9.1f} ms  {text}")
@@ -261,7 +267,7 @@ class _World:
     def _tick(self, i: int, inc: int) -> None:
         node = self._alive(i, inc)
         if node is not None:
-            node.tick()
+            self._guard(i, node.tick)
             self.after(TICK_US, lambda: self._tick(i, inc))
 
     def _flush(self, i: int, inc: int) -> None:
@@ -321,12 +327,24 @@ class _World:
         if node is None or not self.net.passes(env.src, env.dst):
             return
         try:
-            node.step(env)
+            self._guard(env.dst, functools.partial(node.step, env))
         except ProtocolViolation as exc:
             # the real host logs and drops it (replica_image/host.py); here it is also a finding
             self._disagree(f"node {env.dst} rejected a message from {env.src} as a protocol violation: {exc}")
         except InvalidMessage:
             pass
+
+    def _guard(self, i: int, call: Callable[[], None]) -> None:
+        """Run one input of node i. A core that raises anything but InvalidMessage stops its replica
+        (the real host loop dies with it): the node is crashed and the error is a finding."""
+        try:
+            call()
+        except InvalidMessage:
+            raise
+        except ReplicaError as exc:
+            if self.error is None:
+                self.error = f"at {self.now / 1000:.1f} ms, node {i} stopped: {type(exc).__name__}: {exc}"
+            self.crash(i, power=False)
 
     def _on_commit(self, i: int, slot: int, batch: Batch | None) -> None:
         if batch is None:  # a snapshot through `slot`
@@ -460,7 +478,7 @@ class _World:
             if node is None:  # connection refused: definitely not applied
                 self._reply(node_id, Waiter(w.index, attempt), None, None)
             else:
-                node.request(cmd, Waiter(w.index, attempt))
+                self._guard(node_id, functools.partial(node.request, cmd, Waiter(w.index, attempt)))
         self.after(self.rng.randint(*CLIENT_DELAY_US), arrive)
         self.after(self.cfg.timeout_ms * 1000, lambda: self._timeout(w, attempt))
 
@@ -576,5 +594,5 @@ def simulate(cfg: SimConfig, *, check_history: bool = True) -> SimResult:
         end = time.monotonic() + cfg.check_budget_s
         result = check(model_for("kv"), operations(world.recorder.events), deadline=lambda: time.monotonic() > end)
     return SimResult(config=cfg, events=tuple(world.recorder.events), check=result, agreement=world.agreement,
-                     liveness=liveness, fault_log=tuple(world.fault_log), virtual_ms=world.now // 1000)
+                     liveness=liveness, error=world.error, fault_log=tuple(world.fault_log), virtual_ms=world.now // 1000)
 

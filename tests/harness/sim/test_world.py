@@ -92,3 +92,23 @@ def test_local_reads_are_answered_from_the_local_state_and_caught() -> None:
     bug = frozenset({"local-reads"})
     r = next(r for s in range(30) if (r := simulate(SimConfig(seed=s, bugs=bug))).failed)
     assert r.safety_violation == "history is not linearizable" and r.agreement is None  # the logs agree
+
+
+def test_a_core_that_raises_an_internal_error_stops_its_replica_and_fails_the_seed(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    from replica_image.errors import InternalError
+    from replica_image.paxos import Replica
+
+    real_tick = Replica.tick
+    calls = {"n": 0}
+
+    def tick(self: Replica) -> None:
+        calls["n"] += self.node_id == 2
+        if self.node_id == 2 and calls["n"] == 100:  # node 2's 100th tick: 1 s into the run
+            raise InternalError("invariant broken on purpose")
+        real_tick(self)
+
+    monkeypatch.setattr(Replica, "tick", tick)
+    r = simulate(SimConfig(seed=5, net=NetFaults(), faults=(), crash_on_promise=0.0, crash_on_accept=0.0))
+    assert r.failed and r.error is not None and "node 2 stopped: InternalError: invariant broken" in r.error
+    assert r.safety_violation is None and any("node 2 killed" in line for line in r.fault_log)
