@@ -86,6 +86,9 @@ def register_detect(sub: "argparse._SubParsersAction[argparse.ArgumentParser]") 
     p.add_argument("--bugs", default=None, help="comma-separated bugs (default: every known bug)")
     p.add_argument("--suite", default="scenarios", metavar="DIR", help="scenario directory (default scenarios/)")
     p.add_argument("--runs", type=int, default=1, help="rounds over the suite, each with the next seeds (default 1)")
+    p.add_argument("--seed-offset", type=int, default=0, metavar="K",
+                   help="add K to every scenario seed and start the simulator at seed K*1000000 (another "
+                        "independent trial; default 0)")
     p.add_argument("--max-scenario-runs", type=int, default=None, metavar="N",
                    help="give up on a bug after N scenario runs (default: every scenario of every round)")
     p.add_argument("--store", default="store", help="where results go (default ./store)")
@@ -120,6 +123,8 @@ def _run(args: argparse.Namespace) -> int:
         raise UsageError("--runs and --max-scenario-runs must be at least 1")
     if args.sim_seeds < 0 or (args.no_docker and args.sim_seeds == 0):
         raise UsageError("--sim-seeds must be >= 0, and above 0 with --no-docker (else nothing runs)")
+    if args.seed_offset < 0:
+        raise UsageError("--seed-offset must be >= 0")
     suite = [load_scenario(p) for p in scenario_files(args.suite)]
     if not suite:
         raise UsageError(f"--suite {args.suite}: no *.yaml scenarios there")
@@ -127,13 +132,15 @@ def _run(args: argparse.Namespace) -> int:
         from harness.cluster import connect
 
         connect()  # Docker not running: one line and exit 2, before anything is created
-    sims = {bug: simulate_bug(bug, seeds=args.sim_seeds) for bug in bugs} if args.sim_seeds else {}
+    sims = ({bug: simulate_bug(bug, seeds=args.sim_seeds, first=args.seed_offset * 1_000_000) for bug in bugs}
+            if args.sim_seeds else {})
     if args.no_docker:
         results = [Detection(bug=b, caught=False, scenario=None, seed=None, runs=0, seconds=0.0, failures=(),
                              report=None) for b in bugs]
     else:
         opts = RunOptions(store=Path(args.store), project=args.project, port_base=args.port_base)
-        results = asyncio.run(_detect_all(bugs, suite, opts, rounds=args.runs, budget=args.max_scenario_runs))
+        results = asyncio.run(_detect_all(bugs, suite, opts, rounds=args.runs, budget=args.max_scenario_runs,
+                                          offset=args.seed_offset))
     results = [dataclasses.replace(r, sim=sims.get(r.bug)) for r in results]
     table = render(results)
     print("\n" + table)
@@ -174,12 +181,12 @@ def simulate_bug(bug: str, *, seeds: int, first: int = 0) -> SimDetection:
 
 
 async def _detect_all(bugs: list[str], suite: list[Scenario], opts: RunOptions, *, rounds: int,
-                      budget: int | None) -> list[Detection]:
-    return [await _detect(bug, suite, opts, rounds=rounds, budget=budget) for bug in bugs]
+                      budget: int | None, offset: int) -> list[Detection]:
+    return [await _detect(bug, suite, opts, rounds=rounds, budget=budget, offset=offset) for bug in bugs]
 
 
 async def _detect(bug: str, suite: list[Scenario], opts: RunOptions, *, rounds: int,
-                  budget: int | None) -> Detection:
+                  budget: int | None, offset: int) -> Detection:
     start = time.monotonic()
     runs = 0
     failures: list[str] = []
@@ -188,7 +195,7 @@ async def _detect(bug: str, suite: list[Scenario], opts: RunOptions, *, rounds: 
             if budget is not None and runs >= budget:
                 break
             runs += 1
-            seed = scenario.seed + r
+            seed = scenario.seed + offset + r
             print(f"[detect] {bug}: run {runs}, {scenario.name} seed {seed}", flush=True)
             outcome = await run_scenario(scenario, dataclasses.replace(opts, bugs=(bug,), seed=seed),
                                          progress=lambda s: print(s, flush=True))

@@ -68,9 +68,22 @@ def test_detect_no_docker_runs_the_simulator_only_and_writes_the_table(
     assert "| small-quorum | yes | not run |" in text and "simulator alone: 2/2" in text
 
 
-def test_no_docker_without_simulator_seeds_is_a_usage_error(capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["detect", "--no-docker", "--sim-seeds", "0"]) == 2
-    assert "nothing runs" in capsys.readouterr().err
+def test_a_seed_offset_is_another_trial_with_other_simulator_seeds(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code = main(["detect", "--no-docker", "--bugs", "small-quorum", "--sim-seeds", "50", "--seed-offset", "2",
+                 "--store", str(tmp_path)])
+    assert code == 0
+    assert "CAUGHT by the simulator, seed 2000" in capsys.readouterr().out  # seeds 2000000, 2000001, ...
+
+
+@pytest.mark.parametrize("argv, words", [
+    (["--no-docker", "--sim-seeds", "0"], "nothing runs"),
+    (["--no-docker", "--seed-offset", "-1"], "--seed-offset must be >= 0"),
+])
+def test_inconsistent_options_are_a_usage_error(argv: list[str], words: str,
+                                                capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["detect", *argv]) == 2
+    assert words in capsys.readouterr().err
 
 
 def test_unknown_bug_names_are_a_usage_error(capsys: pytest.CaptureFixture[str]) -> None:
