@@ -25,6 +25,7 @@ import argparse
 import asyncio
 import dataclasses
 import json
+import os
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -33,7 +34,7 @@ from harness.errors import UsageError
 from harness.runner import RunOptions, run_scenario
 from harness.scenario import Scenario, load_scenario, scenario_files
 from harness.sim import SimConfig
-from harness.sim.sweep import Sweep, sweep
+from harness.sim.sweep import sweep
 
 __all__ = ["HINTS", "Detection", "SimDetection", "register_detect", "render", "simulate_bug"]
 
@@ -60,7 +61,7 @@ class SimDetection:
     check: str | None  # which check found it
     seeds: int  # seeds run (until caught, or all)
     seconds: float
-    liveness: tuple[int, ...]  # seeds that failed only a liveness check before the catch (not counted)
+    liveness: tuple[int, ...]  # seeds before the catch that failed another check (liveness, replica error)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -132,8 +133,9 @@ def _run(args: argparse.Namespace) -> int:
         from harness.cluster import connect
 
         connect()  # Docker not running: one line and exit 2, before anything is created
-    sims = ({bug: simulate_bug(bug, seeds=args.sim_seeds, first=args.seed_offset * 1_000_000) for bug in bugs}
-            if args.sim_seeds else {})
+    jobs = os.cpu_count() or 1
+    sims = ({bug: simulate_bug(bug, seeds=args.sim_seeds, first=args.seed_offset * 1_000_000, jobs=jobs)
+             for bug in bugs} if args.sim_seeds else {})
     if args.no_docker:
         results = [Detection(bug=b, caught=False, scenario=None, seed=None, runs=0, seconds=0.0, failures=(),
                              report=None) for b in bugs]
@@ -157,27 +159,18 @@ def _caught(r: Detection) -> bool:
     return r.caught or (r.sim is not None and r.sim.caught)
 
 
-def simulate_bug(bug: str, *, seeds: int, first: int = 0) -> SimDetection:
+def simulate_bug(bug: str, *, seeds: int, first: int = 0, jobs: int = 1) -> SimDetection:
     """Sweep simulator seeds with `bug` on until a safety check fails (liveness-only failures go on)."""
-    start = time.monotonic()
-    liveness: list[int] = []
-    done: Sweep | None = None
-    seed, left = first, seeds
-    while left > 0:
-        done = sweep(SimConfig(bugs=frozenset({bug})), first=seed, count=left)
-        failure = done.failure
-        if failure is None:
-            break
-        if failure.safety_violation is not None:
-            check = "agreement" if failure.agreement else "linearizability"
-            print(f"[detect] {bug}: CAUGHT by the simulator, seed {failure.config.seed} ({check})", flush=True)
-            return SimDetection(caught=True, seed=failure.config.seed, check=check, seeds=seeds - left + done.seeds,
-                                seconds=time.monotonic() - start, liveness=tuple(liveness))
-        liveness.append(failure.config.seed)
-        seed, left = failure.config.seed + 1, left - done.seeds
-    print(f"[detect] {bug}: not caught by the simulator in {seeds} seeds", flush=True)
-    return SimDetection(caught=False, seed=None, check=None, seeds=seeds, seconds=time.monotonic() - start,
-                        liveness=tuple(liveness))
+    done = sweep(SimConfig(bugs=frozenset({bug})), first=first, count=seeds, until="safety", jobs=jobs)
+    failure = done.failure
+    if failure is None:
+        print(f"[detect] {bug}: not caught by the simulator in {seeds} seeds", flush=True)
+        return SimDetection(caught=False, seed=None, check=None, seeds=done.seeds, seconds=done.seconds,
+                            liveness=done.passed_over)
+    check = "agreement" if failure.agreement else "linearizability"
+    print(f"[detect] {bug}: CAUGHT by the simulator, seed {failure.config.seed} ({check})", flush=True)
+    return SimDetection(caught=True, seed=failure.config.seed, check=check, seeds=done.seeds, seconds=done.seconds,
+                        liveness=done.passed_over)
 
 
 async def _detect_all(bugs: list[str], suite: list[Scenario], opts: RunOptions, *, rounds: int,
@@ -230,7 +223,7 @@ def render(results: list[Detection]) -> str:
         else:
             sby = f"{sim.seed} ({sim.check})" if sim.caught else "NOT CAUGHT"
             ssecs, sseeds = f"{sim.seconds:.1f} s", str(sim.seeds)
-        other = list(r.failures) + ([f"sim liveness: seeds {', '.join(map(str, sim.liveness))}"]
+        other = list(r.failures) + ([f"simulator, other checks: seeds {', '.join(map(str, sim.liveness))}"]
                                     if sim is not None and sim.liveness else [])
         rows.append(f"| {r.bug} | {'yes' if _caught(r) else 'NO'} | {by} | {secs} | {runs} | {sby} | {ssecs} | "
                     f"{sseeds} | {', '.join(other) or '-'} |")

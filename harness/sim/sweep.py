@@ -12,45 +12,78 @@ Exit codes as for `run`: 0 every seed passed, 1 a seed failed a check, 2 bad arg
 from __future__ import annotations
 
 import argparse
+import contextlib
 import io
+import multiprocessing
+import os
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Literal
 
 from harness.errors import UsageError
 from harness.history import write_jsonl
 from harness.sim.world import SimConfig, SimResult, simulate
 
-__all__ = ["Sweep", "register_sim", "sweep", "write_failure"]
+__all__ = ["Sweep", "Until", "register_sim", "sweep", "write_failure"]
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Sweep:
-    """How a sweep ended: the first failing result (None if none), seeds run, wall time."""
+    """How a sweep ended: the result that stopped it (None if none), seeds run, wall time, ops, and
+    the seeds that failed without stopping it (with `until="safety"`: liveness-only failures)."""
 
     failure: SimResult | None
     seeds: int
     seconds: float
     ops: int
+    passed_over: tuple[int, ...] = ()
 
 
-def sweep(base: SimConfig, *, first: int, count: int, max_seconds: float | None = None,
-          progress: Callable[[str], None] | None = None, clock: Callable[[], float] = time.monotonic) -> Sweep:
-    """Run seeds first..first+count-1 of `base` until one fails (or `max_seconds` of wall time pass)."""
+Until = Literal["failure", "safety"]
+
+
+def _verdict(cfg: SimConfig) -> tuple[bool, bool, int]:
+    """Run one seed in a worker process: (failed, safety violation, ops). Small, so cheap to send back."""
+    r = simulate(cfg)
+    return r.failed, r.safety_violation is not None, r.ops
+
+
+def sweep(base: SimConfig, *, first: int, count: int, until: Until = "failure", jobs: int = 1,
+          max_seconds: float | None = None, progress: Callable[[str], None] | None = None,
+          clock: Callable[[], float] = time.monotonic) -> Sweep:
+    """Run seeds first..first+count-1 of `base` in seed order until one fails (`until="safety"`: fails
+    a safety check), or `max_seconds` of wall time pass.
+
+    With `jobs` > 1 the seeds run in that many processes; results are still taken in seed order, so
+    the sweep stops at the same seed as with one job, and the stopping seed is run once more here for
+    its whole result: the simulator is deterministic, so it is the same run.
+    """
     start = clock()
     ops = 0
     run = 0
-    for run, seed in enumerate(range(first, first + count), start=1):
-        result = simulate(replace(base, seed=seed))
-        ops += result.ops
-        if result.failed:
-            return Sweep(failure=result, seeds=run, seconds=clock() - start, ops=ops)
-        if progress is not None and run % 100 == 0:
-            progress(f"[sim] {run} seeds passed ({ops} ops, {clock() - start:.0f} s)")
-        if max_seconds is not None and clock() - start > max_seconds:
-            break
-    return Sweep(failure=None, seeds=run, seconds=clock() - start, ops=ops)
+    passed_over: list[int] = []
+    configs = (replace(base, seed=seed) for seed in range(first, first + count))
+    with contextlib.ExitStack() as stack:
+        if jobs > 1:
+            pool = stack.enter_context(multiprocessing.get_context("fork").Pool(jobs))
+            verdicts: Iterator[tuple[bool, bool, int]] = pool.imap(_verdict, configs, chunksize=4)
+        else:
+            verdicts = map(_verdict, configs)
+        for run, (failed, safety, n) in enumerate(verdicts, start=1):
+            ops += n
+            seed = first + run - 1
+            if failed and (safety or until == "failure"):
+                return Sweep(failure=simulate(replace(base, seed=seed)), seeds=run, seconds=clock() - start,
+                             ops=ops, passed_over=tuple(passed_over))
+            if failed:
+                passed_over.append(seed)
+            if progress is not None and run % 500 == 0:
+                progress(f"[sim] {run} seeds passed ({ops} ops, {clock() - start:.0f} s)")
+            if max_seconds is not None and clock() - start > max_seconds:
+                break
+    return Sweep(failure=None, seeds=run, seconds=clock() - start, ops=ops, passed_over=tuple(passed_over))
 
 
 def replay_command(cfg: SimConfig) -> str:
@@ -102,6 +135,8 @@ def register_sim(sub: "argparse._SubParsersAction[argparse.ArgumentParser]") -> 
     p.add_argument("--bugs", default="", help="deliberate replica bugs, comma-separated (default none)")
     p.add_argument("--duration", default="4s", help="virtual workload time per seed (default 4s)")
     p.add_argument("--max-time", default="10m", help="wall-clock bound of the sweep (default 10m)")
+    p.add_argument("--jobs", type=int, default=os.cpu_count() or 1,
+                   help="processes to run seeds in (default: one per CPU); the result does not depend on it")
     p.add_argument("--store", default="store", help="where a failing seed is written (default ./store)")
     p.set_defaults(func=_run)
 
@@ -124,8 +159,8 @@ def _run(args: argparse.Namespace) -> int:
         max_s = parse_duration_s(args.max_time)
     except ValueError as exc:
         raise UsageError(f"--duration/--max-time: {exc}") from None
-    if args.size < 1 or args.seeds < 1 or duration_ms < 100:
-        raise UsageError("--size and --seeds must be at least 1 and --duration at least 100ms")
+    if args.size < 1 or args.seeds < 1 or args.jobs < 1 or duration_ms < 100:
+        raise UsageError("--size, --seeds and --jobs must be at least 1 and --duration at least 100ms")
     base = SimConfig(size=args.size, bugs=parse_bugs(args.bugs), duration_ms=duration_ms)
     if args.seed is not None:
         result = simulate(replace(base, seed=args.seed))
@@ -133,7 +168,7 @@ def _run(args: argparse.Namespace) -> int:
         if result.failed:
             print(f"written to {write_failure(result, Path(args.store))}")
         return 1 if result.failed else 0
-    done = sweep(base, first=args.first_seed, count=args.seeds, max_seconds=max_s,
+    done = sweep(base, first=args.first_seed, count=args.seeds, jobs=args.jobs, max_seconds=max_s,
                  progress=lambda s: print(s, flush=True))
     rate = done.seeds / done.seconds * 60 if done.seconds else 0.0
     print(f"[sim] {done.seeds} seeds, {done.ops} ops in {done.seconds:.1f} s ({rate:.0f} seeds/min)")

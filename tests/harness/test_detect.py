@@ -51,7 +51,7 @@ def test_render_counts_a_bug_caught_by_the_simulator_alone_as_caught() -> None:
                   report=None, sim=missed),
     ])
     assert ("| forget-promise-on-restart | yes | NOT CAUGHT | 900 s | 16 | 284 (agreement) | 14.2 s | 285 | "
-            "sim liveness: seeds 7 |") in table
+            "simulator, other checks: seeds 7 |") in table
     assert "| no-dedup | NO | not run | - | - | NOT CAUGHT | 150.0 s | 3000 | - |" in table
     assert table.endswith("detection rate: 1/2\nsuite alone: 0/1\nsimulator alone: 1/2")
 

@@ -8,6 +8,8 @@ from pathlib import Path
 import pytest
 
 from harness.cli import main
+from harness.sim import SimConfig
+from harness.sim.sweep import sweep
 
 
 def test_a_sweep_of_a_correct_replica_exits_0(capsys: pytest.CaptureFixture[str]) -> None:
@@ -30,10 +32,30 @@ def test_a_failing_seed_stops_the_sweep_is_written_and_replays_to_the_same_histo
     assert (written / "history.jsonl").read_bytes() == history
 
 
+def test_a_parallel_sweep_stops_at_the_same_seed_with_the_same_result() -> None:
+    base = SimConfig(bugs=frozenset({"reused-ballot"}))
+    one = sweep(base, first=0, count=100, until="safety")
+    two = sweep(base, first=0, count=100, until="safety", jobs=2)
+    assert one.failure is not None and two.failure is not None
+    assert (one.seeds, one.ops, one.passed_over) == (two.seeds, two.ops, two.passed_over)
+    assert one.failure.events == two.failure.events and one.failure.agreement == two.failure.agreement
+
+
+def test_until_safety_passes_over_seeds_that_fail_only_liveness() -> None:
+    # 1 ms to settle after the final heal: ops are still open, so liveness fails; safety holds
+    base = SimConfig(settle_ms=1, duration_ms=1_000)
+    stopped = sweep(base, first=0, count=5)
+    assert stopped.failure is not None and stopped.seeds == 1
+    assert stopped.failure.liveness and stopped.failure.safety_violation is None
+    done = sweep(base, first=0, count=5, until="safety")
+    assert done.failure is None and done.seeds == 5 and done.passed_over == (0, 1, 2, 3, 4)
+
+
 @pytest.mark.parametrize("argv, words", [
     (["sim", "--bugs", "nope"], "unknown bug(s) ['nope']"),
     (["sim", "--duration", "10 sec"], "--duration/--max-time"),
     (["sim", "--seeds", "0"], "at least 1"),
+    (["sim", "--jobs", "0"], "at least 1"),
 ])
 def test_bad_arguments_are_one_line_and_exit_2(argv: list[str], words: str, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(argv) == 2
