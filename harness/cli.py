@@ -12,6 +12,7 @@ This is the only place where `HarnessError` becomes output: one line on stderr a
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Callable, Sequence
 from typing import NoReturn, cast
@@ -207,7 +208,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         args = build_parser().parse_args(argv)
         func: Handler = args.func
-        return func(args)
+        code = func(args)
+        sys.stdout.flush()  # inside the try: a reader that went away is handled below, not at exit
+        return code
     except InternalError as exc:
         print(f"paxos-chaos: internal error (a bug, please report it with the seed and scenario): {exc}",
               file=sys.stderr)
@@ -218,6 +221,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("paxos-chaos: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:
+        # the reader went away (`paxos-chaos sim ... | head`): stop quietly, as cat and grep do, and
+        # keep Python from complaining again when it flushes stdout at exit
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 141  # 128 + SIGPIPE, what a shell reports for a command killed by it
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -61,3 +61,17 @@ def test_bad_arguments_are_one_line_and_exit_2(argv: list[str], words: str, caps
     assert main(argv) == 2
     err = capsys.readouterr().err
     assert words in err and "Traceback" not in err
+
+
+def test_a_reader_that_goes_away_ends_the_command_quietly() -> None:
+    """`paxos-chaos sim ... | head -1`: no traceback when the pipe closes before the output is written."""
+    import subprocess
+    import sys
+
+    exe = str(Path(sys.executable).with_name("paxos-chaos"))
+    proc = subprocess.Popen([exe, "sim", "--seeds", "2", "--duration", "1s", "--jobs", "1"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    assert proc.stdout is not None and proc.stderr is not None
+    proc.stdout.close()  # before anything was written: the first flush meets a closed pipe
+    err = proc.stderr.read().decode()
+    assert proc.wait(timeout=60) == 141 and "Traceback" not in err and "Exception ignored" not in err
