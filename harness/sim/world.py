@@ -113,6 +113,15 @@ class SimConfig:
     settle_ms: int = 4_000
     check_budget_s: float = 30.0
 
+    def __post_init__(self) -> None:
+        from replica_image.bugs import KNOWN_BUGS
+
+        unknown = sorted(self.bugs - KNOWN_BUGS)
+        if unknown:  # the core ignores names it does not know: a typo would test a correct replica
+            raise ValueError(f"SimConfig.bugs: unknown bug(s) {unknown}; known: {', '.join(sorted(KNOWN_BUGS))}")
+        if self.size < 1 or self.concurrency < 1 or self.keys < 1 or self.attempts < 1:
+            raise ValueError("SimConfig: size, concurrency, keys and attempts must be at least 1")
+
     def resolved(self) -> SimConfig:
         """This config with every None drawn from the seed (deterministically)."""
         rng = random.Random(f"{self.seed}/config")

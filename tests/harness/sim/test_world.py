@@ -33,6 +33,11 @@ def test_a_seed_draws_network_faults_and_crash_settings_but_explicit_ones_are_ke
     assert fixed.net == NetFaults() and fixed.faults == () and fixed.retry_unknown and fixed.crash_on_promise == 0.0
 
 
+def test_an_unknown_bug_name_is_refused_not_ignored() -> None:
+    with pytest.raises(ValueError, match=r"unknown bug\(s\) \['local-read'\]"):
+        SimConfig(bugs=frozenset({"local-read"}))
+
+
 def test_a_correct_replica_passes_every_check_under_faults() -> None:
     crashed = committed = 0
     for seed in range(40):
