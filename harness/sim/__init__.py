@@ -6,12 +6,14 @@ reordering, partitions), crash-restart that keeps only what a crash keeps, and t
 generator and checker. The same seed gives the same history, byte for byte. `paxos-chaos sim` sweeps
 seeds and replays one.
 
-Belongs here: the virtual world (`world`), its network (`network`), the replica host (`node`) and the
-fault plan (`nemesis`). Does not belong here: Docker, sockets, threads, wall-clock time.
+Belongs here: the virtual world (`world`), what a run is and found (`config`), its network
+(`network`), the replica host (`node`), the clients (`clients`), the fault plan (`nemesis`) and the
+seed sweep (`sweep`, the `paxos-chaos sim` command). Does not belong here: Docker, sockets, threads, wall-clock time.
 """
 
 from harness.sim.nemesis import Fault, plan_faults
 from harness.sim.network import NetFaults
-from harness.sim.world import SimConfig, SimResult, simulate
+from harness.sim.config import SimConfig, SimResult
+from harness.sim.world import simulate
 
 __all__ = ["Fault", "NetFaults", "SimConfig", "SimResult", "plan_faults", "simulate"]
