@@ -8,10 +8,11 @@ must catch every one"). For every bug named (default: all of `replica_image.bugs
    check (history not linearizable, or replicas applied different values in a slot), within
    `--sim-seeds` seeds; `--sim-seeds 0` skips it;
 2. unless `--no-docker`, the scenarios of the suite run one after another with `BUGS=<that bug>`, the
-scenarios that give the bug its chance first (`HINTS`), until one reports a linearizability violation
+scenarios that give the bug its chance first (`HINTS`), until one reports a safety violation
 (caught) or the budget of scenario runs is spent (not caught). A later round (`--runs`) repeats the
 suite with the next seed of every scenario. A run that fails only its liveness check counts as a
-failure but not as a catch: detection means a safety violation in the history.
+failure but not as a catch: detection means a safety violation, in the history (linearizability) or
+in the replicas' states (agreement: two replicas at the same applied index with different states).
 
 The table it prints and stores (`<store>/detect/<time>/detect.md` and `detect.json`): bug, caught or
 not (by either), the scenario and seed that caught it, the wall time until then (cluster start-ups
@@ -31,12 +32,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from harness.errors import UsageError
-from harness.runner import RunOptions, run_scenario
+from harness.junit import CaseResult
+from harness.runner import AGREEMENT, RunOptions, run_scenario
 from harness.scenario import Scenario, load_scenario, scenario_files
 from harness.sim import SimConfig
 from harness.sim.sweep import sweep
 
-__all__ = ["HINTS", "Detection", "SimDetection", "register_detect", "render", "simulate_bug"]
+__all__ = ["HINTS", "Detection", "SimDetection", "register_detect", "render", "safety_failure", "simulate_bug"]
 
 # Scenarios that give each bug its chance, tried first (the rest of the suite follows, by name).
 HINTS: dict[str, tuple[str, ...]] = {
@@ -77,6 +79,7 @@ class Detection:
     failures: tuple[str, ...]  # scenarios that failed without a safety violation (liveness only)
     report: str | None  # report.html of the catching run
     sim: SimDetection | None = None
+    check: str | None = None  # the suite's check that caught it: "linearizability" or "agreement"
 
 
 def register_detect(sub: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None:
@@ -173,6 +176,17 @@ def simulate_bug(bug: str, *, seeds: int, first: int = 0, jobs: int = 1) -> SimD
                         liveness=done.passed_over)
 
 
+def safety_failure(cases: tuple[CaseResult, ...] | list[CaseResult]) -> str | None:
+    """Which safety check of a scenario run failed: "linearizability" (the history), "agreement"
+    (replicas at the same applied index with different states), or None. Liveness does not count."""
+    failed = {c.name for c in cases if c.outcome == "fail"}
+    if "linearizable" in failed:
+        return "linearizability"
+    if AGREEMENT in failed:
+        return "agreement"
+    return None
+
+
 async def _detect_all(bugs: list[str], suite: list[Scenario], opts: RunOptions, *, rounds: int,
                       budget: int | None, offset: int) -> list[Detection]:
     return [await _detect(bug, suite, opts, rounds=rounds, budget=budget, offset=offset) for bug in bugs]
@@ -192,15 +206,16 @@ async def _detect(bug: str, suite: list[Scenario], opts: RunOptions, *, rounds: 
             print(f"[detect] {bug}: run {runs}, {scenario.name} seed {seed}", flush=True)
             outcome = await run_scenario(scenario, dataclasses.replace(opts, bugs=(bug,), seed=seed),
                                          progress=lambda s: print(s, flush=True))
-            caught = any(c.name == "linearizable" and c.outcome == "fail" for c in outcome.cases)
-            word = "CAUGHT (linearizability violation)" if caught else (
+            check = safety_failure(outcome.cases)
+            caught = check is not None
+            word = f"CAUGHT ({check} violation)" if caught else (
                 "not caught (a liveness check failed)" if outcome.exit_code else "not caught")
             print(f"[detect] {bug}: {word} by {scenario.name} seed {seed}: {outcome.run_dir / 'report.html'}",
                   flush=True)
             if caught:
                 return Detection(bug=bug, caught=True, scenario=scenario.name, seed=seed, runs=runs,
                                  seconds=time.monotonic() - start, failures=tuple(failures),
-                                 report=str(outcome.run_dir / "report.html"))
+                                 report=str(outcome.run_dir / "report.html"), check=check)
             if outcome.exit_code != 0:
                 failures.append(scenario.name)
     return Detection(bug=bug, caught=False, scenario=None, seed=None, runs=runs,
@@ -216,7 +231,9 @@ def render(results: list[Detection]) -> str:
         if r.runs == 0:
             by, secs, runs = "not run", "-", "-"
         else:
-            by, secs, runs = (f"{r.scenario} ({r.seed})" if r.caught else "NOT CAUGHT"), f"{r.seconds:.0f} s", str(r.runs)
+            check = f", {r.check}" if r.check else ""
+            by = f"{r.scenario} ({r.seed}{check})" if r.caught else "NOT CAUGHT"
+            secs, runs = f"{r.seconds:.0f} s", str(r.runs)
         sim = r.sim
         if sim is None:
             sby, ssecs, sseeds = "not run", "-", "-"

@@ -22,7 +22,7 @@ import asyncio
 import json
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -43,7 +43,7 @@ from harness.store import RunDir, new_run_dir
 from workloads.client import RecordingClient
 from workloads.interpreter import WorkloadStats, final_reads, run_workload
 
-__all__ = ["RunOptions", "RunOutcome", "run_scenario"]
+__all__ = ["AGREEMENT", "RunOptions", "RunOutcome", "divergence", "run_scenario"]
 
 log = logging.getLogger(__name__)
 
@@ -162,7 +162,8 @@ async def _drive(scenario: Scenario, cluster: Cluster, run_dir: RunDir, *, seed:
     progress(f"[{scenario.name}] checking {len(recorder.events)} events")
     result = await asyncio.to_thread(_check, recorder, scenario) if scenario.checks.linearizable else None
     statuses = await asyncio.to_thread(cluster.status)
-    cases = _cases(result, live, reads, scenario.workload.keys)
+    diverged = divergence([*live.seen, *_observe(statuses)])
+    cases = _cases(result, live, diverged, reads, scenario.workload.keys)
     outcome = RunOutcome(scenario=scenario.name, run_dir=run_dir.path, cases=tuple(cases),
                          verdict=result.verdict if result else None, ops=stats.ops)
     _write_results(run_dir, scenario, seed, outcome, result, statuses, duration_s, faults, recorder)
@@ -184,6 +185,15 @@ class _Liveness:
     leader: int | None
     converged: bool
     detail: str
+    seen: tuple[Observation, ...] = ()  # every (node, applied index, digest) read while waiting
+
+
+Observation = tuple[int, object, object]
+"""(node, applied_index, state_digest) as one /status answer gave them (one replica, one instant)."""
+
+
+def _observe(statuses: list[NodeStatus]) -> list[Observation]:
+    return [(s.node, (s.status or {}).get("applied_index"), (s.status or {}).get("state_digest")) for s in statuses]
 
 
 async def _liveness(cluster: Cluster, recovery_s: float) -> _Liveness:
@@ -194,15 +204,34 @@ async def _liveness(cluster: Cluster, recovery_s: float) -> _Liveness:
     except InfraError as exc:
         return _Liveness(None, False, f"no agreed leader {recovery_s:g}s after the heal: {exc}")
     statuses: list[NodeStatus] = []
+    seen: list[Observation] = []
     while time.monotonic() < deadline:
         statuses = await asyncio.to_thread(cluster.status)
+        seen += _observe(statuses)
         digests = {(s.status or {}).get("state_digest") for s in statuses}
         if len(digests) == 1 and None not in digests:
-            return _Liveness(leader, True, f"leader n{leader}; all replicas at digest {digests.pop()}")
+            return _Liveness(leader, True, f"leader n{leader}; all replicas at digest {digests.pop()}", tuple(seen))
         await asyncio.sleep(0.5)
-    seen = {s.node: ((s.status or {}).get("applied_index"), (s.status or {}).get("state_digest"))
-            for s in statuses}
-    return _Liveness(leader, False, f"replicas did not converge within {recovery_s:g}s: {seen}")
+    last = {node: (index, digest) for node, index, digest in _observe(statuses)}
+    return _Liveness(leader, False, f"replicas did not converge within {recovery_s:g}s: {last}", tuple(seen))
+
+
+def divergence(seen: Iterable[Observation]) -> str | None:
+    """Replicas that applied the same slots must hold the same state (the kv is deterministic): the
+    first applied index at which two replicas reported different state digests, or None.
+
+    This is a safety check, not a liveness one: two such replicas executed different commands in
+    some slot, whatever the history shows (DESIGN 9; the simulator's agreement check, from outside).
+    """
+    by_index: dict[int, dict[str, int]] = {}
+    for node, index, digest in seen:
+        if isinstance(index, int) and not isinstance(index, bool) and index >= 0 and isinstance(digest, str):
+            by_index.setdefault(index, {}).setdefault(digest, node)
+    for index in sorted(by_index):
+        if len(by_index[index]) > 1:
+            states = ", ".join(f"n{n} {d}" for d, n in sorted(by_index[index].items(), key=lambda kv: kv[1]))
+            return f"replicas that applied slots 0..{index} hold different states: {states}"
+    return None
 
 
 def _check(recorder: HistoryRecorder, scenario: Scenario) -> CheckResult:
@@ -210,7 +239,11 @@ def _check(recorder: HistoryRecorder, scenario: Scenario) -> CheckResult:
     return check(model_for("kv"), operations(recorder.events), deadline=lambda: time.monotonic() > end)
 
 
-def _cases(result: CheckResult | None, live: _Liveness, reads: dict[str, str | None], keys: int) -> list[CaseResult]:
+AGREEMENT = "agreement: same slots applied, same state"
+
+
+def _cases(result: CheckResult | None, live: _Liveness, diverged: str | None, reads: dict[str, str | None],
+           keys: int) -> list[CaseResult]:
     cases = []
     if result is not None:
         bad = [p for p in result.partitions if p.verdict != Verdict.VALID]
@@ -218,6 +251,9 @@ def _cases(result: CheckResult | None, live: _Liveness, reads: dict[str, str | N
         msg = "; ".join(f"key {p.key!r}: {p.verdict.name.lower()}" + (f" ({p.reason})" if p.reason else "")
                         for p in bad[:5])
         cases.append(CaseResult(name="linearizable", outcome=outcome, message=msg or f"{result.ops} ops"))
+    cases.append(CaseResult(name=AGREEMENT, outcome="fail" if diverged else "pass",
+                            message=diverged or f"{len({(i, d) for _, i, d in live.seen})} (index, state) pairs "
+                                                "read after the heal, one state per index"))
     cases.append(CaseResult(name="liveness: leader and convergence after heal",
                             outcome="pass" if live.converged else "fail", message=live.detail))
     missing = keys - len(reads)

@@ -89,3 +89,15 @@ def test_inconsistent_options_are_a_usage_error(argv: list[str], words: str,
 def test_unknown_bug_names_are_a_usage_error(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["detect", "--bugs", "local-reads,nope"]) == 2
     assert "unknown bug(s) ['nope']" in capsys.readouterr().err
+
+
+def test_a_state_divergence_counts_as_a_catch_and_liveness_alone_does_not() -> None:
+    from harness.detect import safety_failure
+    from harness.junit import CaseResult
+    from harness.runner import AGREEMENT
+
+    live = CaseResult(name="liveness: leader and convergence after heal", outcome="fail")
+    assert safety_failure([CaseResult(name="linearizable", outcome="pass"), live]) is None
+    assert safety_failure([CaseResult(name=AGREEMENT, outcome="fail"), live]) == "agreement"
+    assert safety_failure([CaseResult(name="linearizable", outcome="fail"),
+                           CaseResult(name=AGREEMENT, outcome="fail")]) == "linearizability"

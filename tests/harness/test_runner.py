@@ -1,0 +1,22 @@
+"""The runner's pure checks: replicas at the same applied index must hold the same state."""
+
+from __future__ import annotations
+
+from harness.runner import divergence
+
+
+def test_replicas_at_the_same_index_with_different_states_have_diverged() -> None:
+    # what reused-ballot produced in a Docker run: five replicas at 2054, two different digests
+    seen = [(1, 2054, "fe0a"), (2, 2054, "d617"), (3, 2054, "d617"), (4, 2054, "fe0a"), (5, 2054, "fe0a")]
+    assert divergence(seen) == "replicas that applied slots 0..2054 hold different states: n1 fe0a, n2 d617"
+
+
+def test_replicas_behind_or_ahead_are_not_a_divergence_and_the_first_index_is_named() -> None:
+    converging = [(1, 10, "a"), (2, 12, "b"), (3, 10, "a"), (2, 13, "c"), (1, 12, "b")]
+    assert divergence(converging) is None  # different indexes may hold different states
+    first = divergence([(1, 7, "x"), (2, 7, "y"), (1, 5, "p"), (3, 5, "q")])
+    assert first is not None and "slots 0..5" in first
+
+
+def test_missing_or_malformed_status_fields_are_ignored() -> None:
+    assert divergence([(1, None, "a"), (2, 3, None), (3, True, "b"), (4, 3, "c"), (5, -1, "d")]) is None
