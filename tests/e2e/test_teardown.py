@@ -21,8 +21,11 @@ from tests.e2e.conftest import free_port_base, make_cluster, new_project
 ROOT = Path(__file__).resolve().parents[2]
 
 CHILD = textwrap.dedent("""
-    import sys, time
+    import signal, sys, time
     from harness.cluster import Cluster, ClusterSpec
+    # Ctrl-C as in a terminal: a job started in the background (`.ci/run &`, nohup) inherits SIGINT
+    # ignored, and Python then installs no KeyboardInterrupt handler of its own
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     spec = ClusterSpec(n=3, project=sys.argv[1], port_base=int(sys.argv[2]))
     with Cluster(spec) as c:
         c.up(timeout_s=120)
