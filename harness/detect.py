@@ -36,7 +36,7 @@ from harness.junit import CaseResult
 from harness.runner import AGREEMENT, RunOptions, run_scenario
 from harness.scenario import Scenario, load_scenario, scenario_files
 from harness.sim import SimConfig
-from harness.sim.sweep import sweep
+from harness.sim.sweep import parse_bugs, sweep
 
 __all__ = ["HINTS", "Detection", "SimDetection", "register_detect", "render", "safety_failure", "simulate_bug"]
 
@@ -107,10 +107,11 @@ def register_detect(sub: "argparse._SubParsersAction[argparse.ArgumentParser]") 
 def _bugs(text: str | None) -> list[str]:
     from replica_image.bugs import KNOWN_BUGS
 
-    names = sorted(KNOWN_BUGS) if text is None else [b.strip() for b in text.split(",") if b.strip()]
-    unknown = [b for b in names if b not in KNOWN_BUGS]
-    if unknown or not names:
-        raise UsageError(f"--bugs {text!r}: unknown bug(s) {unknown}; known: {','.join(sorted(KNOWN_BUGS))}")
+    if text is None:
+        return sorted(KNOWN_BUGS)
+    names = list(parse_bugs(text))
+    if not names:
+        raise UsageError(f"--bugs {text!r}: no bug named; known: {','.join(sorted(KNOWN_BUGS))}")
     return names
 
 

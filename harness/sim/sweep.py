@@ -26,7 +26,7 @@ from harness.errors import UsageError
 from harness.history import write_jsonl
 from harness.sim.world import SimConfig, SimResult, simulate
 
-__all__ = ["Sweep", "Until", "register_sim", "sweep", "write_failure"]
+__all__ = ["Sweep", "Until", "parse_bugs", "register_sim", "sweep", "write_failure"]
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -141,11 +141,13 @@ def register_sim(sub: "argparse._SubParsersAction[argparse.ArgumentParser]") -> 
     p.set_defaults(func=_run)
 
 
-def parse_bugs(text: str) -> frozenset[str]:
+def parse_bugs(text: str) -> tuple[str, ...]:
+    """The bug names of a `--bugs a,b` option, in the order given (duplicates dropped); an unknown
+    name is a UsageError that lists the known ones. `sim` and `detect` both read it this way."""
     from replica_image.bugs import KNOWN_BUGS
 
-    names = frozenset(b.strip() for b in text.split(",") if b.strip())
-    unknown = sorted(names - KNOWN_BUGS)
+    names = tuple(dict.fromkeys(b.strip() for b in text.split(",") if b.strip()))
+    unknown = [b for b in names if b not in KNOWN_BUGS]
     if unknown:
         raise UsageError(f"--bugs {text!r}: unknown bug(s) {unknown}; known: {','.join(sorted(KNOWN_BUGS))}")
     return names
@@ -161,7 +163,7 @@ def _run(args: argparse.Namespace) -> int:
         raise UsageError(f"--duration/--max-time: {exc}") from None
     if args.size < 1 or args.seeds < 1 or args.jobs < 1 or duration_ms < 100:
         raise UsageError("--size, --seeds and --jobs must be at least 1 and --duration at least 100ms")
-    base = SimConfig(size=args.size, bugs=parse_bugs(args.bugs), duration_ms=duration_ms)
+    base = SimConfig(size=args.size, bugs=frozenset(parse_bugs(args.bugs)), duration_ms=duration_ms)
     if args.seed is not None:
         result = simulate(replace(base, seed=args.seed))
         print("\n".join(explain(result)))

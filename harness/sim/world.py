@@ -159,17 +159,18 @@ class _World:
         if self.now >= self.workload_end:
             return False  # the final heal is on
         kinds = {type(r) for r in persisted}
-        what = ", ".join(sorted(k.__name__.removesuffix("Record").lower() for k in kinds))
         armed = self.armed.get(i)
         if armed is not None and kinds & set(armed[0]):
             del self.armed[i]
-            self._crashing[i] = (armed[1], what)
+            down = armed[1]
         elif ((PromiseRecord in kinds and self.rng.random() < (self.cfg.crash_on_promise or 0.0))
               or (AcceptRecord in kinds and self.rng.random() < (self.cfg.crash_on_accept or 0.0))):
             low, high = self.cfg.restart_ms or (0, 0)
-            self._crashing[i] = (round(1000 * low * (high / low) ** self.rng.random()) if low else 0, what)
+            down = round(1000 * low * (high / low) ** self.rng.random()) if low else 0
         else:
             return False
+        # named only for the crashes themselves: this runs after every synced Ready
+        self._crashing[i] = (down, ", ".join(sorted(k.__name__.removesuffix("Record").lower() for k in kinds)))
         return True
 
     def _fire_crash_points(self) -> None:
