@@ -27,6 +27,8 @@ class _Parser(argparse.ArgumentParser):
     """An ArgumentParser that raises UsageError instead of printing usage and calling sys.exit(2)."""
 
     def error(self, message: str) -> NoReturn:
+        if len(message) > 300:  # argparse quotes the bad value whole: a 5,000-digit --port-base
+            message = f"{message[:200]}...{message[-40:]}"
         raise UsageError(f"{message} (see `{self.prog} --help`)")
 
 
@@ -121,7 +123,8 @@ def parse_duration_s(text: str, *, option: str) -> float:
     except ValueError:
         value = -1.0
     if not 0 < value < float("inf"):
-        raise UsageError(f"{option} {text!r} is not a duration; use e.g. 60s, 500ms or 2m")
+        shown = text if len(text) <= 40 else f"{text[:37]}..."
+        raise UsageError(f"{option} {shown!r} is not a duration; use e.g. 60s, 500ms or 2m")
     return value
 
 

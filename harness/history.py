@@ -69,25 +69,25 @@ class Event:
 
     def __post_init__(self) -> None:
         if not _is_int(self.index) or self.index < 0:
-            raise ValueError(f"index must be an int >= 0, got {self.index!r}")
+            raise ValueError(f"index must be an int >= 0, got {short_repr(self.index)}")
         if self.time is not None and not _is_int(self.time):
-            raise ValueError(f"time must be an int (ns since run start) or null, got {self.time!r}")
+            raise ValueError(f"time must be an int (ns since run start) or null, got {short_repr(self.time)}")
         if not _is_int(self.process) or self.process < 0:
-            raise ValueError(f"process must be an int >= 0, got {self.process!r}")
+            raise ValueError(f"process must be an int >= 0, got {short_repr(self.process)}")
         if self.type not in EVENT_TYPES:
-            raise ValueError(f"type must be one of invoke|ok|fail|info, got {self.type!r}")
+            raise ValueError(f"type must be one of invoke|ok|fail|info, got {short_repr(self.type)}")
         if self.f not in FUNCTIONS:
-            raise ValueError(f"f must be one of {'|'.join(sorted(FUNCTIONS))}, got {self.f!r}")
+            raise ValueError(f"f must be one of {'|'.join(sorted(FUNCTIONS))}, got {short_repr(self.f)}")
         if self.key is not None and not isinstance(self.key, str):
-            raise ValueError(f"key must be a string or null, got {self.key!r}")
+            raise ValueError(f"key must be a string or null, got {short_repr(self.key)}")
         if self.f == "cas" and self.type == "invoke" and not isinstance(self.value, CasValue):
-            raise ValueError(f"a cas invoke needs value {{\"expect\": e, \"value\": v}}, got {self.value!r}")
+            raise ValueError(f"a cas invoke needs value {{\"expect\": e, \"value\": v}}, got {short_repr(self.value)}")
         if not isinstance(self.value, CasValue) and not _is_scalar(self.value):
-            raise ValueError(f"value must be a string, an int or null, got {self.value!r}")
+            raise ValueError(f"value must be a string, an int or null, got {short_repr(self.value)}")
         if self.node is not None and not isinstance(self.node, (int, str)):
-            raise ValueError(f"node must be an int, a string or null, got {self.node!r}")
+            raise ValueError(f"node must be an int, a string or null, got {short_repr(self.node)}")
         if self.error is not None and not isinstance(self.error, str):
-            raise ValueError(f"error must be a string or null, got {self.error!r}")
+            raise ValueError(f"error must be a string or null, got {short_repr(self.error)}")
 
     def to_dict(self) -> dict[str, object]:
         """The JSON object of this event (all nine fields, in DESIGN order)."""
@@ -104,19 +104,26 @@ class Event:
             raise ValueError(f"expected a JSON object, got {type(obj).__name__}")
         unknown = sorted(set(obj) - set(_FIELDS))
         if unknown:
-            raise ValueError(f"unknown field(s) {', '.join(map(repr, unknown))}; allowed: {', '.join(_FIELDS)}")
+            shown = ", ".join(short_repr(u, 30) for u in unknown[:5]) + (", ..." if len(unknown) > 5 else "")
+            raise ValueError(f"unknown field(s) {shown}; allowed: {', '.join(_FIELDS)}")
         for name in ("index", "process", "type", "f"):
             if name not in obj:
                 raise ValueError(f"missing field {name!r}")
         value = obj.get("value")
         if isinstance(value, dict):
             if set(value) != {"expect", "value"}:
-                raise ValueError(f"a cas value must be {{\"expect\": e, \"value\": v}}, got {value!r}")
+                raise ValueError(f"a cas value must be {{\"expect\": e, \"value\": v}}, got {short_repr(value)}")
             value = CasValue(expect=value["expect"], value=value["value"])
             if not (_is_scalar(value.expect) and _is_scalar(value.value)):
-                raise ValueError(f"cas expect/value must be strings, ints or null, got {obj.get('value')!r}")
+                raise ValueError(f"cas expect/value must be strings, ints or null, got {short_repr(obj.get('value'))}")
         return cls(index=obj["index"], time=obj.get("time"), process=obj["process"], type=obj["type"],
                    f=obj["f"], key=obj.get("key"), value=value, node=obj.get("node"), error=obj.get("error"))
+
+
+def short_repr(x: object, limit: int = 60) -> str:
+    """`repr(x)` cut to about `limit` characters: messages quote the bad value, not a whole line of it."""
+    text = repr(x)
+    return text if len(text) <= limit else f"{text[:limit - 8]}...{text[-5:]}"
 
 
 def _is_int(x: object) -> bool:
@@ -163,6 +170,13 @@ def parse_jsonl(lines: Iterable[str], *, source: str = "<history>") -> Iterator[
             raise HistoryFormatError(
                 f"{source}:{lineno}: not valid JSON ({exc.msg} at column {exc.colno}); expected one history "
                 "event object per line (DESIGN 7)") from None
+        except (ValueError, RecursionError) as exc:
+            # valid JSON the decoder still refuses: an integer over Python's 4,300 digits (ValueError)
+            # or arrays nested thousands deep (RecursionError, raised cleanly by the C decoder)
+            what = "nested too deep" if isinstance(exc, RecursionError) else "an integer with too many digits"
+            raise HistoryFormatError(
+                f"{source}:{lineno}: not a history event ({what}); expected one event object per line "
+                "(DESIGN 7)") from None
         try:
             event = Event.from_dict(obj)
         except ValueError as exc:

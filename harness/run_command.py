@@ -16,7 +16,8 @@ from pathlib import Path
 
 from harness.errors import UsageError
 from harness.runner import RunOptions, RunOutcome, run_scenario
-from harness.scenario import Scenario, load_scenario, scenario_files
+from harness.scenario import Scenario, load_scenario, scenario_files, seed_argument
+from harness.sim.sweep import parse_bugs
 
 __all__ = ["register_run"]
 
@@ -29,7 +30,8 @@ def register_run(sub: "argparse._SubParsersAction[argparse.ArgumentParser]") -> 
                     "carried out, 3 a check could not decide.")
     p.add_argument("scenarios", nargs="*", metavar="SCENARIO", help="scenario YAML files")
     p.add_argument("--suite", metavar="DIR", help="run every scenario in DIR (e.g. scenarios/)")
-    p.add_argument("--seed", type=int, help="override the scenarios' seeds (reproduce a run)")
+    p.add_argument("--seed", type=seed_argument,
+                   help="override the scenarios' seeds (reproduce a run); an integer 0..2^63-1")
     p.add_argument("--store", default="store", help="where results go (default ./store)")
     p.add_argument("--project", default=os.environ.get("PROJECT", "paxos-chaos-run"),
                    help="compose project name for the cluster (default paxos-chaos-run)")
@@ -51,10 +53,10 @@ def _scenarios(args: argparse.Namespace) -> list[Scenario]:
 
 def _run(args: argparse.Namespace) -> int:
     scenarios = _scenarios(args)
+    bugs = None if args.bugs is None else parse_bugs(args.bugs)  # a typo: exit 2 before Docker is touched
     from harness.cluster import connect
 
     connect()  # Docker not running: one line and exit 2, before anything is created
-    bugs = None if args.bugs is None else tuple(b for b in args.bugs.split(",") if b)
     opts = RunOptions(store=Path(args.store), project=args.project, port_base=args.port_base, seed=args.seed,
                       bugs=bugs)
     try:

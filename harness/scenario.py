@@ -18,21 +18,24 @@ import sys
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal, TypeVar
+from typing import Literal, TypeGuard, TypeVar
 
 import yaml
 from yaml.constructor import ConstructorError, SafeConstructor
+from yaml.events import AliasEvent
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
+from yaml.reader import ReaderError
 
-from harness.durations import parse_duration_s
+from harness.durations import DURATION_HINT, parse_duration_s
 from harness.errors import ScenarioError
+from replica_image.bugs import UnknownBug, parse_bugs
 
 __all__ = [
     "CLUSTER_SIZES", "OPS", "SHAPES", "ChecksSpec", "ClusterSpec", "FaultSpec", "LinkSpec",
     "PartitionSpec", "ProcessSpec", "RollingRestartSpec", "Scenario", "ScheduleEntry", "TOXIC_FAULTS",
     "TargetSpec", "ToxicType",
     "WorkloadSpec", "load_scenario", "parse_scenario", "register_list", "register_validate",
-    "scenario_files",
+    "scenario_files", "seed_argument",
 ]
 
 CLUSTER_SIZES = (3, 5, 7)
@@ -48,6 +51,15 @@ MAX_KEYS = 100_000
 MAX_RATE = 100_000.0
 MAX_OCCURRENCES = 10_000
 MAX_FILE_BYTES = 1 << 20
+MAX_SEED = 2**63 - 1
+SEED_RULE = "a seed is an integer from 0 to 2^63-1"
+MAX_NAME = 100  # the name is a directory of the store: keep it well under a file name's 255 bytes
+# The YAML itself: a scenario is a few hundred values nested a few levels deep. Deeper nesting would
+# overflow Python's stack in the composer; aliases expanding to more values ("billion laughs") would
+# make the validator walk millions of nodes. Problems beyond MAX_PROBLEMS are counted, not listed.
+MAX_YAML_DEPTH = 50
+MAX_YAML_VALUES = 100_000
+MAX_PROBLEMS = 50
 DEFAULT_MIX = (("get", 40.0), ("put", 25.0), ("append", 20.0), ("cas", 10.0), ("delete", 5.0))
 
 TargetKind = Literal["leader", "random", "minority", "majority", "all", "nodes"]
@@ -222,23 +234,107 @@ def parse_scenario(text: str, *, source: str = "<string>", default_name: str = "
         raise ScenarioError(f"{source}: {len(text)} characters is too big for a scenario (limit "
                             f"{MAX_FILE_BYTES})")
     try:
-        root = yaml.compose(text, Loader=yaml.SafeLoader)
+        root = yaml.compose(text, Loader=_BoundedLoader)
+    except _YamlLimit as exc:
+        raise ScenarioError(f"{source}:{exc.line} {exc}") from None
+    except ReaderError as exc:  # a control character; PyYAML's own message spans lines
+        line = text.count("\n", 0, exc.position) + 1 if isinstance(exc.position, int) else 1
+        char = f"#x{exc.character:04x}" if isinstance(exc.character, int) else repr(exc.character)
+        raise ScenarioError(f"{source}:{line} YAML error: character {char} is not allowed in YAML; "
+                            "remove it (a scenario is plain UTF-8 text)") from None
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line = mark.line + 1 if mark is not None else 1
-        what = exc.problem or exc.context or "invalid YAML"
+        what = (exc.problem or exc.context or "invalid YAML").replace("\n", "\\n")
         raise ScenarioError(f"{source}:{line} YAML syntax error: {what}; check indentation, "
                             "colons and quoting") from None
     except yaml.YAMLError as exc:
-        raise ScenarioError(f"{source}:1 YAML error: {exc}") from None
+        raise ScenarioError(f"{source}:1 YAML error: {' '.join(str(exc).split())}") from None
     if root is None:
         raise ScenarioError(f"{source}:1 the file is empty; a scenario needs at least "
                             "`description:` and `workload:` (see docs/scenarios.md)")
     v = _Validator(source)
     scenario = v.scenario(root, default_name)
     if v.problems or scenario is None:
-        raise ScenarioError("\n".join(p for _, p in sorted(v.problems, key=lambda lp: lp[0])))
+        # an aliased node is validated at each use: say each problem once
+        lines = list(dict.fromkeys(p for _, p in sorted(v.problems, key=lambda lp: lp[0])))
+        if len(lines) > MAX_PROBLEMS:
+            lines[MAX_PROBLEMS:] = [f"{source}: ... and {len(lines) - MAX_PROBLEMS} more problems; "
+                                    "fix the ones above first"]
+        raise ScenarioError("\n".join(lines))
     return scenario
+
+
+def seed_argument(text: str) -> int:
+    """argparse `type=` of a `--seed N` option: the rule of the scenario's `seed` (0..2^63-1)."""
+    t = text.strip()
+    # checked before int(): Python refuses to convert more than 4,300 digits, with a traceback
+    if not (t.isascii() and t.isdigit()) or len(t) > len(str(MAX_SEED)) or int(t) > MAX_SEED:
+        shown = text if len(text) <= 30 else f"{text[:27]}... ({len(text)} characters)"
+        raise argparse.ArgumentTypeError(f"{shown!r} is not a seed; {SEED_RULE} ({MAX_SEED})")
+    return int(t)
+
+
+class _YamlLimit(Exception):
+    """The YAML breaks one of the bounds above; `line` is 1-based, the message says what to do."""
+
+    def __init__(self, line: int, message: str) -> None:
+        super().__init__(message)
+        self.line = line
+
+
+class _BoundedLoader(yaml.SafeLoader):
+    """PyYAML's safe composer with three bounds, checked while composing, before anything is walked:
+    nesting depth, values after expanding aliases (an alias counts as every value it stands for), and
+    no alias inside its own anchor (a cycle, which would make "expanded" infinite)."""
+
+    def __init__(self, stream: str) -> None:
+        super().__init__(stream)
+        self._depth = 0
+        self._values = 0
+        self._sizes: dict[int, int] = {}  # id(anchored node) -> its expanded size, once composed
+        self._path: list[str] = []  # field path of the node being composed, for the messages
+
+    def compose_node(self, parent: Node | None, index: int) -> Node | None:
+        event = self.peek_event()  # type: ignore[no-untyped-call]  # untyped in types-PyYAML
+        line = event.start_mark.line + 1
+        at: object = index  # PyYAML passes the key node for a mapping's value, None for a key
+        self._path.append(f"[{at}]" if isinstance(parent, SequenceNode) else
+                          f".{at.value}" if isinstance(at, ScalarNode) else "")
+        try:
+            if isinstance(event, AliasEvent):
+                target = self.anchors.get(event.anchor)
+                if target is not None and id(target) not in self._sizes:
+                    name = _short(str(event.anchor), 30)
+                    raise self._limit(line, f"alias *{name} is used inside its own anchor &{name}; a "
+                                            "scenario cannot contain itself, write the values out")
+                node = super().compose_node(parent, index)  # an undefined alias is PyYAML's error
+                self._count(self._sizes[id(target)] if target is not None else 1, line)
+                return node
+            if self._depth >= MAX_YAML_DEPTH:
+                raise self._limit(line, f"nested more than {MAX_YAML_DEPTH} levels deep; a scenario "
+                                        "needs a few levels, is this the right file?")
+            self._depth += 1
+            before = self._values
+            node = super().compose_node(parent, index)
+            self._depth -= 1
+            self._count(1, line)
+            if node is not None and getattr(event, "anchor", None) is not None:
+                self._sizes[id(node)] = self._values - before
+            return node
+        finally:
+            self._path.pop()
+
+    def _count(self, values: int, line: int) -> None:
+        self._values += values
+        if self._values > MAX_YAML_VALUES:
+            raise self._limit(line, f"more than {MAX_YAML_VALUES} values (aliases `*name` counted "
+                                    "as what they expand to); a scenario has a few hundred, is this "
+                                    "the right file?")
+
+    def _limit(self, line: int, message: str) -> _YamlLimit:
+        path = "".join(self._path).lstrip(".")
+        return _YamlLimit(line, f"{_short(path, 60)}: {message}" if path else message)
 
 
 def scenario_files(directory: str | Path) -> list[Path]:
@@ -285,13 +381,11 @@ class _Validator:
     def problem(self, node: Node, path: str, message: str) -> None:
         line = node.start_mark.line + 1
         where = f" {path}:" if path else ""
-        self.problems.append((line, f"{self.source}:{line}{where} {message}"))
+        text = f"{where} {message}".replace("\n", "\\n")  # one problem, one line, whatever was quoted
+        self.problems.append((line, f"{self.source}:{line}{text}"))
 
     def value(self, node: Node) -> object:
-        try:
-            return self._constructor.construct_object(node, deep=True)
-        except ConstructorError as exc:
-            return exc
+        return _construct(node)
 
     def mapping(self, node: Node, path: str, allowed: Sequence[str],
                 required: Sequence[str] = ()) -> dict[str, Node] | None:
@@ -307,13 +401,16 @@ class _Validator:
             self.problem(node, path, f"bad merge key: {exc.problem}")
             return None
         merged = len(node.value) - own  # merged pairs come first; the file's own keys override them
+        keys = [self.value(k) for k, _ in node.value]  # once each: the override test below is a lookup
+        own_keys = {k for k in keys[merged:] if isinstance(k, str)}
         out: dict[str, Node] = {}
         suggested: set[str] = set()
         for index, (knode, vnode) in enumerate(node.value):
-            if index < merged and any(self.value(k) == self.value(knode) for k, _ in node.value[merged:]):
+            key = keys[index]
+            if index < merged and isinstance(key, str) and key in own_keys:
                 continue
-            key = self.value(knode)
-            kpath = f"{path}.{key}" if path else str(key)
+            shown = (key if key.isprintable() else repr(key)) if isinstance(key, str) else _kind(knode)
+            kpath = f"{path}.{_short(shown, 40)}" if path else _short(shown, 40)
             if not isinstance(key, str):
                 self.problem(knode, kpath, "keys must be plain words")
             elif key in out:
@@ -332,18 +429,24 @@ class _Validator:
         if not isinstance(node, ScalarNode):
             self.problem(node, path, f"expected {what}, got {_kind(node)}")
             return _BAD
-        return self.value(node)
+        v = self.value(node)
+        if isinstance(v, _Unreadable):
+            self.problem(node, path, f"{v}; quote it if it is meant as text, else expected {what}")
+            return _BAD
+        return v
 
-    def integer(self, node: Node, path: str, lo: int, hi: int) -> int | _Missing:
+    def integer(self, node: Node, path: str, lo: int, hi: int, *, rule: str = "") -> int | _Missing:
+        """An integer in [lo, hi]; `rule` replaces the default hint (e.g. the seed's)."""
         v = self.scalar(node, path, "an integer")
         if isinstance(v, _Missing):
             return v
-        if isinstance(v, bool) or not isinstance(v, int):
-            self.problem(node, path, f"{_show(v)} is not an integer, use a whole number "
-                                     f"from {lo} to {hi}")
+        if isinstance(v, bool) or not isinstance(v, (int, _BigInt)):
+            self.problem(node, path, f"{_show(v)} is not an integer, " +
+                         (rule or f"use a whole number from {lo} to {hi}"))
             return _BAD
-        if not lo <= v <= hi:
-            self.problem(node, path, f"{v} is out of range, use a number from {lo} to {hi}")
+        if isinstance(v, _BigInt) or not lo <= v <= hi:
+            self.problem(node, path, f"{_show(v)} is out of range, " +
+                         (rule or f"use a number from {lo} to {hi}"))
             return _BAD
         return v
 
@@ -352,12 +455,13 @@ class _Validator:
         v = self.scalar(node, path, "a number")
         if isinstance(v, _Missing):
             return v
-        if isinstance(v, bool) or not isinstance(v, (int, float)):
-            self.problem(node, path, f"{_show(v)} is not a number")
+        if isinstance(v, bool) or not isinstance(v, (int, float, _BigInt)) or v != v:  # v != v: NaN
+            self.problem(node, path, f"{_show(v)} is not a number, use one from {lo:g} to {hi:g}")
             return _BAD
-        if v < lo or v > hi or (lo_open and v == lo):
+        if isinstance(v, _BigInt) or v < lo or v > hi or (lo_open and v == lo):
             low = f"above {lo:g}" if lo_open else f"from {lo:g}"
-            self.problem(node, path, f"{v:g} is out of range, use a number {low} to {hi:g}")
+            shown = _show(v) if isinstance(v, _BigInt) else f"{v:g}"
+            self.problem(node, path, f"{shown} is out of range, use a number {low} to {hi:g}")
             return _BAD
         return float(v)
 
@@ -370,7 +474,8 @@ class _Validator:
             return _BAD
         return v
 
-    def text(self, node: Node, path: str, *, one_line: bool = False) -> str | _Missing:
+    def text(self, node: Node, path: str, *, one_line: bool = False,
+             max_len: int | None = None) -> str | _Missing:
         v = self.scalar(node, path, "a string")
         if isinstance(v, _Missing):
             return v
@@ -379,6 +484,10 @@ class _Validator:
             return _BAD
         if one_line and "\n" in v.strip():
             self.problem(node, path, "must be one line; shorten it")
+            return _BAD
+        if max_len is not None and len(v.strip()) > max_len:
+            self.problem(node, path, f"{_show(v.strip())} is {len(v.strip())} characters long, the "
+                                     f"limit is {max_len}; shorten it")
             return _BAD
         return v.strip()
 
@@ -396,6 +505,9 @@ class _Validator:
         v = self.scalar(node, path, "a duration")
         if isinstance(v, _Missing):
             return v
+        if isinstance(v, str) and len(v) > 40:  # no duration is this long; keep the message short
+            self.problem(node, path, f"{_show(v)} is not a duration, {DURATION_HINT}")
+            return _BAD
         try:
             seconds = parse_duration_s(v)
         except ValueError as exc:
@@ -421,10 +533,12 @@ class _Validator:
         keys = self.mapping(root, "", _TOP_KEYS, required=("description", "workload"))
         if keys is None:
             return None
-        name = self.optional(keys, "name", "", default_name, self.text)
+        name = self.optional(keys, "name", "", default_name,
+                             lambda n, p: self.text(n, p, one_line=True, max_len=MAX_NAME))
         desc = self.optional(keys, "description", "",
                              "", lambda n, p: self.text(n, p, one_line=True))
-        seed = self.optional(keys, "seed", "", 1, lambda n, p: self.integer(n, p, 0, 2**63 - 1))
+        seed = self.optional(keys, "seed", "", 1,
+                             lambda n, p: self.integer(n, p, 0, MAX_SEED, rule=f"{SEED_RULE} ({MAX_SEED})"))
         cluster = self.optional(keys, "cluster", "", ClusterSpec(), self.cluster)
         if isinstance(cluster, ClusterSpec):
             self.size = cluster.size
@@ -468,12 +582,13 @@ class _Validator:
             return _BAD
         out = [self.text(item, f"{path}[{i}]") for i, item in enumerate(items)]
         good = [b for b in out if isinstance(b, str)]
-        for i, b in enumerate(good):
-            if not b.replace("-", "").replace("_", "").isalnum():
-                self.problem(items[i], f"{path}[{i}]", f"{b!r} is not a bug name (letters, "
-                                                       "digits, - and _)")
-                return _BAD
-        return tuple(good) if len(good) == len(out) else _BAD
+        for i, b in enumerate(out):
+            try:  # one name at a time, so each unknown one is reported at its own line
+                parse_bugs([b] if isinstance(b, str) else [])
+            except UnknownBug as exc:  # the replica would refuse to start with it (BUGS)
+                self.problem(items[i], f"{path}[{i}]", f"{exc}; fix or remove it")
+                good = []
+        return parse_bugs(good) if len(good) == len(out) else _BAD
 
     def workload(self, node: Node, path: str) -> WorkloadSpec | _Missing:
         keys = self.mapping(node, path, _WORKLOAD_KEYS, required=("duration",))
@@ -747,7 +862,7 @@ class _Validator:
         if isinstance(v, _Missing):
             return v
         size = self.size or 7
-        if not isinstance(v, str) or not v.startswith("n") or not v[1:].isdigit():
+        if not _is_node_name(v):
             self.problem(node, path, f"{_show(v)} is not a node name, use n1..n{size}")
             return _BAD
         ident = int(v[1:])
@@ -764,7 +879,7 @@ class _Validator:
         v = self.scalar(node, path, "a target")
         if isinstance(v, str) and v in TARGET_WORDS:
             return TargetSpec(kind=v)  # type: ignore[arg-type]  # checked against TARGET_WORDS
-        if isinstance(v, str) and v.startswith("n") and v[1:].isdigit():
+        if _is_node_name(v):
             ident = self.node_name(node, path)
             return _BAD if isinstance(ident, _Missing) else TargetSpec(kind="nodes", nodes=(ident,))
         if not isinstance(v, _Missing):
@@ -851,21 +966,78 @@ def _rolling_span(choices: Sequence[FaultSpec], size: int | None) -> float:
     return max(spans, default=0.0)
 
 
+class _BigInt:
+    """An integer scalar too long to convert: Python refuses more than 4,300 digits (with a
+    traceback), and no field takes more than 19. Reported as out of range, shown shortened."""
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+
+    def __repr__(self) -> str:
+        return f"{self.text[:12]}...{self.text[-4:]} ({len(self.text)} characters)"
+
+
+class _Unreadable:
+    """A scalar the YAML constructor cannot build (`2024-13-45`, `!!int x`); str() says why."""
+
+    def __init__(self, node: ScalarNode, reason: str) -> None:
+        tag = node.tag.rsplit(":", 1)[-1]
+        self.message = f"{_show(node.value)} is not a valid {tag} ({_short(reason, 60)})"
+
+    def __str__(self) -> str:
+        return self.message
+
+    __repr__ = __str__
+
+
+_INT_TAG = "tag:yaml.org,2002:int"
+_COLLECTION = _Missing()  # the value of a list or mapping where a scalar is read (a key)
+
+
+def _construct(node: Node) -> object:
+    """The Python value of a scalar node. Never raises: what PyYAML's constructor would raise on (a
+    date that does not exist, `!!float x`, a 5,000-digit integer) becomes an `_Unreadable`/`_BigInt`.
+    Lists and mappings are not built at all (only keys come here), so no alias is ever expanded."""
+    if not isinstance(node, ScalarNode):
+        return _COLLECTION
+    if node.tag == _INT_TAG and len(node.value) > 40:
+        return _BigInt(node.value)
+    try:
+        return SafeConstructor().construct_object(node)
+    except (yaml.YAMLError, ValueError, TypeError, LookupError, AttributeError, ArithmeticError) as exc:
+        # PyYAML's scalar constructors raise these on malformed text, not only ConstructorError
+        reason = exc.problem if isinstance(exc, yaml.MarkedYAMLError) and exc.problem else str(exc)
+        return _Unreadable(node, reason or type(exc).__name__)
+
+
+def _is_node_name(v: object) -> TypeGuard[str]:
+    """`n` and a few ASCII digits (isdigit() alone takes `n²`, which int() refuses, and 5,000 digits)."""
+    return isinstance(v, str) and v.startswith("n") and 2 <= len(v) <= 6 and v[1:].isascii() \
+        and v[1:].isdigit()
+
+
 def _kind(node: Node) -> str:
     if isinstance(node, MappingNode):
         return "a mapping"
     if isinstance(node, SequenceNode):
         return "a list"
-    return f"{_show(SafeConstructor().construct_object(node))}" if isinstance(node, ScalarNode) else "?"
+    return _show(_construct(node)) if isinstance(node, ScalarNode) else "?"
+
+
+def _short(text: str, limit: int = 60) -> str:
+    return text if len(text) <= limit else f"{text[:limit - 3]}..."
 
 
 def _show(v: object) -> str:
     if v is None:
         return "nothing (null)"
-    return f"'{v}'" if isinstance(v, str) else repr(v)
+    if isinstance(v, str):  # a newline or control character is escaped: one problem, one line
+        return f"'{_short(v)}'" if v.isprintable() else _short(repr(v), 62)
+    return _short(repr(v), 80)
 
 
 def _unknown(word: str, allowed: Sequence[str], what: str) -> str:
+    word = _short(word, 62)
     close = difflib.get_close_matches(word.strip("'"), list(allowed), n=1, cutoff=0.6)
     hint = f"did you mean `{close[0]}`? " if close else ""
     return f"unknown {what} {word if word.startswith(chr(39)) else repr(word)}; {hint}" \

@@ -14,9 +14,9 @@ Where each one lives:
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 
-__all__ = ["BUGS", "KNOWN_BUGS"]
+__all__ = ["BUGS", "KNOWN_BUGS", "UnknownBug", "parse_bugs"]
 
 BUGS: Mapping[str, str] = {
     "accept-below-promise": "an acceptor accepts a ballot lower than the one it promised (P1a broken)",
@@ -34,3 +34,33 @@ BUGS: Mapping[str, str] = {
 }
 
 KNOWN_BUGS: frozenset[str] = frozenset(BUGS)
+
+
+class UnknownBug(ValueError):
+    """A bug name that is not in ``BUGS``; the message lists the known names. Callers add where it came
+    from (``BUGS=``, ``--bugs``, ``cluster.bugs``)."""
+
+
+def parse_bugs(spec: str | Iterable[str]) -> tuple[str, ...]:
+    """The one parser of bug names: a comma-separated string or a list of names -> names in given order.
+
+    Blanks around names are ignored, duplicates dropped (first kept), an empty spec is no bug. The
+    replica's ``BUGS``, the CLI's ``--bugs``, the scenario's ``cluster.bugs`` and the simulator use it,
+    so a name accepted in one place is accepted in all of them.
+
+    Raises:
+        UnknownBug: a name that is not a known bug (the message names it and lists the known ones).
+    """
+    items = spec.split(",") if isinstance(spec, str) else list(spec)
+    names: list[str] = []
+    for item in items:
+        if not isinstance(item, str):
+            raise UnknownBug(f"bug names are strings, got {type(item).__name__} {item!r}")
+        name = item.strip()
+        if not name or name in names:
+            continue
+        if name not in BUGS:
+            shown = name if len(name) <= 60 else name[:57] + "..."
+            raise UnknownBug(f"unknown bug {shown!r}; known: {', '.join(sorted(BUGS))}")
+        names.append(name)
+    return tuple(names)

@@ -16,7 +16,7 @@ from typing import Final
 
 from harness.checker.edn import EdnError, loads
 from harness.errors import HistoryFormatError
-from harness.history import CasValue, Event, Value, parse_jsonl
+from harness.history import CasValue, Event, Value, parse_jsonl, short_repr
 
 FORMATS: Final = ("jsonl", "edn", "jepsen-log", "porcupine-kv")
 
@@ -68,7 +68,8 @@ def parse(text: str, *, source: str, format: str = "auto") -> Parsed:
         return _parse_edn(text, source, porcupine=fmt == "porcupine-kv")
     if fmt == "jepsen-log":
         return _parse_log(text, source)
-    raise HistoryFormatError(f"unknown history format {format!r}; expected auto or one of {', '.join(FORMATS)}")
+    raise HistoryFormatError(f"{source}: unknown history format {short_repr(format)}; expected auto or one of "
+                             f"{', '.join(FORMATS)}")
 
 
 def _implied_model(events: list[Event], *, absent_empty: bool = False) -> str:
@@ -137,7 +138,7 @@ def _edn_event(line: str, lineno: int, source: str, *, index: int) -> Event | No
             raise HistoryFormatError(f"{at}: missing {field}; expected a map like {_EDN_EXAMPLE}")
     typ = _TYPES.get(str(obj[":type"]))
     if typ is None:
-        raise HistoryFormatError(f"{at}: :type {obj[':type']!r}; expected :invoke, :ok, :fail or :info")
+        raise HistoryFormatError(f"{at}: :type {short_repr(obj[':type'])}; expected :invoke, :ok, :fail or :info")
     f = str(obj[":f"]).lstrip(":")
     key = obj.get(":key")
     time = obj.get(":time")
@@ -155,7 +156,7 @@ def _value(raw: object, *, f: str, typ: str) -> Value:
     """EDN value -> history value: cas [old new] -> CasValue; strings and ints as they are."""
     if f == "cas" and isinstance(raw, tuple):
         if len(raw) != 2:
-            raise ValueError(f"cas value {raw!r} must be [old new]")
+            raise ValueError(f"cas value {short_repr(raw)} must be [old new]")
         return CasValue(expect=_scalar(raw[0]), value=_scalar(raw[1]))
     if typ in ("info", "fail") and isinstance(raw, str) and raw.startswith(":"):
         return None  # Jepsen puts the error keyword (:timed-out) where the value goes
@@ -165,7 +166,7 @@ def _value(raw: object, *, f: str, typ: str) -> Value:
 def _scalar(raw: object) -> str | int | None:
     if raw is None or isinstance(raw, str) or (isinstance(raw, int) and not isinstance(raw, bool)):
         return raw
-    raise ValueError(f"value {raw!r} is not a string, an integer or nil")
+    raise ValueError(f"value {short_repr(raw)} is not a string, an integer or nil")
 
 
 def _parse_log(text: str, source: str) -> Parsed:
@@ -180,10 +181,10 @@ def _parse_log(text: str, source: str) -> Parsed:
             continue
         at = f"{source}:{lineno}"
         typ = _TYPES.get(m.group("type"))
-        if typ is None or not proc.isdigit():
+        if typ is None or not (proc.isascii() and proc.isdigit()) or len(proc) > 18:  # int() takes "²" no
             raise HistoryFormatError(
-                f"{at}: {m.group('proc')!r} {m.group('type')!r}; expected a process number and :invoke, :ok, "
-                f":fail or :info, as in {_LOG_EXAMPLE}")
+                f"{at}: {short_repr(proc)} {short_repr(m.group('type'))}; expected a process number and "
+                f":invoke, :ok, :fail or :info, as in {_LOG_EXAMPLE}")
         f = m.group("f")[1:]
         raw_value, _tab, error = (m.group("rest") or "nil").partition("\t")
         try:

@@ -68,11 +68,16 @@ class SimConfig:
     check_budget_s: float = 30.0
 
     def __post_init__(self) -> None:
-        from replica_image.bugs import KNOWN_BUGS
+        from replica_image.bugs import UnknownBug, parse_bugs
 
-        unknown = sorted(self.bugs - KNOWN_BUGS)
-        if unknown:  # the core ignores names it does not know: a typo would test a correct replica
-            raise ValueError(f"SimConfig.bugs: unknown bug(s) {unknown}; known: {', '.join(sorted(KNOWN_BUGS))}")
+        # The core ignores names it does not know: a typo would test a correct replica. Sorted, so the
+        # name reported among several unknown ones does not depend on the hash seed.
+        try:
+            names = frozenset(parse_bugs(sorted(self.bugs, key=repr)))
+        except UnknownBug as exc:
+            raise ValueError(f"SimConfig.bugs: {exc}") from None
+        if names != self.bugs:  # " no-dedup" or "": the same names as BUGS= would read them
+            object.__setattr__(self, "bugs", names)
         if self.size < 1 or self.concurrency < 1 or self.keys < 1 or self.attempts < 1:
             raise ValueError("SimConfig: size, concurrency, keys and attempts must be at least 1")
 

@@ -24,6 +24,7 @@ from typing import Literal
 
 from harness.errors import UsageError
 from harness.history import write_jsonl
+from harness.scenario import seed_argument
 from harness.sim.world import SimConfig, SimResult, simulate
 
 __all__ = ["Sweep", "Until", "parse_bugs", "register_sim", "sweep", "write_failure"]
@@ -129,8 +130,8 @@ def register_sim(sub: "argparse._SubParsersAction[argparse.ArgumentParser]") -> 
                     "stop at the first seed that fails a check. Exit 0 all passed, 1 a seed failed, 2 bad "
                     "arguments.")
     p.add_argument("--seeds", type=int, default=1000, help="how many seeds to sweep (default 1000)")
-    p.add_argument("--first-seed", type=int, default=0, help="the first seed of the sweep (default 0)")
-    p.add_argument("--seed", type=int, default=None, help="run (replay) only this seed and explain it")
+    p.add_argument("--first-seed", type=seed_argument, default=0, help="the first seed of the sweep (default 0)")
+    p.add_argument("--seed", type=seed_argument, default=None, help="run (replay) only this seed and explain it")
     p.add_argument("--size", type=int, default=3, help="replicas (default 3)")
     p.add_argument("--bugs", default="", help="deliberate replica bugs, comma-separated (default none)")
     p.add_argument("--duration", default="4s", help="virtual workload time per seed (default 4s)")
@@ -142,15 +143,17 @@ def register_sim(sub: "argparse._SubParsersAction[argparse.ArgumentParser]") -> 
 
 
 def parse_bugs(text: str) -> tuple[str, ...]:
-    """The bug names of a `--bugs a,b` option, in the order given (duplicates dropped); an unknown
-    name is a UsageError that lists the known ones. `sim` and `detect` both read it this way."""
-    from replica_image.bugs import KNOWN_BUGS
+    """The bug names of a `--bugs a,b` option, in the order given (duplicates dropped), read by the one
+    parser (`replica_image.bugs.parse_bugs`); an unknown name is a UsageError naming the option and
+    listing the known ones. `sim`, `detect` and `run` all read --bugs this way."""
+    from replica_image.bugs import UnknownBug
+    from replica_image.bugs import parse_bugs as parse
 
-    names = tuple(dict.fromkeys(b.strip() for b in text.split(",") if b.strip()))
-    unknown = [b for b in names if b not in KNOWN_BUGS]
-    if unknown:
-        raise UsageError(f"--bugs {text!r}: unknown bug(s) {unknown}; known: {','.join(sorted(KNOWN_BUGS))}")
-    return names
+    try:
+        return parse(text)
+    except UnknownBug as exc:
+        shown = text if len(text) <= 60 else text[:57] + "..."  # the parser's message names the bad one
+        raise UsageError(f"--bugs {shown!r}: {exc}") from None
 
 
 def _run(args: argparse.Namespace) -> int:

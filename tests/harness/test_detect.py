@@ -88,7 +88,7 @@ def test_inconsistent_options_are_a_usage_error(argv: list[str], words: str,
 
 def test_unknown_bug_names_are_a_usage_error(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["detect", "--bugs", "local-reads,nope"]) == 2
-    assert "unknown bug(s) ['nope']" in capsys.readouterr().err
+    assert "--bugs 'local-reads,nope': unknown bug 'nope'" in capsys.readouterr().err
 
 
 def test_a_state_divergence_counts_as_a_catch_and_liveness_alone_does_not() -> None:

@@ -52,7 +52,7 @@ def test_until_safety_passes_over_seeds_that_fail_only_liveness() -> None:
 
 
 @pytest.mark.parametrize("argv, words", [
-    (["sim", "--bugs", "nope"], "unknown bug(s) ['nope']"),
+    (["sim", "--bugs", "nope"], "--bugs 'nope': unknown bug 'nope'"),
     (["sim", "--duration", "10 sec"], "--duration/--max-time"),
     (["sim", "--seeds", "0"], "at least 1"),
     (["sim", "--jobs", "0"], "at least 1"),

@@ -34,7 +34,7 @@ def test_a_seed_draws_network_faults_and_crash_settings_but_explicit_ones_are_ke
 
 
 def test_an_unknown_bug_name_is_refused_not_ignored() -> None:
-    with pytest.raises(ValueError, match=r"unknown bug\(s\) \['local-read'\]"):
+    with pytest.raises(ValueError, match=r"SimConfig.bugs: unknown bug 'local-read'"):
         SimConfig(bugs=frozenset({"local-read"}))
 
 
