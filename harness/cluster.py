@@ -20,6 +20,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import secrets
 import shutil
 import socket
 import subprocess
@@ -212,6 +213,9 @@ class Cluster:
                  client: DockerClient | None = None) -> None:
         self.spec = spec
         self._client = client
+        # One secret per Cluster object: the replicas' peer messages carry its HMAC (docs/replica.md).
+        # A user's own PAXOS_PEER_SECRET is kept, so `docker-compose` by hand can recreate a replica.
+        self._secret = os.environ.get("PAXOS_PEER_SECRET") or secrets.token_hex(32)
         default_file = spec.n == 3 and workdir is None and not spec.direct
         self.workdir = ROOT if default_file else (workdir or ROOT / "store" / "_compose" / spec.project)
 
@@ -245,7 +249,8 @@ class Cluster:
         return range(1, self.spec.n + 1)
 
     def compose_env(self) -> dict[str, str]:
-        env = {**os.environ, **self.spec.env, "PAXOS_API_PORT": str(self.spec.api_port)}
+        env = {**os.environ, **self.spec.env, "PAXOS_API_PORT": str(self.spec.api_port),
+               "PAXOS_PEER_SECRET": self._secret}
         env.update({f"PAXOS_CLIENT_PORT_{i}": str(self.spec.client_port(i)) for i in self.nodes})
         env.update({f"PAXOS_DIRECT_PORT_{i}": str(self.spec.direct_port(i)) for i in self.nodes})
         return env

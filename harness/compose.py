@@ -7,9 +7,10 @@ output for N=3, committed; `tests/test_compose.py` keeps it equal to the generat
 Topology (DESIGN section 4): one `toxiproxy` service and replicas `n1..nN` on one network. Inside the
 toxiproxy container:
 
-- proxy `ni-nj` listens on `9000 + 10*i + j` and forwards to replica j: it is replica i's only way to j
-  (replica i's PEERS lists `j=http://toxiproxy:<that port>`);
-- proxy `client-ni` listens on `8000 + i` and forwards to replica i; it is published on the host.
+- proxy `ni-nj` listens on `9000 + 10*i + j` and forwards to replica j's peer listener (`PEER_PORT`): it
+  is replica i's only way to j (replica i's PEERS lists `j=http://toxiproxy:<that port>`);
+- proxy `client-ni` listens on `8000 + i` and forwards to replica i's client listener (`REPLICA_PORT`);
+  it is published on the host. The peer listener is never published: the host cannot reach it.
 
 The proxies are created when Toxiproxy starts, from the JSON array (the `/populate` format) mounted at
 `/config/toxiproxy.json` and passed as `-config`; both the official server and ours read it. Host ports
@@ -17,7 +18,9 @@ bind 127.0.0.1 only and come from environment variables with defaults, so two cl
 `PAXOS_API_PORT` (default 8474) and `PAXOS_CLIENT_PORT_<i>` (default 8000+i). `harness.cluster` derives
 them from `PORT_BASE` (api = PORT_BASE+474, client i = PORT_BASE+i). Replica settings pass through from
 the environment: `FSYNC` (default always), `BUGS` (default empty), and the timing knobs in `TUNABLES`
-(empty = the replica's own default).
+(empty = the replica's own default). Every replica gets `PEER_SECRET` from `PAXOS_PEER_SECRET`, which
+`harness.cluster` makes fresh for each cluster it creates; without it (a plain `docker-compose up`) the
+replicas refuse to start and say how to set it.
 
 Only compose file format 2.4 features are used, which `docker-compose` 1.29 and `docker compose` v2 share
 (healthcheck conditions in `depends_on`, labels on networks and volumes).
@@ -40,6 +43,7 @@ __all__ = [
     "CONFIG_NAME",
     "COMPOSE_NAME",
     "MANAGED_LABEL",
+    "PEER_PORT",
     "REPLICA_PORT",
     "SIZES",
     "client_port",
@@ -52,6 +56,7 @@ __all__ = [
 
 SIZES = (3, 5, 7)
 REPLICA_PORT = 7000
+PEER_PORT = 7100
 API_PORT = 8474
 CLIENT_PORT_BASE = 8000
 MANAGED_LABEL = "io.paxos-chaos.managed"
@@ -96,7 +101,7 @@ def proxy_config(n: int) -> list[dict[str, Any]]:
         for j in range(1, n + 1):
             if i != j:
                 proxies.append({"name": f"n{i}-n{j}", "listen": f"0.0.0.0:{peer_port(i, j)}",
-                                "upstream": f"n{j}:{REPLICA_PORT}", "enabled": True})
+                                "upstream": f"n{j}:{PEER_PORT}", "enabled": True})
     return proxies
 
 
@@ -108,7 +113,7 @@ def peers_env(n: int, i: int, *, direct: bool = False) -> str:
     parts = []
     for j in range(1, n + 1):
         proxied = j != i and not direct
-        url = f"http://toxiproxy:{peer_port(i, j)}" if proxied else f"http://n{j}:{REPLICA_PORT}"
+        url = f"http://toxiproxy:{peer_port(i, j)}" if proxied else f"http://n{j}:{PEER_PORT}"
         parts.append(f"{j}={url}")
     return ",".join(parts)
 
@@ -140,6 +145,8 @@ def _replica_service(n: int, i: int, *, direct: bool) -> dict[str, Any]:
             "NODE_ID": str(i),
             "PEERS": peers_env(n, i, direct=direct),
             "LISTEN": f"0.0.0.0:{REPLICA_PORT}",
+            "PEER_LISTEN": f"0.0.0.0:{PEER_PORT}",
+            "PEER_SECRET": "${PAXOS_PEER_SECRET:-}",
             "DATA_DIR": "/data",
             "FSYNC": "${FSYNC:-always}",
             "BUGS": "${BUGS:-}",

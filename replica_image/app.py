@@ -20,11 +20,12 @@ from aiohttp import web
 from replica_image.codec import decode_record
 from replica_image.compaction import LiveLog
 from replica_image.config import Config
-from replica_image.errors import InvalidRecord, MisuseError
+from replica_image.errors import InvalidMessage, InvalidRecord, MisuseError
 from replica_image.host import Driver
-from replica_image.kv import KV
+from replica_image.http_guard import JsonErrorRunner
+from replica_image.kv import KV, validate_snapshot
 from replica_image.metrics import ReplicaMetrics
-from replica_image.paxos import CoreConfig, Record, Replica
+from replica_image.paxos import CoreConfig, Record, Replica, SnapshotRecord
 from replica_image.server import ReplicaServer
 from replica_image.storage import Storage, StorageCorrupt
 from replica_image.transport import PeerTransport
@@ -32,6 +33,8 @@ from replica_image.transport import PeerTransport
 __all__ = ["Restored", "StartupError", "core_config", "recover", "serve"]
 
 _log = logging.getLogger("replica")
+_RESTORE_HINT = ("Restore {} from a backup of this replica; do not wipe it or copy another replica's data into "
+                 "it while the cluster runs (docs/replica.md, 'Corrupt storage').")
 
 
 class StartupError(Exception):
@@ -67,10 +70,14 @@ def core_config(cfg: Config) -> CoreConfig:
 
 
 def recover(cfg: Config) -> Restored:
-    """Open DATA_DIR, decode every record and build the core from them.
+    """Open DATA_DIR, decode every record, check every snapshot restores, and build the core.
+
+    Snapshots are restored into a scratch KV here, before the port is bound, because a bad one would
+    otherwise only fail when the driver installs it: a crash of a running replica (exit 1) instead of
+    a refusal to start that names the record.
 
     Raises:
-        StorageError / StorageCorrupt: the log cannot be used (message names file and offset).
+        StorageError / StorageCorrupt: the log cannot be used (message names file, offset or record).
         StartupError: bad core configuration.
     """
     ccfg = core_config(cfg)
@@ -78,13 +85,26 @@ def recover(cfg: Config) -> Restored:
     decoded: list[Record] = []
     try:
         for i, raw in enumerate(rec.records):
-            decoded.append(decode_record(raw))
+            record = decode_record(raw)
+            if isinstance(record, SnapshotRecord):
+                try:
+                    validate_snapshot(record.data)
+                except InvalidMessage as exc:
+                    raise StorageCorrupt(
+                        f"{storage.path}: record #{i} (the snapshot through slot {record.last_slot}) passes "
+                        f"its checksum but its data does not restore ({str(exc)[:200]}); it was written by a "
+                        f"bug or an incompatible version. {_RESTORE_HINT.format(cfg.data_dir)}"
+                    ) from None
+            decoded.append(record)
     except InvalidRecord as exc:
         storage.close()
         raise StorageCorrupt(
-            f"{storage.path}: record #{i} passes its checksum but does not decode ({exc}); it was written by "
-            f"an incompatible version or by a bug. Restore {cfg.data_dir} from a healthy replica."
+            f"{storage.path}: record #{i} passes its checksum but does not decode ({str(exc)[:200]}); it was "
+            f"written by an incompatible version or by a bug. {_RESTORE_HINT.format(cfg.data_dir)}"
         ) from None
+    except StorageCorrupt:
+        storage.close()
+        raise
     core = Replica(cfg.node_id, cfg.nodes, ccfg, random.Random(), recovered=decoded)
     _log.info("recovered %d records (%d bytes cut from a torn tail); promised ballot %s, first unchosen slot %d",
               len(decoded), rec.cut_bytes, core.ballot, core.first_unchosen)
@@ -100,26 +120,32 @@ async def serve(cfg: Config, recovered: Restored, stop: asyncio.Event) -> None:
     metrics = ReplicaMetrics()
     connector = aiohttp.TCPConnector(limit=0, keepalive_timeout=30)
     session = aiohttp.ClientSession(connector=connector)
-    transport = PeerTransport(node_id=cfg.node_id, peers=cfg.peers, session=session,
+    transport = PeerTransport(node_id=cfg.node_id, peers=cfg.peers, secret=cfg.peer_secret, session=session,
                               timeout_s=cfg.peer_timeout_ms / 1000, queue_max=cfg.peer_queue_max,
                               sent=metrics.peer_sent, dropped=metrics.peer_dropped)
     driver = Driver(core=recovered.core, kv=KV(no_dedup="no-dedup" in cfg.bugs), storage=recovered.storage, live=recovered.live,
                     transport=transport, metrics=metrics, tick_s=cfg.tick_ms / 1000,
                     snapshot_every=cfg.snapshot_every, applied_index=-1,
-                    write_behind_s=1.0 if "no-fsync" in cfg.bugs else None)
+                    write_behind_s=1.0 if "no-fsync" in cfg.bugs else None,
+                    request_timeout_s=cfg.request_timeout_ms / 1000)
     server = ReplicaServer(cfg=cfg, driver=driver, metrics=metrics, session=session)
-    runner = web.AppRunner(server.app(), access_log=None)
-    await runner.setup()
+    runners = [JsonErrorRunner(server.client_app(), access_log=None),
+               JsonErrorRunner(server.peer_app(), access_log=None)]
+    for runner in runners:
+        await runner.setup()
     transport.start()
     driver_task = asyncio.get_running_loop().create_task(driver.run())
     try:
-        site = web.TCPSite(runner, cfg.listen_host, cfg.listen_port, backlog=1024)
-        try:
-            await site.start()
-        except OSError as exc:
-            raise StartupError(f"cannot listen on LISTEN={cfg.listen_host}:{cfg.listen_port}: "
-                               f"{exc.strerror or exc}; pick a free port or address") from None
-        _log.info("replica %d serving on %s:%d", cfg.node_id, cfg.listen_host, cfg.listen_port)
+        for runner, name, host, port in ((runners[0], "LISTEN", cfg.listen_host, cfg.listen_port),
+                                         (runners[1], "PEER_LISTEN", cfg.peer_host, cfg.peer_port)):
+            site = web.TCPSite(runner, host, port, backlog=1024)
+            try:
+                await site.start()
+            except OSError as exc:
+                raise StartupError(f"cannot listen on {name}={host}:{port}: "
+                                   f"{exc.strerror or exc}; pick a free port or address") from None
+        _log.info("replica %d serving clients on %s:%d, peers on %s:%d", cfg.node_id, cfg.listen_host,
+                  cfg.listen_port, cfg.peer_host, cfg.peer_port)
         stop_task = asyncio.get_running_loop().create_task(stop.wait())
         await asyncio.wait({driver_task, stop_task}, return_when=asyncio.FIRST_COMPLETED)
         stop_task.cancel()
@@ -129,7 +155,8 @@ async def serve(cfg: Config, recovered: Restored, stop: asyncio.Event) -> None:
             if failure is not None:
                 raise failure
     finally:
-        await runner.cleanup()
+        for runner in runners:
+            await runner.cleanup()
         driver_task.cancel()
         with contextlib.suppress(asyncio.CancelledError, Exception):
             await driver_task

@@ -9,7 +9,9 @@ Every check here runs before the command reaches the core, so a request rejected
 - ids: ``client_id`` (string, 1..128 chars) and ``request_id`` (integer 0..2^63-1), from the headers
   ``X-Client-Id``/``X-Request-Id`` or the body (if both are given they must agree). A request without
   ids gets a fresh server-made ``client_id`` (so it is applied once, but a retry is a new request).
-- Unknown fields, wrong JSON types and keys outside 1..1024 characters are rejected.
+- Unknown fields, wrong JSON types and keys outside 1..1024 characters are rejected, and so is text
+  that is not valid Unicode (a lone surrogate such as ``"\\ud800"``, or header bytes that are not UTF-8):
+  it could not be stored.
 """
 
 from __future__ import annotations
@@ -57,8 +59,12 @@ def _body_object(raw: bytes) -> dict[str, Any]:
         return {}
     try:
         body = json.loads(raw)
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise BadRequest(f"body is not valid JSON ({exc}); send a JSON object") from None
+    except UnicodeDecodeError:
+        raise BadRequest("body is not UTF-8: send a UTF-8 JSON object") from None
+    except RecursionError:
+        raise BadRequest("body nests too deeply: send a flat JSON object") from None
+    except ValueError as exc:  # JSONDecodeError, and integers past Python's 4,300-digit conversion limit
+        raise BadRequest(f"body is not valid JSON ({str(exc)[:200]}); send a JSON object") from None
     if not isinstance(body, dict):
         raise BadRequest(f"body must be a JSON object, got {type(body).__name__}")
     return body
@@ -70,22 +76,40 @@ def _client_id(headers: Mapping[str, str], body: Mapping[str, Any]) -> str | Non
     if field is not None and not isinstance(field, str):
         raise BadRequest(f"client_id must be a string, got {type(field).__name__}")
     if header is not None and field is not None and header != field:
-        raise BadRequest(f"X-Client-Id header {header!r} and body client_id {field!r} differ")
+        raise BadRequest(f"X-Client-Id header {_brief(header)} and body client_id {_brief(field)} differ")
     value = header if header is not None else field
     if value is not None and not 1 <= len(value) <= CLIENT_ID_CHARS_MAX:
         raise BadRequest(f"client_id must have 1..{CLIENT_ID_CHARS_MAX} characters, got {len(value)}")
+    if value is not None:
+        _unicode("client_id", value)
     return value
+
+
+def _unicode(name: str, text: str) -> None:
+    """Refuse text that UTF-8 cannot encode (lone surrogates: from a JSON ``\\ud800`` escape, or from
+    header bytes that were not UTF-8); the replica could not store it."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise BadRequest(f"{name} is not valid Unicode text (character {exc.start} is a lone surrogate "
+                         f"or a byte that is not UTF-8): send UTF-8 text") from None
+
+
+def _brief(value: object) -> str:
+    text = repr(value)
+    return text if len(text) <= 80 else text[:77] + "..."
 
 
 def _request_id(headers: Mapping[str, str], body: Mapping[str, Any]) -> int | None:
     header = headers.get("X-Request-Id")
     field = body.get("request_id")
     if field is not None and (type(field) is not int or not 0 <= field <= REQUEST_ID_MAX):
-        raise BadRequest(f"request_id must be an integer 0..2^63-1, got {field!r}")
+        raise BadRequest(f"request_id must be an integer 0..2^63-1, got {_brief(field)}")
     parsed: int | None = None
     if header is not None:
-        if not (header.isascii() and header.isdigit()) or int(header) > REQUEST_ID_MAX:
-            raise BadRequest(f"X-Request-Id must be an integer 0..2^63-1, got {header!r}")
+        # length first: int() of a 4,300-digit string raises, and 2^63-1 has 19 digits
+        if not (0 < len(header) <= 19 and header.isascii() and header.isdigit()) or int(header) > REQUEST_ID_MAX:
+            raise BadRequest(f"X-Request-Id must be an integer 0..2^63-1, got {_brief(header)}")
         parsed = int(header)
     if parsed is not None and field is not None and parsed != field:
         raise BadRequest(f"X-Request-Id header {parsed} and body request_id {field} differ")
@@ -105,6 +129,9 @@ def _check_fields(op: str, body: Mapping[str, Any]) -> None:
         raise BadRequest(f"value must be a string, got {type(body['value']).__name__}")
     if "expect" in body and body["expect"] is not None and not isinstance(body["expect"], str):
         raise BadRequest(f"expect must be a string or null, got {type(body['expect']).__name__}")
+    for name in ("value", "expect"):
+        if isinstance(body.get(name), str):
+            _unicode(name, body[name])
 
 
 def parse_request(*, op: str, key: str, headers: Mapping[str, str], body: bytes, node_id: int) -> ClientRequest:
@@ -121,9 +148,10 @@ def parse_request(*, op: str, key: str, headers: Mapping[str, str], body: bytes,
         BadRequest: the message says what is wrong and how to fix it.
     """
     if op not in OPS:
-        raise BadRequest(f"unknown operation {op!r}: use one of {sorted(OPS)}")
+        raise BadRequest(f"unknown operation {_brief(op)}: use one of {sorted(OPS)}")
     if not 1 <= len(key) <= KEY_CHARS_MAX:
         raise BadRequest(f"key must have 1..{KEY_CHARS_MAX} characters, got {len(key)}")
+    _unicode("key", key)
     fields = _body_object(body)
     _check_fields(op, fields)
     client_id = _client_id(headers, fields)

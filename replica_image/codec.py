@@ -2,7 +2,9 @@
 
 Decoding never trusts its input: every field is type-checked and every failure is an `InvalidMessage`
 whose text names the field path (e.g. ``accept.entries[3].batch[0].op: expected one of [...]``), so the
-server can return it as a 400. Ballots travel as ``[round, node]``.
+server can return it as a 400. Ballots travel as ``[round, node]``. Every integer is bounded by
+``INT_MAX`` (2^63-1): a round or slot beyond it is no real cluster's, and an unbounded one would break
+the replica later (Python refuses to print an integer of over 4,300 digits).
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ __all__ = [
 ]
 
 T = TypeVar("T")
+INT_MAX: Final = 2**63 - 1
 KINDS: Final[dict[str, type[Message]]] = {
     cls.KIND: cls for cls in (Prepare, Promise, Accept, Accepted, Nack, Catchup, Chosen, Snapshot)
 }
@@ -105,8 +108,8 @@ class _Obj:
 
     def nat(self, key: str, *, low: int = 0) -> int:
         v = self.get(key)
-        if type(v) is not int or v < low:
-            raise InvalidMessage(f"{self.path}.{key}: expected an integer >= {low}, got {v!r}")
+        if type(v) is not int or not low <= v <= INT_MAX:
+            raise InvalidMessage(f"{self.path}.{key}: expected an integer {low}..2^63-1, got {_brief(v)}")
         return v
 
     def text(self, key: str) -> str:
@@ -124,13 +127,14 @@ class _Obj:
     def flag(self, key: str) -> bool:
         v = self.get(key)
         if not isinstance(v, bool):
-            raise InvalidMessage(f"{self.path}.{key}: expected true or false, got {v!r}")
+            raise InvalidMessage(f"{self.path}.{key}: expected true or false, got {_brief(v)}")
         return v
 
     def ballot(self, key: str) -> Ballot:
         v = self.get(key)
-        if (not isinstance(v, list) or len(v) != 2 or any(type(x) is not int or x < 0 for x in v)):
-            raise InvalidMessage(f"{self.path}.{key}: expected a ballot [round, node] of integers >= 0, got {v!r}")
+        if (not isinstance(v, list) or len(v) != 2 or any(type(x) is not int or not 0 <= x <= INT_MAX for x in v)):
+            raise InvalidMessage(f"{self.path}.{key}: expected a ballot [round, node] of integers 0..2^63-1, "
+                                 f"got {_brief(v)}")
         return Ballot(round=v[0], node=v[1])
 
     def items(self, key: str, item: Callable[[object, str], T], *, max_len: int) -> tuple[T, ...]:
@@ -140,6 +144,19 @@ class _Obj:
         if len(v) > max_len:
             raise InvalidMessage(f"{self.path}.{key}: {len(v)} items, at most {max_len} allowed")
         return tuple(item(x, f"{self.path}.{key}[{i}]") for i, x in enumerate(v))
+
+
+def _brief(v: object) -> str:
+    """A value for an error message: an attacker's megabyte (or 4,300-digit integer) stays one line."""
+    if type(v) is int and v.bit_length() > 64:
+        return f"an integer of {v.bit_length()} bits"
+    if isinstance(v, (list, dict)) and len(v) > 8:
+        return f"a {type(v).__name__} of {len(v)} items"
+    try:
+        text = repr(v)
+    except ValueError:
+        return type(v).__name__
+    return text if len(text) <= 80 else text[:77] + "..."
 
 
 def _type(v: object) -> str:
@@ -184,8 +201,8 @@ def _promise_entry(d: object, path: str) -> PromiseEntry:
 
 
 def _slot(d: object, path: str) -> int:
-    if type(d) is not int or d < 0:
-        raise InvalidMessage(f"{path}: expected an integer >= 0, got {d!r}")
+    if type(d) is not int or not 0 <= d <= INT_MAX:
+        raise InvalidMessage(f"{path}: expected an integer 0..2^63-1, got {_brief(d)}")
     return d
 
 
@@ -210,7 +227,7 @@ def _decode_fields(kind: str, o: _Obj) -> Message:
         return Chosen(entries=o.items("entries", _proposal, max_len=MAX_ENTRIES))
     if kind == "snapshot":
         return Snapshot(last_slot=o.nat("last_slot"), data=o.text("data"))
-    raise InvalidMessage(f"message kind {kind!r} is unknown: expected one of {sorted(KINDS)}")
+    raise InvalidMessage(f"message kind {_brief(kind)} is unknown: expected one of {sorted(KINDS)}")
 
 
 def decode_message(kind: str, d: object) -> Message:
@@ -220,7 +237,7 @@ def decode_message(kind: str, d: object) -> Message:
         InvalidMessage: unknown kind, or a field missing / of the wrong type / out of range (named).
     """
     if kind not in KINDS:
-        raise InvalidMessage(f"message kind {kind!r} is unknown: expected one of {sorted(KINDS)}")
+        raise InvalidMessage(f"message kind {_brief(kind)} is unknown: expected one of {sorted(KINDS)}")
     return _build(kind, _decode_fields, kind=kind, o=_Obj(d, kind))
 
 
@@ -257,7 +274,7 @@ def _record_fields(o: _Obj) -> Record:
         return ChosenRecord(slot=o.nat("slot"), batch=_batch(o, "batch"))
     if t == "snapshot":
         return SnapshotRecord(last_slot=o.nat("last_slot"), data=o.text("data"))
-    raise InvalidMessage(f"record.t: {t!r} is not one of ['accept', 'chosen', 'promise', 'snapshot']")
+    raise InvalidMessage(f"record.t: {_brief(t)} is not one of ['accept', 'chosen', 'promise', 'snapshot']")
 
 
 def decode_record(data: bytes) -> Record:

@@ -9,9 +9,13 @@ Variables (required ones have no default):
 name                   default       meaning
 =====================  ============  =========================================================================
 NODE_ID                (required)    this replica's id, one of the ids in PEERS (1..N)
-PEERS                  (required)    ``1=http://h1:p1,2=http://h2:p2,...``: how THIS node reaches every node
-                                     (itself included); ids exactly 1..N, N >= 1
-LISTEN                 (required)    ``host:port`` to serve the client and peer API on
+PEERS                  (required)    ``1=http://h1:p1,2=http://h2:p2,...``: how THIS node reaches every node's
+                                     PEER_LISTEN (itself included); ids exactly 1..N, N >= 1; no user:password@
+LISTEN                 (required)    ``host:port`` of the client API (get/put/..., /status, /health, /metrics)
+PEER_LISTEN            (required)    ``host:port`` of the peer API (Paxos messages, forwarded client requests);
+                                     never publish it: only replicas (through their proxies) dial it
+PEER_SECRET            (required)    the cluster's shared secret (16..1024 printable ASCII characters): every
+                                     peer message carries an HMAC-SHA256 tag made with it; never logged
 DATA_DIR               (required)    directory for the durable log (created if missing)
 FSYNC                  always        ``always`` (fsync before replying/sending) or ``never`` (BENCHMARKS ONLY:
                                      a crash may lose promises/accepts and break safety; logged loudly)
@@ -27,20 +31,23 @@ WINDOW                 64            max slots in flight in phase 2 (pipelining)
 SNAPSHOT_EVERY         1000          snapshot the KV and truncate the log every this many applied slots
 PEER_QUEUE_MAX         1024          outgoing messages queued per peer before new ones are dropped
 CLIENT_MAX_BYTES       1048576       max request body; larger bodies get 400
+PEER_MAX_BYTES         67108864      max peer request body (a batch or a whole snapshot); larger get 413
 LOG_LEVEL              INFO          DEBUG, INFO, WARNING or ERROR
 =====================  ============  =========================================================================
 """
 
 from __future__ import annotations
 
+import dataclasses
 import re
+import string
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TypeVar
 from urllib.parse import urlsplit
 
-from replica_image.bugs import KNOWN_BUGS
+from replica_image.bugs import KNOWN_BUGS, UnknownBug, parse_bugs
 
 __all__ = ["Config", "ConfigError", "load_config"]
 
@@ -65,6 +72,9 @@ class Config:
     peers: Mapping[int, str]
     listen_host: str
     listen_port: int
+    peer_host: str
+    peer_port: int
+    peer_secret: bytes = dataclasses.field(repr=False)
     data_dir: Path
     fsync: bool
     bugs: frozenset[str]
@@ -79,6 +89,7 @@ class Config:
     snapshot_every: int = 1000
     peer_queue_max: int = 1024
     client_max_bytes: int = 1 << 20
+    peer_max_bytes: int = 64 << 20
     log_level: str = "INFO"
 
     @property
@@ -93,15 +104,25 @@ class Config:
         """One log line with every setting (logged at start)."""
         peers = ",".join(f"{i}={u}" for i, u in sorted(self.peers.items()))
         return (
-            f"node_id={self.node_id} listen={self.listen_host}:{self.listen_port} peers={peers} "
+            f"node_id={self.node_id} listen={self.listen_host}:{self.listen_port} "
+            f"peer_listen={self.peer_host}:{self.peer_port} peers={peers} peer_secret=<{len(self.peer_secret)} bytes> "
             f"data_dir={self.data_dir} fsync={'always' if self.fsync else 'never'} "
             f"bugs={','.join(sorted(self.bugs)) or '-'} tick_ms={self.tick_ms} "
             f"heartbeat_ms={self.heartbeat_ms} election_timeout_ms={self.election_timeout_ms} "
             f"request_timeout_ms={self.request_timeout_ms} peer_timeout_ms={self.peer_timeout_ms} "
             f"retransmit_ms={self.retransmit_ms} "
             f"batch_max={self.batch_max} window={self.window} snapshot_every={self.snapshot_every} "
-            f"peer_queue_max={self.peer_queue_max} client_max_bytes={self.client_max_bytes}"
+            f"peer_queue_max={self.peer_queue_max} client_max_bytes={self.client_max_bytes} "
+            f"peer_max_bytes={self.peer_max_bytes}"
         )
+
+
+def _digits(text: str, max_digits: int = 18) -> int | None:
+    """The value of a plain decimal number (ASCII digits only: no sign, no ``_``, no other scripts'
+    digits, at most ``max_digits`` of them so int() never meets its 4,300-digit limit), else None."""
+    if not 1 <= len(text) <= max_digits or not (text.isascii() and text.isdigit()):
+        return None
+    return int(text)
 
 
 def _required(env: Mapping[str, str], name: str, example: str) -> str:
@@ -115,11 +136,8 @@ def _int(env: Mapping[str, str], name: str, default: int, *, low: int, high: int
     raw = env.get(name)
     if raw is None or raw.strip() == "":
         return default
-    try:
-        value = int(raw.strip())
-    except ValueError:
-        value = low - 1
-    if not low <= value <= high:
+    value = _digits(raw.strip())
+    if value is None or not low <= value <= high:
         raise ConfigError(
             f"{name}={raw!r} is not an integer in {low}..{high}: set e.g. {name}={default} (the default)"
         )
@@ -129,16 +147,26 @@ def _int(env: Mapping[str, str], name: str, default: int, *, low: int, high: int
 def _parse_peer(item: str) -> tuple[int, str]:
     ident, sep, url = item.partition("=")
     fix = "use PEERS=1=http://h1:8001,2=http://h2:8002,3=http://h3:8003"
-    if not sep or not (ident.strip().isascii() and ident.strip().isdigit()):
-        raise ConfigError(f"PEERS entry {item!r} is not id=url: {fix}")
+    node = _digits(ident.strip(), max_digits=4)
+    if not sep or node is None:
+        raise ConfigError(f"PEERS entry {_show(item)} is not id=url: {fix}")
     parts = urlsplit(url.strip())
+    if "@" in parts.netloc:
+        # never echo it: whatever precedes the @ may be a password
+        raise ConfigError(f"PEERS entry for id {node} has user:password@ in its URL: peers authenticate "
+                          "with PEER_SECRET, remove the credentials")
     try:
         port = parts.port
     except ValueError:
         port = None
     if parts.scheme != "http" or not parts.hostname or port is None or parts.path not in ("", "/"):
-        raise ConfigError(f"PEERS entry {item!r}: {url!r} is not http://host:port: {fix}")
-    return int(ident), f"http://{parts.netloc}"
+        raise ConfigError(f"PEERS entry {_show(item)}: {_show(url)} is not http://host:port: {fix}")
+    return node, f"http://{parts.netloc}"
+
+
+def _show(value: str, limit: int = 80) -> str:
+    """A value for an error message, cut so a megabyte of junk stays a one-line message."""
+    return repr(value) if len(value) <= limit else repr(value[:limit]) + f"... ({len(value)} characters)"
 
 
 def _peers(raw: str) -> dict[int, str]:
@@ -157,22 +185,48 @@ def _peers(raw: str) -> dict[int, str]:
     return peers
 
 
-def _listen(raw: str) -> tuple[str, int]:
+def _listen(raw: str, name: str = "LISTEN", example: str = "0.0.0.0:8000") -> tuple[str, int]:
     host, sep, port = raw.rpartition(":")
-    if not sep or not host or not (port.isascii() and port.isdigit()) or not 1 <= int(port) <= 65535:
-        raise ConfigError(f"LISTEN={raw!r} is not host:port: use e.g. LISTEN=0.0.0.0:8000")
-    return host.strip("[]"), int(port)
+    number = _digits(port, max_digits=5)
+    if not sep or not host or number is None or not 1 <= number <= 65535:
+        raise ConfigError(f"{name}={_show(raw)} is not host:port: use e.g. {name}={example}")
+    return host.strip("[]"), number
+
+
+PEER_SECRET_MIN = 16
+PEER_SECRET_MAX = 1024
+
+
+def _secret(env: Mapping[str, str]) -> bytes:
+    raw = env.get("PEER_SECRET", "")
+    fix = ("every replica of a cluster needs the same one: `make up` and `paxos-chaos run` make one per "
+           "cluster; with plain docker-compose set PAXOS_PEER_SECRET, e.g. to the output of "
+           "`python3 -c 'import secrets; print(secrets.token_hex(32))'`")
+    if not raw:
+        raise ConfigError(f"PEER_SECRET is not set: {fix}")
+    printable = set(string.printable) - set(string.whitespace)
+    if not PEER_SECRET_MIN <= len(raw) <= PEER_SECRET_MAX or not set(raw) <= printable:
+        # the value itself is never printed
+        raise ConfigError(f"PEER_SECRET must be {PEER_SECRET_MIN}..{PEER_SECRET_MAX} printable ASCII characters "
+                          f"without blanks (it has {len(raw)} characters): {fix}")
+    return raw.encode("ascii")
 
 
 def _choice(env: Mapping[str, str], name: str, options: Mapping[str, T], default: str) -> T:
     raw = env.get(name, "").strip() or default
     key = raw.lower() if name != "LOG_LEVEL" else raw.upper()
     if key not in options:
-        raise ConfigError(f"{name}={raw!r} is not one of {'|'.join(options)}: e.g. {name}={default}")
+        raise ConfigError(f"{name}={_show(raw)} is not one of {'|'.join(options)}: e.g. {name}={default}")
     return options[key]
 
 
 def _bugs(raw: str, known: frozenset[str] | None) -> frozenset[str]:
+    if known == KNOWN_BUGS:  # every real start: the one parser, so BUGS = what --bugs/cluster.bugs take
+        try:
+            return frozenset(parse_bugs(raw))
+        except UnknownBug as exc:
+            raise ConfigError(f"BUGS contains {exc}; leave BUGS empty for none") from None
+    # load_config(known_bugs=...) of the loader's own tests: their names are not real bugs
     names = frozenset(b.strip() for b in raw.split(",") if b.strip())
     for name in sorted(names):
         if not _BUG_NAME.match(name) or (known is not None and name not in known):
@@ -193,16 +247,24 @@ def load_config(env: Mapping[str, str], *, known_bugs: frozenset[str] | None = K
     """
     peers = _peers(_required(env, "PEERS", "1=http://127.0.0.1:8001,2=http://127.0.0.1:8002"))
     raw_id = _required(env, "NODE_ID", "1")
-    if not (raw_id.isascii() and raw_id.isdigit()) or int(raw_id) not in peers:
-        raise ConfigError(f"NODE_ID={raw_id!r} is not an id listed in PEERS ({sorted(peers)}): e.g. NODE_ID=1")
+    node_id = _digits(raw_id, max_digits=4)
+    if node_id is None or node_id not in peers:
+        raise ConfigError(f"NODE_ID={_show(raw_id)} is not an id listed in PEERS ({sorted(peers)}): e.g. NODE_ID=1")
     host, port = _listen(_required(env, "LISTEN", "0.0.0.0:8000"))
+    peer_host, peer_port = _listen(_required(env, "PEER_LISTEN", "0.0.0.0:7100"), "PEER_LISTEN", "0.0.0.0:7100")
+    if (peer_host, peer_port) == (host, port):
+        raise ConfigError(f"PEER_LISTEN={peer_host}:{peer_port} equals LISTEN: the peer API needs a port of its "
+                          "own (never published to clients), e.g. PEER_LISTEN=0.0.0.0:7100")
     data_dir = Path(_required(env, "DATA_DIR", "/data"))
     i = _int
     cfg = Config(
-        node_id=int(raw_id),
+        node_id=node_id,
         peers=peers,
         listen_host=host,
         listen_port=port,
+        peer_host=peer_host,
+        peer_port=peer_port,
+        peer_secret=_secret(env),
         data_dir=data_dir,
         fsync=_choice(env, "FSYNC", {"always": True, "never": False}, "always"),
         bugs=_bugs(env.get("BUGS", ""), known_bugs),
@@ -217,6 +279,7 @@ def load_config(env: Mapping[str, str], *, known_bugs: frozenset[str] | None = K
         snapshot_every=i(env, "SNAPSHOT_EVERY", 1000, low=1, high=10_000_000),
         peer_queue_max=i(env, "PEER_QUEUE_MAX", 1024, low=1, high=1_000_000),
         client_max_bytes=i(env, "CLIENT_MAX_BYTES", 1 << 20, low=1024, high=1 << 30),
+        peer_max_bytes=i(env, "PEER_MAX_BYTES", 64 << 20, low=1 << 16, high=1 << 30),
         log_level=_choice(env, "LOG_LEVEL", {v: v for v in _LOG_LEVELS}, "INFO"),
     )
     _check_timing(cfg)

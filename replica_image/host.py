@@ -14,6 +14,19 @@ with a ``ready()``/``advance()`` pair. Each round of the loop:
    SnapshotRecord is durable the log is rewritten without what the snapshot covers.
 
 A storage failure stops the loop with the exception (the replica must not run on without durability).
+
+Admission (load shedding). A leader takes on only the work it can answer within the request
+deadline: ``submit`` refuses a command at once, ``Rejected(reason="overloaded")`` (definitely not
+proposed: the client gets 503 ``proposed: false`` and may retry), while the commands it already
+holds (queued here or handed to the core, not yet applied) number at least the limit, ``max(one
+slot's worth, rate * deadline * ADMIT_SAFETY)``. ``rate`` is a ``ServiceRate``: client commands
+applied per second of busy leadership over the last RATE_WINDOW_S; while it is unknown (idle or new
+leader) the limit is one slot's worth. Once a command is in the core it is proposed even if its
+client gives up (the core has no way to withdraw it, and its outcome is then unknown): so the core
+is handed at most one window of slots' worth beyond what was applied, and the rest waits here, where
+a command whose client gave up is dropped unproposed, and one that waited more than ``deadline *
+ADMIT_SAFETY`` (the loop is starved) is refused like a shed one instead of being proposed too late
+to be answered.
 """
 
 from __future__ import annotations
@@ -23,25 +36,40 @@ import collections
 import concurrent.futures
 import logging
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from replica_image.codec import encode_message, encode_record
 from replica_image.compaction import LiveLog
 from replica_image.errors import InvalidMessage
 from replica_image.kv import KV, Result
-from replica_image.paxos import Command, Envelope, ProposeResult, Ready, Replica, SnapshotRecord
+from replica_image.paxos import Command, Envelope, ProposeResult, Ready, Replica, Role, SnapshotRecord
 from replica_image.metrics import ReplicaMetrics
 from replica_image.storage import Storage
 from replica_image.transport import Outgoing, PeerTransport
 
-__all__ = ["Applied", "Driver", "Outcome", "Rejected"]
+__all__ = ["Applied", "Driver", "Outcome", "Rejected", "ServiceRate"]
 
 _log = logging.getLogger("replica.host")
 # Bound on ticks fed at once after the loop was starved (e.g. SIGSTOP): a burst would fire every
 # timeout at once; a few ticks are enough to notice the pause.
 TICK_CATCHUP_MAX = 5
 INBOX_MAX = 100_000
+# Admission (module docstring): the held work may take this fraction of the deadline at the measured
+# rate; the rest of the deadline is for HTTP, the queue ahead of the loop and the rate's error.
+ADMIT_SAFETY = 0.5
+# Always admitted: one slot's worth (batch_max commands), at least ADMIT_FLOOR_MIN. A leader whose
+# rate is unknown serves one batch within any sane deadline, and it is load enough to measure the rate.
+# More is not safer: under a flood that starves the event loop even the first batch can miss a short
+# deadline, and every command admitted then ends as an unknown outcome.
+ADMIT_FLOOR_MIN = 64
+RATE_WINDOW_S = 2.0
+RATE_BUCKETS = 20
+# Busy time the window must hold before its rate is trusted.
+RATE_MIN_BUSY_S = 0.05
+# A command handed to the core and not applied after this many deadlines is no longer counted as held
+# (a bound on the accounting: a leak must not make a leader refuse everything).
+HELD_MAX_DEADLINES = 3
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -53,7 +81,11 @@ class Applied:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Rejected:
-    """The core did not propose the command (definitely not applied): ``reason`` and the known leader."""
+    """The command was not proposed (definitely not applied): ``reason`` and the known leader.
+
+    ``reason`` is "not-leader", "busy" (the core's queue is full) or "overloaded" (shed by admission:
+    this leader could not have served it within the request deadline; retry later).
+    """
 
     reason: str
     leader: int | None
@@ -61,6 +93,50 @@ class Rejected:
 
 Outcome = Applied | Rejected
 RequestKey = tuple[str, int]
+
+
+class ServiceRate:
+    """Commands applied per second of busy time, over the last ``window_s`` (in ``buckets`` parts).
+
+    Busy time is time during which some command was held (admitted, not yet applied); idle time is
+    left out, so this is what the leader CAN serve rather than what it was asked for. ``rate`` is None
+    until the window holds ``min_busy_s`` of busy time. Times are the caller's clock, in seconds.
+    """
+
+    def __init__(self, *, window_s: float = RATE_WINDOW_S, buckets: int = RATE_BUCKETS,
+                 min_busy_s: float = RATE_MIN_BUSY_S) -> None:
+        if not window_s > 0 or buckets < 1 or min_busy_s < 0:
+            raise ValueError(f"ServiceRate(window_s={window_s}, buckets={buckets}, min_busy_s={min_busy_s})")
+        self._bucket_s = window_s / buckets
+        self._min_busy_s = min_busy_s
+        self._epoch = [-1] * buckets  # which bucket number (time // bucket_s) each slot holds
+        self._applied = [0] * buckets
+        self._busy_s = [0.0] * buckets
+
+    def note(self, now: float, *, applied: int, busy_s: float) -> None:
+        """Count ``applied`` commands and ``busy_s`` seconds of busy time at ``now``."""
+        epoch = int(now // self._bucket_s)
+        i = epoch % len(self._epoch)
+        if self._epoch[i] != epoch:
+            self._epoch[i], self._applied[i], self._busy_s[i] = epoch, 0, 0.0
+        self._applied[i] += applied
+        self._busy_s[i] += busy_s
+
+    def rate(self, now: float) -> float | None:
+        """Commands per busy second over the window ending at ``now``; None if too little was busy."""
+        oldest = int(now // self._bucket_s) - len(self._epoch)
+        applied, busy = 0, 0.0
+        for epoch, n, b in zip(self._epoch, self._applied, self._busy_s, strict=True):
+            if epoch > oldest:
+                applied += n
+                busy += b
+        if busy < self._min_busy_s or busy <= 0:
+            return None
+        return applied / busy
+
+    def reset(self) -> None:
+        """Forget everything (a new term: the old rate says little about the new leader)."""
+        self._epoch = [-1] * len(self._epoch)
 
 
 class Driver:
@@ -79,7 +155,11 @@ class Driver:
         snapshot_every: int,
         applied_index: int,
         write_behind_s: float | None = None,
+        request_timeout_s: float = 2.0,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
+        """``request_timeout_s`` is the client deadline (REQUEST_TIMEOUT_MS) that admission serves
+        within; ``clock`` (seconds, monotonic) is for tests."""
         self.core = core
         self.kv = kv
         self.storage = storage
@@ -91,17 +171,29 @@ class Driver:
         self.applied_index = applied_index
         self._snapshot_at = applied_index
         self._inbox: collections.deque[Envelope] = collections.deque()
-        self._pending: collections.deque[tuple[Command, asyncio.Future[Outcome | None]]] = collections.deque()
-        self._waiters: dict[RequestKey, list[asyncio.Future[Outcome | None]]] = {}
+        # client commands not yet fed to the core, with when they were submitted
+        self._pending: collections.deque[tuple[Command, asyncio.Future[Outcome | None], float]] = collections.deque()
+        # Who waits for which command. Keyed by the ids, but each waiter keeps its command: a request id
+        # reused for another command must get that command's own result (kv: MISMATCH), not the first's.
+        self._waiters: dict[RequestKey, list[tuple[Command, asyncio.Future[Outcome | None]]]] = {}
         self._wake = asyncio.Event()
         self._io = concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="storage")
+        self._clock = clock
         self._ticks_done = 0
-        self._started = time.monotonic()
+        self._started = clock()
         self._role_seen: tuple[str, int | None] = ("", None)
         # bug no-fsync (replica_image.bugs): records wait in memory up to write_behind_s, replies do not
         self._write_behind_s = write_behind_s
         self._behind: list[bytes] = []
-        self._behind_since = time.monotonic()
+        self._behind_since = clock()
+        # admission (module docstring)
+        self._deadline_s = request_timeout_s
+        self._rate = ServiceRate()
+        self._unfed: set[asyncio.Future[Outcome | None]] = set()  # in _pending, client still waiting
+        self._held: dict[RequestKey, float] = {}  # handed to the core as leader, not applied: when
+        self._admit_limit: int | None = None  # None: not the leader, nothing to shed
+        self._busy_since: float | None = None  # since when something is held (None: nothing)
+        self._applied_since = 0
 
     # ---- called by HTTP handlers (never touch the core) ----
 
@@ -109,19 +201,38 @@ class Driver:
         """Queue a client command; the future resolves with Applied or Rejected (never an exception).
 
         The caller may resolve it with None itself when it gives up (then it must call ``forget``).
+        A leader that holds as much as it can serve within the deadline returns the future already
+        resolved with ``Rejected(reason="overloaded")``: not queued, definitely not proposed.
         """
         fut: asyncio.Future[Outcome | None] = asyncio.get_running_loop().create_future()
-        self._waiters.setdefault((cmd.client_id, cmd.request_id), []).append(fut)
-        self._pending.append((cmd, fut))
+        if self._admit_limit is not None and self.held >= self._admit_limit:
+            self._shed(None, fut)
+            return fut
+        self._waiters.setdefault((cmd.client_id, cmd.request_id), []).append((cmd, fut))
+        self._pending.append((cmd, fut, self._clock()))
+        self._unfed.add(fut)
+        fut.add_done_callback(self._unfed.discard)
+        if self._busy_since is None:
+            self._busy_since = self._clock()
         self._wake.set()
         return fut
+
+    @property
+    def held(self) -> int:
+        """Commands admitted and not yet applied: queued here (client still waiting) or in the core."""
+        return len(self._unfed) + len(self._held)
+
+    @property
+    def admit_limit(self) -> int | None:
+        """How many commands a leader holds before it sheds new ones (None: not the leader)."""
+        return self._admit_limit
 
     def forget(self, cmd: Command, fut: asyncio.Future[Outcome | None]) -> None:
         """The client gave up on ``fut`` (deadline): stop tracking it."""
         key = (cmd.client_id, cmd.request_id)
         futs = self._waiters.get(key)
-        if futs is not None and fut in futs:
-            futs.remove(fut)
+        if futs is not None:
+            futs[:] = [(c, f) for c, f in futs if f is not fut]
             if not futs:
                 del self._waiters[key]
 
@@ -142,14 +253,21 @@ class Driver:
             while True:
                 await self._wake.wait()
                 self._wake.clear()
-                self._feed()
-                await self._pump()
-                self._observe_role()
-                self._write_behind(force=False)
+                await self._round()
         finally:
             ticker.cancel()
             self._write_behind(force=True)
             self._io.shutdown(wait=True)
+
+    async def _round(self) -> None:
+        """One round of the loop (module docstring); tests call it directly."""
+        self._feed()
+        await self._pump()
+        self._observe_role()
+        self._account()
+        self._write_behind(force=False)
+        if self._pending and len(self._held) < self._core_cap:
+            self._wake.set()  # room in the core again: feed what waits without waiting for a tick
 
     async def _ticker(self) -> None:
         while True:
@@ -157,7 +275,7 @@ class Driver:
             self._wake.set()
 
     def _due_ticks(self) -> int:
-        due = int((time.monotonic() - self._started) / self._tick_s) - self._ticks_done
+        due = int((self._clock() - self._started) / self._tick_s) - self._ticks_done
         self._ticks_done += due
         return min(due, TICK_CATCHUP_MAX)
 
@@ -168,17 +286,47 @@ class Driver:
                 self.core.step(env)
             except InvalidMessage as exc:
                 _log.warning("dropped message from %d: %s", env.src, exc)
-        while self._pending:
-            cmd, fut = self._pending.popleft()
+        self._forget_stale_held()
+        leading = self.core.role is Role.LEADER
+        room = self._core_cap - len(self._held)
+        too_old = self._clock() - self._deadline_s * ADMIT_SAFETY
+        while self._pending and (room > 0 or not leading):
+            cmd, fut, since = self._pending.popleft()
+            self._unfed.discard(fut)
             if fut.done():
+                continue  # the client gave up: never proposed
+            if leading and since < too_old:
+                self._shed(cmd, fut)
                 continue
             result = self.core.propose(cmd)
             if result is ProposeResult.QUEUED:
                 self._metrics.proposals.inc()
+                self._held.setdefault((cmd.client_id, cmd.request_id), self._clock())
+                room -= 1
             else:
                 self._reject(cmd, fut, result)
         for _ in range(self._due_ticks()):
             self.core.tick()
+
+    @property
+    def _core_cap(self) -> int:
+        """Commands the core may hold unapplied: one full window of slots."""
+        return self.core.config.window * self.core.config.batch_max
+
+    def _forget_stale_held(self) -> None:
+        cutoff = self._clock() - HELD_MAX_DEADLINES * self._deadline_s
+        while self._held:
+            key, since = next(iter(self._held.items()))
+            if since >= cutoff:
+                return
+            del self._held[key]
+
+    def _shed(self, cmd: Command | None, fut: asyncio.Future[Outcome | None]) -> None:
+        """Refuse a command unproposed because the leader cannot serve it in time (``cmd``: it was queued)."""
+        if cmd is not None:
+            self.forget(cmd, fut)
+        self._metrics.shed.inc()
+        fut.set_result(Rejected(reason="overloaded", leader=self._role_seen[1]))
 
     def _reject(self, cmd: Command, fut: asyncio.Future[Outcome | None], result: ProposeResult) -> None:
         self.forget(cmd, fut)
@@ -191,6 +339,7 @@ class Driver:
             if rd.persist:
                 await self._persist(rd)
             self._transport.send(self._encode(rd))
+            self._note_applied(rd)
             self._apply(rd)
             self.core.advance(rd)
             self._maybe_snapshot()
@@ -222,7 +371,7 @@ class Driver:
         """Bug no-fsync: write out what waited `write_behind_s` (all of it when stopping cleanly)."""
         if self._write_behind_s is None:
             return
-        now = time.monotonic()
+        now = self._clock()
         if self._behind and (force or now - self._behind_since >= self._write_behind_s):
             self._write(self._behind, True)
             self._behind = []
@@ -249,15 +398,41 @@ class Driver:
         for slot, batch in rd.committed:
             for cmd in batch:
                 result = self.kv.apply(cmd)
-                self._resolve((cmd.client_id, cmd.request_id), result)
+                self._resolve(cmd, result)
             self.applied_index = slot
             self._metrics.commits.inc()
             self._metrics.commands_applied.inc(amount=len(batch))
 
-    def _resolve(self, key: RequestKey, result: Result) -> None:
-        for fut in self._waiters.pop(key, ()):
-            if not fut.done():
+    def _resolve(self, cmd: Command, result: Result) -> None:
+        key = (cmd.client_id, cmd.request_id)
+        waiting = self._waiters.pop(key, [])
+        others = [(c, f) for c, f in waiting if c != cmd]
+        for c, fut in waiting:
+            if c == cmd and not fut.done():
                 fut.set_result(Applied(result=result))
+        if others:
+            self._waiters[key] = others
+
+    def _note_applied(self, rd: Ready) -> None:
+        """Admission's view of ``rd.committed``: these commands are no longer held."""
+        for _, batch in rd.committed:
+            self._applied_since += len(batch)
+            for cmd in batch:
+                self._held.pop((cmd.client_id, cmd.request_id), None)
+
+    def _account(self) -> None:
+        """Once a round: feed the service rate and set the admission limit (module docstring)."""
+        now = self._clock()
+        if self._role_seen[0] == Role.LEADER.value:
+            busy_s = 0.0 if self._busy_since is None else now - self._busy_since
+            self._rate.note(now, applied=self._applied_since, busy_s=busy_s)
+            floor = max(ADMIT_FLOOR_MIN, self.core.config.batch_max)
+            rate = self._rate.rate(now)
+            self._admit_limit = floor if rate is None else max(floor, int(rate * self._deadline_s * ADMIT_SAFETY))
+        else:
+            self._admit_limit = None
+        self._busy_since = now if self.held > 0 else None
+        self._applied_since = 0
 
     def _maybe_snapshot(self) -> None:
         if self.applied_index - self._snapshot_at < self._snapshot_every:
@@ -272,6 +447,10 @@ class Driver:
             return
         old_role = self._role_seen[0]
         self._role_seen = seen
+        if Role.LEADER.value in (old_role, seen[0]) and old_role != seen[0]:
+            # a new term: what the old one measured or held (the core dropped its queue) counts no more
+            self._rate.reset()
+            self._held.clear()
         if seen[0] == old_role:
             _log.info("leader is now %s (ballot %s)", seen[1], self.core.ballot)
             return

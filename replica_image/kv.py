@@ -4,8 +4,10 @@ Ops: get, put, append, delete, cas. Every replica applies the same chosen comman
 so every replica computes the same results; the one that holds the client's connection replies.
 
 Exactly-once: a client is sequential (one outstanding request), so the table keeps, per client, the
-last request id and its result. A retried request (same id) is not applied again and returns the
-first result; an older id is stale (the client already moved on) and is not applied. The table is
+last request id, a fingerprint of its command and its result. A retried request (same id, same
+command) is not applied again and returns the first result; the same id with a different command is
+refused (`MISMATCH`, not applied: answering it with the first command's result would be an answer to a
+question it did not ask); an older id is stale (the client already moved on) and is not applied. The table is
 bounded (`dedup_clients_max`, least recently active client evicted first): a client silent for that
 many other clients' requests loses its protection, which is the documented price of the bound.
 """
@@ -22,14 +24,22 @@ from typing import Any, Final
 from replica_image.errors import InvalidMessage
 from replica_image.paxos.messages import Command
 
-__all__ = ["Result", "OK", "ABSENT", "PRECONDITION_FAILED", "STALE", "KV"]
+__all__ = ["Result", "OK", "ABSENT", "PRECONDITION_FAILED", "STALE", "MISMATCH", "KV", "validate_snapshot"]
 
 OK: Final = "ok"
 ABSENT: Final = "absent"                     # get / delete of a key that is not there
 PRECONDITION_FAILED: Final = "precondition_failed"  # cas: `value` is the current value (None: absent)
 STALE: Final = "stale"                       # an older request id than the client's last: not applied
-_STATUSES: Final = frozenset({OK, ABSENT, PRECONDITION_FAILED, STALE})
-_SNAPSHOT_VERSION: Final = 1
+MISMATCH: Final = "mismatch"                 # the client's last request id, reused for another command
+_STATUSES: Final = frozenset({OK, ABSENT, PRECONDITION_FAILED, STALE, MISMATCH})
+_SNAPSHOT_VERSION: Final = 2
+
+
+def fingerprint(cmd: Command) -> str:
+    """What a retry must repeat to be the same request: op, key, value and expect (hashed, so the table
+    holds 16 characters per client whatever the value's size)."""
+    blob = json.dumps([cmd.op, cmd.key, cmd.value, cmd.expect], ensure_ascii=False).encode("utf-8")
+    return hashlib.sha256(blob).hexdigest()[:16]
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -61,7 +71,7 @@ class KV:
         self._max = dedup_clients_max
         self._no_dedup = no_dedup
         self._data: dict[str, str] = {}
-        self._dedup: OrderedDict[str, tuple[int, Result]] = OrderedDict()
+        self._dedup: OrderedDict[str, tuple[int, str, Result]] = OrderedDict()
 
     def __len__(self) -> int:
         return len(self._data)
@@ -75,19 +85,20 @@ class KV:
         entry = self._dedup.get(client_id)
         if entry is None or entry[0] != request_id:
             return None
-        return entry[1]
+        return entry[2]
 
     def apply(self, cmd: Command) -> Result:
         """Apply `cmd` once per (client_id, request_id) and return its (first) result."""
         seen = None if self._no_dedup else self._dedup.get(cmd.client_id)
+        fp = fingerprint(cmd)
         if seen is not None:
             if cmd.request_id == seen[0]:
                 self._dedup.move_to_end(cmd.client_id)
-                return seen[1]
+                return seen[2] if fp == seen[1] else Result(status=MISMATCH)
             if cmd.request_id < seen[0]:
                 return Result(status=STALE)
         result = self._execute(cmd)
-        self._dedup[cmd.client_id] = (cmd.request_id, result)
+        self._dedup[cmd.client_id] = (cmd.request_id, fp, result)
         self._dedup.move_to_end(cmd.client_id)
         while len(self._dedup) > self._max:
             self._dedup.popitem(last=False)
@@ -132,7 +143,7 @@ class KV:
         return {
             "version": _SNAPSHOT_VERSION,
             "data": self._data,
-            "dedup": [[c, rid, r.status, r.value] for c, (rid, r) in self._dedup.items()],
+            "dedup": [[c, rid, fp, r.status, r.value] for c, (rid, fp, r) in self._dedup.items()],
         }
 
     def snapshot(self) -> str:
@@ -159,11 +170,22 @@ class KV:
         return hashlib.sha256(blob).hexdigest()[:16]
 
 
-def _parse_snapshot(data: str) -> tuple[dict[str, str], OrderedDict[str, tuple[int, Result]]]:
+def validate_snapshot(data: str) -> None:
+    """Check that ``data`` is a snapshot this KV can restore, without restoring it.
+
+    Raises:
+        InvalidMessage: what is wrong, with the field.
+    """
+    _parse_snapshot(data)
+
+
+def _parse_snapshot(data: str) -> tuple[dict[str, str], OrderedDict[str, tuple[int, str, Result]]]:
     try:
         obj = json.loads(data)
+    except RecursionError:
+        raise InvalidMessage("snapshot: nested too deeply to be a snapshot") from None
     except (TypeError, ValueError) as exc:
-        raise InvalidMessage(f"snapshot: not JSON ({exc})") from None
+        raise InvalidMessage(f"snapshot: not JSON ({str(exc)[:200]})") from None
     if not isinstance(obj, dict) or obj.get("version") != _SNAPSHOT_VERSION:
         raise InvalidMessage(f"snapshot.version: expected {_SNAPSHOT_VERSION}")
     values = obj.get("data")
@@ -171,11 +193,15 @@ def _parse_snapshot(data: str) -> tuple[dict[str, str], OrderedDict[str, tuple[i
         raise InvalidMessage("snapshot.data: expected an object of string -> string")
     rows = obj.get("dedup")
     if not isinstance(rows, list):
-        raise InvalidMessage("snapshot.dedup: expected a list of [client_id, request_id, status, value]")
-    dedup: OrderedDict[str, tuple[int, Result]] = OrderedDict()
+        raise InvalidMessage("snapshot.dedup: expected a list of [client_id, request_id, fingerprint, status, value]")
+    dedup: OrderedDict[str, tuple[int, str, Result]] = OrderedDict()
     for i, row in enumerate(rows):
-        if (not isinstance(row, list) or len(row) != 4 or not isinstance(row[0], str)
-                or type(row[1]) is not int or not isinstance(row[2], str)):
-            raise InvalidMessage(f"snapshot.dedup[{i}]: expected [client_id, request_id, status, value]")
-        dedup[row[0]] = (row[1], Result(status=row[2], value=row[3]))
+        if (not isinstance(row, list) or len(row) != 5 or not isinstance(row[0], str)
+                or type(row[1]) is not int or not 0 <= row[1] < 2**63 or not isinstance(row[2], str)
+                or not isinstance(row[3], str)):
+            raise InvalidMessage(f"snapshot.dedup[{i}]: expected [client_id, request_id, fingerprint, status, value]")
+        try:
+            dedup[row[0]] = (row[1], row[2], Result(status=row[3], value=row[4]))
+        except InvalidMessage as exc:
+            raise InvalidMessage(f"snapshot.dedup[{i}]: {exc}") from None
     return dict(values), dedup

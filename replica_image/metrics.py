@@ -159,6 +159,8 @@ class ReplicaMetrics:
         self.request_seconds = r.histogram("kv_request_seconds", "Client request latency", REQUEST_BUCKETS_S)
         self.forwards = r.counter("kv_forwards_total", "Client requests forwarded to the leader, by outcome", ["outcome"])
         self.proposals = r.counter("paxos_proposals_total", "Client commands handed to the core as leader")
+        self.shed = r.counter("kv_requests_shed_total",
+                              "Client commands the leader refused unproposed: it could not serve them within the deadline")
         self.commits = r.counter("paxos_commits_total", "Slots applied to the state machine")
         self.commands_applied = r.counter("paxos_commands_applied_total", "Commands applied (a slot holds a batch)")
         self.fsyncs = r.counter("storage_fsyncs_total", "fsync calls on the log (group commits)")
@@ -171,6 +173,9 @@ class ReplicaMetrics:
         )
         self.peer_received = r.counter("peer_messages_received_total", "Peer messages accepted, by kind", ["kind"])
         self.peer_rejected = r.counter("peer_messages_rejected_total", "Malformed peer requests answered 400")
+        self.peer_unauthenticated = r.counter(
+            "peer_requests_unauthenticated_total",
+            "Requests on the peer listener without a valid HMAC tag, dropped; reason missing or bad", ["reason"])
         self.role_changes = r.counter("paxos_role_changes_total", "Role transitions of this replica, by new role", ["role"])
         self.elections = r.counter("paxos_elections_total", "Elections this replica started (became candidate)")
         self.leader_terms = r.counter("paxos_leader_terms_total", "Times this replica became leader")

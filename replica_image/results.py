@@ -11,6 +11,7 @@ delete          absent                          200     {"deleted": false, "valu
 cas             ok                              200     {"value": new value}
 cas             precondition_failed             409     {"error", "value": current (null: absent), "found"}
 any             stale (older request_id)        400     {"error"}: this request was not applied
+any             mismatch (request_id reused)    422     {"error"}: not applied; the id was used for another op
 ==============  ==============================  ======  =====================================================
 """
 
@@ -18,7 +19,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from replica_image.kv import ABSENT, OK, PRECONDITION_FAILED, STALE, Result
+from replica_image.kv import ABSENT, MISMATCH, OK, PRECONDITION_FAILED, STALE, Result
 from replica_image.paxos import Command
 
 __all__ = ["render_result"]
@@ -29,6 +30,10 @@ def render_result(cmd: Command, result: Result) -> tuple[int, dict[str, Any]]:
     if result.status == STALE:
         return 400, {"error": f"stale request_id {cmd.request_id}: client {cmd.client_id!r} already sent a "
                               "newer request; this one was not applied (use a new request_id per request)"}
+    if result.status == MISMATCH:
+        return 422, {"error": f"request_id {cmd.request_id} of client {cmd.client_id!r} was already used for a "
+                              f"different command; this {cmd.op} was not applied (use a new request_id per "
+                              "request, and resend a retry unchanged)"}
     if result.status == PRECONDITION_FAILED:
         return 409, {"error": "cas precondition failed", "value": result.value, "found": result.value is not None}
     if cmd.op == "get":

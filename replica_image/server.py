@@ -1,15 +1,20 @@
-"""The aiohttp replica: client API, peer API and operations endpoints around one ``Driver``.
+"""The aiohttp replica: a client listener and a peer listener around one ``Driver``.
 
-Routes (docs/replica.md documents them for users):
+Two applications on two ports, so that what a client can reach is only what a client may do:
 
-- client: ``GET|PUT|DELETE /kv/{key}``, ``POST /kv/{key}/append``, ``POST /kv/{key}/cas``;
-- peer: ``POST /paxos/{kind}`` (one message) and ``POST /paxos/batch`` (several, from the coalescing
-  sender); 204 = transport acknowledgement, 400 = malformed, nothing delivered;
-- operations: ``GET /status``, ``GET /health``, ``GET /metrics``.
+- client (``LISTEN``, published through the client proxy): ``GET|PUT|DELETE /kv/{key}``,
+  ``POST /kv/{key}/append``, ``POST /kv/{key}/cas``, and ``GET /status``, ``/health``, ``/metrics``;
+- peer (``PEER_LISTEN``, reached only by replicas through their link proxies, never published):
+  ``POST /paxos/{kind}`` (one message), ``POST /paxos/batch`` (several, from the coalescing sender),
+  and the client routes for requests a follower forwards to the leader. Every request there must carry
+  the HMAC tag of the cluster secret (replica_image.peer_auth); one without it is answered 401, counted
+  in ``peer_requests_unauthenticated_total`` and never read further. 204 = transport acknowledgement,
+  400 = malformed, nothing delivered.
 
 Only aiohttp APIs present in 3.8 are used (Debian bookworm's aiohttp runs in the image). Bad input of
-any kind is a 400 with ``{"error": ...}`` naming the problem; a handler never lets an exception out for
-bad input (500 is reserved for bugs).
+any kind is a 4xx with ``{"error": ...}`` naming the problem; a handler never lets an exception out for
+bad input (500 is reserved for bugs). Connection-level guards (JSON for aiohttp's own errors, deadlines
+for slow senders) are in replica_image.http_guard. Threat model: docs/replica.md.
 """
 
 from __future__ import annotations
@@ -22,6 +27,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 import aiohttp
+import yarl
 from aiohttp import web
 
 from replica_image.client_api import BadRequest, ClientRequest, parse_request
@@ -29,42 +35,39 @@ from replica_image.codec import decode_message
 from replica_image.config import Config
 from replica_image.errors import InvalidMessage
 from replica_image.host import Applied, Driver, Outcome, Rejected
+from replica_image.http_guard import BodyError, error, json_errors, read_body
+from replica_image.kv import validate_snapshot
 from replica_image.metrics import ReplicaMetrics
-from replica_image.paxos import Command, Envelope
+from replica_image.paxos import Command, Envelope, Message, Snapshot
+from replica_image.peer_auth import AUTH_HEADER, sign, verify
 from replica_image.results import render_result
 
 __all__ = ["ReplicaServer"]
 
 _log = logging.getLogger("replica.server")
 FORWARDED_HEADER = "X-Paxos-Forwarded-By"
-# Peer bodies carry batches and whole snapshots; client bodies are bounded by CLIENT_MAX_BYTES.
-PEER_MAX_BYTES = 256 << 20
 PEER_BATCH_MAX = 4096
+# aiohttp >= 3.9 wants typed request keys; 3.8 (the image's) has none and takes a string
+_BODY_KEY: Any = web.RequestKey("paxos.body", bytes) if hasattr(web, "RequestKey") else "paxos.body"
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+_error = error
 
 
-def _error(status: int, message: str, **extra: Any) -> web.Response:
-    return web.json_response({"error": message, **extra}, status=status)
-
-
-async def _read_limited(request: web.Request, limit: int) -> bytes:
-    """Read the body, raising BadRequest past ``limit`` bytes (checked before reading when possible)."""
-    if request.content_length is not None and request.content_length > limit:
-        raise BadRequest(f"body of {request.content_length} bytes exceeds the limit of {limit} (CLIENT_MAX_BYTES)")
-    chunks: list[bytes] = []
-    size = 0
-    while True:
-        chunk = await request.content.read(65536)
-        if not chunk:
-            return b"".join(chunks)
-        size += len(chunk)
-        if size > limit:
-            raise BadRequest(f"body exceeds the limit of {limit} bytes (CLIENT_MAX_BYTES)")
-        chunks.append(chunk)
+def _json(raw: bytes, what: str) -> object:
+    """Parse JSON from a hostile sender: every way it can fail is an InvalidMessage naming ``what``."""
+    try:
+        return json.loads(raw)
+    except UnicodeDecodeError:
+        raise InvalidMessage(f"{what} is not UTF-8: send UTF-8 JSON") from None
+    except RecursionError:
+        raise InvalidMessage(f"{what} nests too deeply: send a flat JSON object") from None
+    except ValueError as exc:  # JSONDecodeError, and integers beyond Python's 4,300-digit conversion limit
+        text = str(exc)
+        raise InvalidMessage(f"{what} is not valid JSON ({text[:200]})") from None
 
 
 class ReplicaServer:
-    """HTTP handlers bound to one Driver. Create, then ``app()`` for aiohttp."""
+    """HTTP handlers bound to one Driver. Create, then ``client_app()`` and ``peer_app()`` for aiohttp."""
 
     def __init__(self, *, cfg: Config, driver: Driver, metrics: ReplicaMetrics, session: aiohttp.ClientSession) -> None:
         self._cfg = cfg
@@ -73,8 +76,7 @@ class ReplicaServer:
         self._session = session
         self._timeout_s = cfg.request_timeout_ms / 1000
 
-    def app(self) -> web.Application:
-        app = web.Application(client_max_size=PEER_MAX_BYTES)
+    def _add_client_routes(self, app: web.Application) -> None:
         kv = "/kv/{key}"
         app.router.add_get(kv, self._op("get"))
         app.router.add_put(kv, self._op("put"))
@@ -82,12 +84,48 @@ class ReplicaServer:
         app.router.add_route("*", kv, self._bad_method)
         app.router.add_post(kv + "/{op}", self._post_op)
         app.router.add_route("*", kv + "/{op}", self._bad_method)
-        app.router.add_post("/paxos/batch", self._peer_batch)
-        app.router.add_post("/paxos/{kind}", self._peer_one)
+
+    def client_app(self) -> web.Application:
+        """The client listener's application (LISTEN)."""
+        app = web.Application(client_max_size=self._cfg.client_max_bytes, middlewares=[json_errors])
+        self._add_client_routes(app)
         app.router.add_get("/status", self._status)
         app.router.add_get("/health", self._health)
         app.router.add_get("/metrics", self._metrics_text)
         return app
+
+    def peer_app(self) -> web.Application:
+        """The peer listener's application (PEER_LISTEN): Paxos messages and forwarded client requests."""
+        app = web.Application(client_max_size=self._cfg.peer_max_bytes, middlewares=[json_errors, self._auth])
+        app.router.add_post("/paxos/batch", self._peer_batch)
+        app.router.add_post("/paxos/{kind}", self._peer_one)
+        self._add_client_routes(app)
+        return app
+
+    # ---- peer authentication ----
+
+    @web.middleware
+    async def _auth(self, request: web.Request, handler: Handler) -> web.StreamResponse:
+        tag = request.headers.get(AUTH_HEADER)
+        if not tag:
+            # refused before reading a byte of the body: an unauthenticated sender costs nothing
+            return self._unauthenticated("missing", request)
+        try:
+            body = await read_body(request, self._cfg.peer_max_bytes, what="PEER_MAX_BYTES")
+        except BodyError as exc:
+            return _error(exc.status, str(exc))
+        why = verify(self._cfg.peer_secret, tag, method=request.method, path=request.raw_path, body=body,
+                     client_id=request.headers.get("X-Client-Id", ""),
+                     request_id=request.headers.get("X-Request-Id", ""))
+        if why is not None:
+            return self._unauthenticated(why, request)
+        request[_BODY_KEY] = body
+        return await handler(request)
+
+    def _unauthenticated(self, why: str, request: web.Request) -> web.Response:
+        self._metrics.peer_unauthenticated.inc(why)
+        return _error(401, f"peer request without a valid {AUTH_HEADER} tag ({why}): the peer API is for the "
+                           "cluster's replicas only, which sign with the cluster's PEER_SECRET")
 
     # ---- client API ----
 
@@ -99,23 +137,28 @@ class ReplicaServer:
 
     async def _bad_method(self, request: web.Request) -> web.StreamResponse:
         return self._count("unknown", _error(
-            400, f"{request.method} {request.path} is not an operation: use GET, PUT or DELETE /kv/KEY, "
+            400, f"{request.method[:20]} {request.path[:200]} is not an operation: use GET, PUT or DELETE /kv/KEY, "
                  f"or POST /kv/KEY/append or /kv/KEY/cas"))
 
     async def _post_op(self, request: web.Request) -> web.StreamResponse:
         op = request.match_info["op"]
         if op not in ("append", "cas"):
-            return self._count("unknown", _error(400, f"unknown operation {op!r}: POST /kv/KEY/append or /cas"))
+            return self._count("unknown", _error(
+                400, f"unknown operation {op[:100]!r}: POST /kv/KEY/append or /cas (a / in KEY is sent as %2F)"))
         return await self._client(request, op)
 
     async def _client(self, request: web.Request, op: str) -> web.StreamResponse:
         start = time.monotonic()
         try:
-            body = await _read_limited(request, self._cfg.client_max_bytes)
+            body = request.get(_BODY_KEY)
+            if body is None:
+                body = await read_body(request, self._cfg.client_max_bytes, what="CLIENT_MAX_BYTES")
             creq = parse_request(op=op, key=request.match_info["key"], headers=request.headers,
                                  body=body, node_id=self._cfg.node_id)
             cmd = Command(client_id=creq.client_id, request_id=creq.request_id, op=creq.op,
                           key=creq.key, value=creq.value, expect=creq.expect)
+        except BodyError as exc:
+            return self._count(op, _error(exc.status, str(exc)))
         except (BadRequest, InvalidMessage) as exc:
             return self._count(op, _error(400, str(exc)))
         if op == "get" and "local-reads" in self._cfg.bugs:
@@ -155,7 +198,7 @@ class ReplicaServer:
                             deadline: float) -> web.Response:
         leader = outcome.leader
         if outcome.reason != "not-leader":
-            return _error(503, f"not proposed ({outcome.reason}): the leader's queue is full, retry later",
+            return _error(503, f"not proposed ({outcome.reason}): the leader is overloaded or its queue is full, retry later",
                           leader=leader, proposed=False)
         if leader is None or leader == self._cfg.node_id:
             return _error(503, "not proposed: no leader known (election in progress), retry later",
@@ -167,17 +210,24 @@ class ReplicaServer:
 
     async def _forward(self, request: web.Request, creq: ClientRequest, leader: int, *,
                        deadline: float) -> web.Response:
-        body: dict[str, Any] = {}
+        fields: dict[str, Any] = {}
         if creq.op in ("put", "append", "cas"):
-            body["value"] = creq.value
+            fields["value"] = creq.value
         if creq.op == "cas":
-            body["expect"] = creq.expect
-        headers = {"X-Client-Id": creq.client_id, "X-Request-Id": str(creq.request_id),
+            fields["expect"] = creq.expect
+        body = json.dumps(fields).encode()
+        # The raw (still percent-encoded) path: the key the client sent is the key the leader stores,
+        # whichever replica it was sent to (a decoded %2F, %3F or %25 would change it).
+        path = request.raw_path
+        request_id = str(creq.request_id)
+        tag = sign(self._cfg.peer_secret, method=request.method, path=path, body=body,
+                   client_id=creq.client_id, request_id=request_id)
+        headers = {"X-Client-Id": creq.client_id, "X-Request-Id": request_id, AUTH_HEADER: tag,
                    FORWARDED_HEADER: str(self._cfg.node_id), "Content-Type": "application/json"}
-        url = self._cfg.peers[leader] + request.rel_url.path_qs
+        url = yarl.URL(self._cfg.peers[leader] + path, encoded=True)
         timeout = aiohttp.ClientTimeout(total=max(0.01, deadline - time.monotonic()))
         try:
-            async with self._session.request(request.method, url, data=json.dumps(body), headers=headers,
+            async with self._session.request(request.method, url, data=body, headers=headers,
                                              timeout=timeout) as resp:
                 payload = await resp.read()
                 self._metrics.forwards.inc(str(resp.status))
@@ -191,30 +241,39 @@ class ReplicaServer:
 
     # ---- peer API ----
 
-    async def _peer_envelope(self, request: web.Request) -> dict[str, Any]:
-        try:
-            body = json.loads(await request.read())
-        except web.HTTPRequestEntityTooLarge:
-            raise InvalidMessage(f"peer body exceeds {PEER_MAX_BYTES} bytes") from None
-        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-            raise InvalidMessage(f"peer body is not valid JSON: {exc}") from None
+    def _peer_envelope(self, request: web.Request) -> dict[str, Any]:
+        body = _json(request[_BODY_KEY], "peer body")
         if not isinstance(body, dict):
             raise InvalidMessage("peer body must be a JSON object {src, dst, msg}")
         src, dst = body.get("src"), body.get("dst")
         if type(src) is not int or src == self._cfg.node_id or src not in self._cfg.peers:
-            raise InvalidMessage(f"src must be the id of another node {sorted(self._cfg.peers)}, got {src!r}")
+            raise InvalidMessage(f"src must be the id of another node {sorted(self._cfg.peers)}, got {_brief(src)}")
         if dst != self._cfg.node_id:
-            raise InvalidMessage(f"dst must be this node's id {self._cfg.node_id}, got {dst!r}")
+            raise InvalidMessage(f"dst must be this node's id {self._cfg.node_id}, got {_brief(dst)}")
         return body
 
     def _decode(self, src: int, kind: object, msg: object) -> Envelope:
         if not isinstance(kind, str) or not isinstance(msg, dict):
-            raise InvalidMessage(f"each message needs a string kind and an object msg, got {kind!r}")
-        return Envelope(src=src, dst=self._cfg.node_id, msg=decode_message(kind, msg))
+            raise InvalidMessage(f"each message needs a string kind and an object msg, got {_brief(kind)}")
+        decoded = decode_message(kind, msg)
+        self._check_sane(src, decoded)
+        return Envelope(src=src, dst=self._cfg.node_id, msg=decoded)
+
+    def _check_sane(self, src: int, msg: Message) -> None:
+        """What the codec cannot know: ballots name a node of this cluster, a snapshot restores."""
+        for name in ("ballot", "rejected"):
+            ballot = getattr(msg, name, None)
+            if ballot is not None and ballot.node != 0 and ballot.node not in self._cfg.peers:
+                raise InvalidMessage(f"{msg.KIND}.{name}: node {ballot.node} is not in this cluster "
+                                     f"{sorted(self._cfg.peers)}")
+        if isinstance(msg, Snapshot):
+            # validated before the core sees it: a snapshot the kv cannot restore would be persisted and
+            # then kill the replica on every restart
+            validate_snapshot(msg.data)
 
     async def _peer_one(self, request: web.Request) -> web.Response:
         try:
-            body = await self._peer_envelope(request)
+            body = self._peer_envelope(request)
             envs = [self._decode(body["src"], request.match_info["kind"], body.get("msg"))]
         except InvalidMessage as exc:
             self._metrics.peer_rejected.inc()
@@ -223,7 +282,7 @@ class ReplicaServer:
 
     async def _peer_batch(self, request: web.Request) -> web.Response:
         try:
-            body = await self._peer_envelope(request)
+            body = self._peer_envelope(request)
             msgs = body.get("msgs")
             if not isinstance(msgs, list) or not 1 <= len(msgs) <= PEER_BATCH_MAX:
                 raise InvalidMessage(f"msgs must be a list of 1..{PEER_BATCH_MAX} {{kind, msg}} objects")
@@ -272,3 +331,8 @@ class ReplicaServer:
     async def _metrics_text(self, request: web.Request) -> web.Response:
         return web.Response(body=self._metrics.registry.render().encode(),
                             headers={"Content-Type": "text/plain; version=0.0.4; charset=utf-8"})
+
+
+def _brief(value: object) -> str:
+    text = repr(value)
+    return text if len(text) <= 80 else text[:77] + "..."

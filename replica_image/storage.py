@@ -1,19 +1,35 @@
 """Durable storage for one replica: an append-only log of checksummed records, plus atomic rewrite.
 
 The storage is generic over bytes: the codec turns core records into bytes and back. It owns one
-directory (``DATA_DIR``) holding ``log.dat``. Every record on disk is framed as::
+directory (``DATA_DIR``) holding ``log.dat``. Every record on disk is framed as (all uint32 big-endian)::
 
-    length: uint32 big-endian (>= 1)   crc: uint32 big-endian, CRC32 of (length bytes + payload)   payload
+    length (1..MAX_RECORD_BYTES) | header_check | crc | payload
+    header_check = CRC32(length bytes) XOR HEADER_MAGIC      crc = CRC32(length bytes + payload)
+
+Why a header check of its own: at a bad frame, ``open()`` must tell an incomplete last write (safe to
+cut: it was never fsynced, so nothing depended on it) from damage to bytes that were fsynced (cutting
+them is amnesia: the acceptor forgets promises and accepts, which breaks Paxos safety). With the
+length checked on its own, a frame whose payload runs past the end of the file is known to be a
+truncated write and not a damaged length field. Zeros (a zeroed range) never pass: the check of a zero
+length is ``CRC32(0) XOR HEADER_MAGIC``, not zero; the magic also keeps the check from being the plain
+CRC32 that other CRC-framed data would carry.
 
 Obligations and guarantees:
 
 - ``append(records)`` writes whole frames to the OS (one ``write`` per call); ``sync()`` makes every
   appended byte durable with ONE fsync (group commit). The caller persists (append + sync) BEFORE it
   sends any message that depends on the records.
-- ``open()`` reads the log back. A torn or corrupt *tail* (a bad frame with no valid frame after it:
-  the last write was cut short by a crash) is cut off, logged, and never returned. A bad frame with a
-  valid frame after it is corruption in the middle: ``open()`` raises ``StorageCorrupt`` naming the file
-  and byte offset, because joining with a hole in the acceptor's memory could break Paxos safety.
+- ``open()`` reads the log back. Only a *torn* final frame is cut (logged, never returned): fewer than a
+  header's bytes at the end of the file, or a header whose check passes with a payload running past the
+  end of the file. Where at least the length (4 bytes) or the length and its check (8 bytes) of a partial
+  header are present, they must be valid too. Anything else, anywhere, including in the last frame (a
+  header that fails its check, e.g. zeros or junk; an impossible length; a complete frame whose crc
+  fails), raises ``StorageCorrupt`` naming the file, byte offset and record number, and leaves the file
+  untouched. A torn write from a killed process is always a prefix of what was written, which is what
+  this rule accepts. Two limits, both on the safe side or unavoidable: a power loss that persists a
+  later block of the last write before an earlier one is refused as corruption (an operator restores
+  the directory); and a file that lost its end to something other than a crash looks exactly like a
+  torn write (a partial frame is cut; whole frames lost at a frame boundary cannot be noticed at all).
 - ``rewrite(records)`` replaces the whole log atomically (write ``log.dat.tmp``, fsync, rename over
   ``log.dat``, fsync the directory). A crash at any point leaves either the old or the new log; a stale
   ``log.dat.tmp`` is removed on the next ``open()``.
@@ -48,7 +64,11 @@ __all__ = [
 
 LOG_NAME = "log.dat"
 TMP_SUFFIX = ".tmp"
-HEADER = struct.Struct(">II")
+HEADER = struct.Struct(">III")  # length, header_check, crc
+_U32 = struct.Struct(">I")
+_CHECKED = 8  # bytes of a header (length + header_check) that let us trust the length
+# Any constant that is not CRC32(b"\0\0\0\0") makes an all-zero header fail; this one spells "PXLG".
+HEADER_MAGIC = 0x50584C47
 # A snapshot record holds the whole KV state; 1 GiB is far beyond any test and still fits uint32.
 MAX_RECORD_BYTES = 1 << 30
 
@@ -64,16 +84,18 @@ class StorageError(ReplicaError):
 
 
 class StorageCorrupt(StorageError):
-    """A record in the middle of the log fails its checksum or framing.
+    """A record of the log is damaged in a way no incomplete last write explains.
 
-    Raised by ``Storage.open``; the message names the file and byte offset. The replica must not start
-    with this log (it would forget promises or accepts). Restore the data directory from a peer (wipe it
-    only if a majority of the other replicas is healthy) and restart.
+    Raised by ``Storage.open`` (a frame fails its header check, length or checksum, the last frame
+    included) and by recovery (a record passes its checksum but does not decode, or a snapshot's data
+    does not restore); the message names the file, byte offset or record number, and the fix. The
+    replica must not start with this log (it would forget promises or accepts). Restore the data
+    directory from a backup of this replica and restart; docs/replica.md says when a wipe is safe.
     """
 
 
 def encode_frame(payload: bytes) -> bytes:
-    """Frame one record: header (length, CRC32 over length + payload) then payload.
+    """Frame one record: header (length, header check, CRC32 over length + payload) then payload.
 
     Raises:
         ValueError: the payload is empty or larger than MAX_RECORD_BYTES (a caller bug).
@@ -81,34 +103,43 @@ def encode_frame(payload: bytes) -> bytes:
     n = len(payload)
     if not 1 <= n <= MAX_RECORD_BYTES:
         raise ValueError(f"record payload must be 1..{MAX_RECORD_BYTES} bytes, got {n}")
-    length = struct.pack(">I", n)
-    return HEADER.pack(n, zlib.crc32(payload, zlib.crc32(length))) + payload
+    length = _U32.pack(n)
+    return HEADER.pack(n, _header_check(length), zlib.crc32(payload, zlib.crc32(length))) + payload
+
+
+def _header_check(length: bytes) -> int:
+    return zlib.crc32(length) ^ HEADER_MAGIC
+
+
+class _BadFrame(Exception):
+    """A frame that no incomplete last write explains; the text says what is wrong, for people."""
 
 
 def _frame_at(buf: bytes, offset: int) -> bytes | None:
-    """Return the payload of a valid frame starting at ``offset``, or None if there is none."""
-    if offset + HEADER.size > len(buf):
-        return None
-    n, crc = HEADER.unpack_from(buf, offset)
-    start = offset + HEADER.size
-    if n < 1 or n > MAX_RECORD_BYTES or start + n > len(buf):
-        return None
-    payload = buf[start : start + n]
-    if zlib.crc32(payload, zlib.crc32(buf[offset : offset + 4])) != crc:
-        return None
-    return payload
+    """The payload of the frame at ``offset``, or None if it is a torn last write (safe to cut).
 
-
-def _valid_frame_after(buf: bytes, offset: int) -> int | None:
-    """Offset of the first valid frame strictly after ``offset``, if any (resynchronising scan).
-
-    Used only when a bad frame is found, to tell a torn tail (nothing valid follows) from corruption
-    in the middle (valid records follow). Cost is linear in the bytes after the bad frame.
+    Raises:
+        _BadFrame: the frame is damaged (see the module docstring for the rule).
     """
-    for pos in range(offset + 1, len(buf) - HEADER.size + 1):
-        if _frame_at(buf, pos) is not None:
-            return pos
-    return None
+    left = len(buf) - offset
+    if left >= _CHECKED:
+        (check,) = _U32.unpack_from(buf, offset + _U32.size)
+        if check != _header_check(buf[offset : offset + _U32.size]):
+            raise _BadFrame("its header fails its check (overwritten, e.g. by zeros or other data)")
+    if left >= _U32.size:
+        (n,) = _U32.unpack_from(buf, offset)
+        if not 1 <= n <= MAX_RECORD_BYTES:
+            raise _BadFrame(f"its header declares a length of {n} bytes, outside 1..{MAX_RECORD_BYTES}")
+    if left < HEADER.size:
+        return None  # a partial header: the last write stopped inside it
+    n, _, crc = HEADER.unpack_from(buf, offset)
+    start = offset + HEADER.size
+    if start + n > len(buf):
+        return None  # a trusted length running past the end of the file: a truncated last write
+    payload = buf[start : start + n]
+    if zlib.crc32(payload, zlib.crc32(buf[offset : offset + _U32.size])) != crc:
+        raise _BadFrame("its checksum fails (the payload or the checksum changed on disk)")
+    return payload
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -120,24 +151,25 @@ class Recovered:
 
 
 def _parse(path: Path, buf: bytes) -> tuple[list[bytes], int]:
-    """Split ``buf`` into payloads; return them and the length of the valid prefix.
+    """Split ``buf`` into payloads; return them and the length of the valid prefix (the rest is torn).
 
     Raises:
-        StorageCorrupt: a bad frame is followed by a valid one.
+        StorageCorrupt: a frame is damaged, not torn.
     """
     records: list[bytes] = []
     offset = 0
     while offset < len(buf):
-        payload = _frame_at(buf, offset)
+        try:
+            payload = _frame_at(buf, offset)
+        except _BadFrame as bad:
+            raise StorageCorrupt(
+                f"{path}: record #{len(records)} at byte offset {offset} is corrupt: {bad}. This is not an "
+                f"incomplete last write, so cutting it would forget fsynced promises or accepts, which can "
+                f"break Paxos safety; refusing to start. Restore {path.parent} from a backup of this replica; "
+                f"do not wipe it or copy another replica's data into it while the cluster runs: an acceptor that "
+                f"forgets its own promises and accepts can break consensus (docs/replica.md, 'Corrupt storage')."
+            ) from None
         if payload is None:
-            later = _valid_frame_after(buf, offset)
-            if later is not None:
-                raise StorageCorrupt(
-                    f"{path}: corrupt record at byte offset {offset} (record #{len(records)}), "
-                    f"followed by valid records at offset {later}: refusing to start with a hole in "
-                    f"the acceptor log. Restore {path.parent} from a healthy replica's data, or wipe it "
-                    f"only if a majority of the other replicas is healthy."
-                )
             break
         records.append(payload)
         offset += HEADER.size + len(payload)
@@ -178,12 +210,12 @@ class Storage:
     def open(cls, directory: Path, *, fsync: bool = True) -> tuple[Storage, Recovered]:
         """Open (creating if needed) the log in ``directory`` and read it back.
 
-        Cuts a torn tail (logged at WARNING, made durable before returning) and removes a stale
-        rewrite temp file.
+        Cuts a torn last frame (logged at WARNING, made durable before returning) and removes a stale
+        rewrite temp file. On ``StorageCorrupt`` the log file is left as it was.
 
         Raises:
             StorageError: the directory cannot be created, read or written.
-            StorageCorrupt: a corrupt record in the middle of the log.
+            StorageCorrupt: a damaged record anywhere in the log (see the module docstring).
         """
         try:
             directory.mkdir(parents=True, exist_ok=True)

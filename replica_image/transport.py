@@ -25,6 +25,7 @@ from typing import Any
 import aiohttp
 
 from replica_image.metrics import Counter
+from replica_image.peer_auth import AUTH_HEADER, sign
 
 __all__ = ["Outgoing", "PeerTransport"]
 
@@ -60,6 +61,7 @@ class PeerTransport:
         *,
         node_id: int,
         peers: Mapping[int, str],
+        secret: bytes,
         session: aiohttp.ClientSession,
         timeout_s: float,
         queue_max: int,
@@ -67,6 +69,7 @@ class PeerTransport:
         dropped: Counter,
     ) -> None:
         self._node_id = node_id
+        self._secret = secret
         self._session = session
         self._timeout = aiohttp.ClientTimeout(total=timeout_s)
         self._peers = {i: _Peer(url, queue_max) for i, url in peers.items() if i != node_id}
@@ -122,11 +125,13 @@ class PeerTransport:
             path = "/paxos/batch"
             msgs = [{"kind": o.kind, "msg": o.msg} for o in batch]
             body = {"src": self._node_id, "dst": ident, "msgs": msgs}
+        data = json.dumps(body, separators=(",", ":")).encode()
+        tag = sign(self._secret, method="POST", path=path, body=data)
         try:
             async with self._session.post(
                 url + path,
-                data=json.dumps(body, separators=(",", ":")),
-                headers={"Content-Type": "application/json"},
+                data=data,
+                headers={"Content-Type": "application/json", AUTH_HEADER: tag},
                 timeout=self._timeout,
             ) as resp:
                 await resp.read()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from harness.cluster import ClusterSpec, NodeStatus, agreed_leader
+from harness.cluster import Cluster, ClusterSpec, NodeStatus, agreed_leader
 from harness.errors import UsageError
 
 
@@ -42,3 +42,14 @@ def test_an_isolated_old_leader_is_not_the_leader() -> None:
 def test_no_majority_no_leader() -> None:
     statuses = [_st(1, "leader", 1), _st(2, "candidate", None), _st(3, "follower", None)]
     assert agreed_leader(statuses, n=3) is None
+
+
+def test_every_cluster_gets_its_own_peer_secret(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("PAXOS_PEER_SECRET", raising=False)
+    a = Cluster(ClusterSpec(n=3, project="s1", port_base=9000), client=object())  # type: ignore[arg-type]
+    b = Cluster(ClusterSpec(n=3, project="s2", port_base=9100), client=object())  # type: ignore[arg-type]
+    sa, sb = a.compose_env()["PAXOS_PEER_SECRET"], b.compose_env()["PAXOS_PEER_SECRET"]
+    assert len(sa) == 64 and sa != sb
+    assert a.compose_env()["PAXOS_PEER_SECRET"] == sa  # stable for the cluster's lifetime
+    monkeypatch.setenv("PAXOS_PEER_SECRET", "the-users-own-secret")
+    assert Cluster(ClusterSpec(n=3, project="s3")).compose_env()["PAXOS_PEER_SECRET"] == "the-users-own-secret"

@@ -33,7 +33,19 @@ def test_every_ordered_pair_and_every_client_has_a_proxy(n: int) -> None:
         assert proxies[f"client-n{i}"]["upstream"] == f"n{i}:{compose.REPLICA_PORT}"
         for j in range(1, n + 1):
             if i != j:
-                assert proxies[f"n{i}-n{j}"]["upstream"] == f"n{j}:{compose.REPLICA_PORT}"
+                # peer links end at the peer listener, which is never published (issue 11)
+                assert proxies[f"n{i}-n{j}"]["upstream"] == f"n{j}:{compose.PEER_PORT}"
+
+
+@pytest.mark.parametrize("n", compose.SIZES)
+def test_the_peer_listener_is_separate_unpublished_and_every_replica_shares_the_secret(n: int) -> None:
+    doc = yaml.safe_load(compose.render_compose(n))
+    for i in range(1, n + 1):
+        svc = doc["services"][f"n{i}"]
+        env = svc["environment"]
+        assert env["LISTEN"].endswith(f":{compose.REPLICA_PORT}") and env["PEER_LISTEN"].endswith(f":{compose.PEER_PORT}")
+        assert env["PEER_SECRET"] == "${PAXOS_PEER_SECRET:-}"
+        assert "ports" not in svc
 
 
 @pytest.mark.parametrize("n", compose.SIZES)

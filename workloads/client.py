@@ -4,7 +4,8 @@ Outcome rules (DESIGN 3 and 7, docs/replica-contract.md):
 
 - 200: `ok` (a get records the value read; `null` = the key is absent).
 - 409: `fail`, error `precondition` (a cas whose expectation did not hold; nothing changed).
-- 400: `fail` (malformed request; nothing applied). Not retried.
+- any other 4xx: `fail` (the replica refused the request before or instead of applying it: malformed
+  400, too large 413, too slow 408, a request id reused for another command 422). Not retried.
 - 503 with `"proposed": false`, or a connection that could not be opened: definitely not applied. These
   are the only outcomes retried (tenacity, bounded by `attempts` and time), with the same request id,
   so the retry is invisible in the history: the op is open from the first attempt's invoke.
@@ -208,10 +209,10 @@ def _interpret(op: Op, status: int, raw: bytes, *, node: int) -> Completion:
         return Completion(type="ok", node=node, read=body["value"])
     if status == 409:
         return Completion(type="fail", node=node, error="precondition")
-    if status == 400:
+    if 400 <= status < 500:
         msg = body.get("error") if body else None
         text = msg if isinstance(msg, str) else raw[:120].decode("utf-8", "replace")
-        return Completion(type="fail", node=node, error=f"400: {text[:200]}")
+        return Completion(type="fail", node=node, error=f"{status}: {text[:200]}")
     if status == 503 and body is not None and body.get("proposed") is False:
         leader = body.get("leader")
         raise _NotApplied("unavailable (not proposed)",

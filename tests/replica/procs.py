@@ -12,6 +12,7 @@ import contextlib
 import http.client
 import json
 import os
+import secrets
 import signal
 import socket
 import subprocess
@@ -86,6 +87,8 @@ class LocalCluster:
         self.root = root
         self.n = n
         self.ports = {i: free_port() for i in range(1, n + 1)}
+        self.peer_ports = {i: free_port() for i in range(1, n + 1)}
+        self.secret = secrets.token_hex(16)
         self.extra_env = {**FAST_ENV, **(env or {})}
         self.procs: dict[int, subprocess.Popen[bytes]] = {}
         self.python = os.environ.get("REPLICA_PYTHON", sys.executable)
@@ -103,14 +106,16 @@ class LocalCluster:
         return self.root / f"replica{i}.log"
 
     def env(self, i: int) -> dict[str, str]:
-        peers = ",".join(f"{j}=http://127.0.0.1:{p}" for j, p in sorted(self.ports.items()))
+        peers = ",".join(f"{j}=http://127.0.0.1:{p}" for j, p in sorted(self.peer_ports.items()))
         return {
             **os.environ,
             "PYTHONPATH": str(REPO),
+            "PEER_SECRET": self.secret,
             **self.extra_env,
             "NODE_ID": str(i),
             "PEERS": peers,
             "LISTEN": f"127.0.0.1:{self.ports[i]}",
+            "PEER_LISTEN": f"127.0.0.1:{self.peer_ports[i]}",
             "DATA_DIR": str(self.data_dir(i)),
         }
 

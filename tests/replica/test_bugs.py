@@ -45,7 +45,8 @@ def leader_of_3(*bugs: str, promises: tuple[PromiseEntry, ...] = ()) -> Replica:
 
 def test_the_catalogue_is_what_the_config_accepts() -> None:
     assert len(BUGS) == 9 and all(BUGS.values())
-    base = {"NODE_ID": "1", "PEERS": "1=http://h:1", "LISTEN": "127.0.0.1:1", "DATA_DIR": "/tmp/x"}
+    base = {"NODE_ID": "1", "PEERS": "1=http://h:1", "LISTEN": "127.0.0.1:1", "PEER_LISTEN": "127.0.0.1:2",
+            "PEER_SECRET": "test-secret-0123456789", "DATA_DIR": "/tmp/x"}
     assert load_config({**base, "BUGS": ",".join(sorted(KNOWN_BUGS))}).bugs == KNOWN_BUGS
     assert load_config(base).bugs == frozenset()
     with pytest.raises(ConfigError, match="unknown bug 'no-paxos'"):

@@ -114,9 +114,12 @@ def test_digest_is_equal_for_equal_histories_and_differs_otherwise() -> None:
 
 @pytest.mark.parametrize("bad,field", [
     ("not json", "not JSON"),
-    ('{"version": 2}', "snapshot.version"),
-    ('{"version": 1, "data": {"k": 1}, "dedup": []}', "snapshot.data"),
-    ('{"version": 1, "data": {}, "dedup": [["c", "x", "ok", null]]}', "snapshot.dedup[0]"),
+    ('{"version": 1}', "snapshot.version"),
+    ('{"version": 2, "data": {"k": 1}, "dedup": []}', "snapshot.data"),
+    ('{"version": 2, "data": {}, "dedup": [["c", "x", "f", "ok", null]]}', "snapshot.dedup[0]"),
+    ('{"version": 2, "data": {}, "dedup": [["c", 1, "f", "no-such-status", null]]}', "snapshot.dedup[0]"),
+    ("[" * 100_000, "nested too deeply"),
+    ('{"version": 2, "data": {}, "dedup": [["c", 1' + "0" * 5000 + ', "f", "ok", null]]}', "not JSON"),
 ])
 def test_restore_rejects_a_bad_snapshot_naming_the_field_and_keeps_the_state(bad: str, field: str) -> None:
     kv = KV()

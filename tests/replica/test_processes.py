@@ -127,8 +127,9 @@ def _run_replica(env: dict[str, str], timeout_s: float = 20) -> subprocess.Compl
 
 
 def _base_env(tmp_path: Path) -> dict[str, str]:
-    port = free_port()
-    return {"NODE_ID": "1", "PEERS": f"1=http://127.0.0.1:{port}", "LISTEN": f"127.0.0.1:{port}",
+    port, peer_port = free_port(), free_port()
+    return {"NODE_ID": "1", "PEERS": f"1=http://127.0.0.1:{peer_port}", "LISTEN": f"127.0.0.1:{port}",
+            "PEER_LISTEN": f"127.0.0.1:{peer_port}", "PEER_SECRET": "test-secret-0123456789",
             "DATA_DIR": str(tmp_path / "d")}
 
 

@@ -11,20 +11,25 @@ from typing import Any
 import aiohttp
 from replica_image.app import recover, serve
 from replica_image.config import load_config
+from replica_image.peer_auth import AUTH_HEADER, sign
 from tests.replica.procs import free_port
 
 Session = aiohttp.ClientSession
-Check = Callable[[Session, str], Awaitable[None]]
+Check = Callable[[Session, str, str], Awaitable[None]]
 
 
 def _run(tmp_path: Path, check: Check, *, nodes: int = 1, extra_env: dict[str, str] | None = None,
          timeout_s: float = 30) -> None:
-    """Serve replica 1 of a `nodes`-node cluster (the others never start) and run `check` against it."""
+    """Serve replica 1 of a `nodes`-node cluster (the others never start) and run `check` against it:
+    ``check(session, client_base_url, peer_base_url)``."""
     ports = [free_port() for _ in range(nodes)]
+    peer_ports = [free_port() for _ in range(nodes)]
     env = {
         "NODE_ID": "1",
-        "PEERS": ",".join(f"{i + 1}=http://127.0.0.1:{p}" for i, p in enumerate(ports)),
+        "PEERS": ",".join(f"{i + 1}=http://127.0.0.1:{p}" for i, p in enumerate(peer_ports)),
         "LISTEN": f"127.0.0.1:{ports[0]}",
+        "PEER_LISTEN": f"127.0.0.1:{peer_ports[0]}",
+        "PEER_SECRET": SECRET,
         "DATA_DIR": str(tmp_path / "data"),
         "ELECTION_TIMEOUT_MS": "60",
         "HEARTBEAT_MS": "20",
@@ -38,10 +43,11 @@ def _run(tmp_path: Path, check: Check, *, nodes: int = 1, extra_env: dict[str, s
         stop = asyncio.Event()
         server = asyncio.ensure_future(serve(cfg, recover(cfg), stop))
         base = f"http://127.0.0.1:{ports[0]}"
+        peer = f"http://127.0.0.1:{peer_ports[0]}"
         try:
             async with aiohttp.ClientSession() as session:
                 await _wait_up(session, base, want_leader=nodes == 1)
-                await check(session, base)
+                await check(session, base, peer)
         finally:
             stop.set()
             await server
@@ -68,6 +74,16 @@ async def _status(session: Session, base: str) -> dict[str, Any]:
         return body
 
 
+SECRET = "test-secret-0123456789"
+
+
+def signed_post(session: Session, peer: str, path: str, body: bytes, *,
+                secret: str = SECRET) -> aiohttp.client._RequestContextManager:
+    """A POST on the peer listener with the tag a replica of this cluster would put on it."""
+    tag = sign(secret.encode(), method="POST", path=path, body=body)
+    return session.post(peer + path, data=body, headers={AUTH_HEADER: tag, "Content-Type": "application/json"})
+
+
 IDS = {"X-Client-Id": "t", "X-Request-Id": "100"}
 BAD_CLIENT: list[tuple[str, str, dict[str, str], bytes, str]] = [
     ("PUT", "/kv/k", IDS, b"{oops", "not valid JSON"),
@@ -90,14 +106,14 @@ BAD_CLIENT: list[tuple[str, str, dict[str, str], bytes, str]] = [
 
 
 def test_bad_client_input_is_400_with_message_and_nothing_applied(tmp_path: Path) -> None:
-    async def check(session: Session, base: str) -> None:
+    async def check(session: Session, base: str, peer: str) -> None:
         async with session.put(base + "/kv/k", json={"value": "v0"}, headers={"X-Client-Id": "w", "X-Request-Id": "1"}) as r:
             assert r.status == 200
         before = await _status(session, base)
         for method, path, headers, body, fragment in BAD_CLIENT:
             async with session.request(method, base + path, data=body, headers=headers) as r:
                 payload = await r.json()
-                assert r.status == 400, (method, path, r.status, payload)
+                assert r.status == (413 if "exceeds the limit" in fragment else 400), (method, path, r.status, payload)
                 assert fragment in payload["error"], (fragment, payload)
         after = await _status(session, base)
         assert after["applied_index"] == before["applied_index"]
@@ -116,7 +132,7 @@ def test_client_answers_and_codes(tmp_path: Path) -> None:
         async with session.request(method, url, json=body) as r:
             return r.status, await r.json()
 
-    async def check(session: Session, base: str) -> None:
+    async def check(session: Session, base: str, peer: str) -> None:
         assert await call(session, "GET", base + "/kv/nope") == (200, {"value": None, "found": False})
         assert await call(session, "PUT", base + "/kv/a", {"value": "1"}) == (200, {"value": "1"})
         assert await call(session, "POST", base + "/kv/a/append", {"value": "2"}) == (200, {"value": "12"})
@@ -151,16 +167,16 @@ BAD_PEER: list[tuple[str, bytes, str]] = [
 
 
 def test_bad_peer_messages_are_400_and_never_applied(tmp_path: Path) -> None:
-    async def check(session: Session, base: str) -> None:
+    async def check(session: Session, base: str, peer: str) -> None:
         for path, body, fragment in BAD_PEER:
-            async with session.post(base + path, data=body) as r:
+            async with signed_post(session, peer, path, body) as r:
                 payload = await r.json()
                 assert r.status == 400, (path, body, payload)
                 assert fragment in payload["error"], (fragment, payload)
         await asyncio.sleep(0.1)
         assert (await _status(session, base))["ballot"]["round"] < 5  # no bad prepare was promised
-        good = {"src": 2, "dst": 1, "msg": {"ballot": [7, 2], "first_slot": 0}}
-        async with session.post(base + "/paxos/prepare", json=good) as r:
+        good = json.dumps({"src": 2, "dst": 1, "msg": {"ballot": [7, 2], "first_slot": 0}}).encode()
+        async with signed_post(session, peer, "/paxos/prepare", good) as r:
             assert r.status == 204
         for _ in range(100):
             if (await _status(session, base))["ballot"] == {"round": 7, "node": 2}:
@@ -172,7 +188,7 @@ def test_bad_peer_messages_are_400_and_never_applied(tmp_path: Path) -> None:
 
 
 def test_follower_without_leader_answers_503_not_proposed(tmp_path: Path) -> None:
-    async def check(session: Session, base: str) -> None:
+    async def check(session: Session, base: str, peer: str) -> None:
         # replica 1 of 3 whose peers are down: it can never win an election
         async with session.put(base + "/kv/a", json={"value": "x"}) as r:
             payload = await r.json()
@@ -185,14 +201,14 @@ def test_follower_without_leader_answers_503_not_proposed(tmp_path: Path) -> Non
 def test_snapshot_truncates_log_and_restart_restores_state(tmp_path: Path) -> None:
     seen: dict[str, Any] = {}
 
-    async def write(session: Session, base: str) -> None:
+    async def write(session: Session, base: str, peer: str) -> None:
         for n in range(20):
             async with session.post(base + "/kv/s/append", json={"value": str(n % 10)},
                                     headers={"X-Client-Id": "s", "X-Request-Id": str(n + 1)}) as r:
                 assert r.status == 200
         seen["first"] = await _status(session, base)
 
-    async def reread(session: Session, base: str) -> None:
+    async def reread(session: Session, base: str, peer: str) -> None:
         seen["second"] = await _status(session, base)
         async with session.get(base + "/kv/s") as r:
             assert await r.json() == {"value": "01234567890123456789", "found": True}
@@ -211,7 +227,7 @@ def test_snapshot_truncates_log_and_restart_restores_state(tmp_path: Path) -> No
 def test_local_reads_bug_answers_gets_without_a_leader_and_only_gets(tmp_path: Path) -> None:
     answers: dict[str, tuple[int, dict[str, Any]]] = {}
 
-    async def check(session: Session, base: str) -> None:
+    async def check(session: Session, base: str, peer: str) -> None:
         # replica 1 of 3 whose peers are down: no leader, so nothing goes through the log
         for method, path in (("GET", "/kv/a"), ("PUT", "/kv/a")):
             async with session.request(method, base + path, json={"value": "x"} if method == "PUT" else None) as r:

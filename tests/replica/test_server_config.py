@@ -12,6 +12,8 @@ BASE = {
     "NODE_ID": "2",
     "PEERS": "1=http://127.0.0.1:9001,2=http://127.0.0.1:9002,3=http://localhost:9003/",
     "LISTEN": "127.0.0.1:9002",
+    "PEER_LISTEN": "127.0.0.1:9102",
+    "PEER_SECRET": "test-secret-0123456789",
     "DATA_DIR": "/tmp/x",
 }
 
@@ -70,6 +72,20 @@ def test_every_optional_variable_is_read() -> None:
         ({"BATCH_MAX": "-1"}, "BATCH_MAX"),
         ({"HEARTBEAT_MS": "200"}, "ELECTION_TIMEOUT_MS"),
         ({"LOG_LEVEL": "loud"}, "LOG_LEVEL"),
+        # issue 11: no traceback on 5,000 digits, no Python-only number syntax
+        ({"NODE_ID": "1" * 5000}, "NODE_ID"),
+        ({"LISTEN": "h:" + "1" * 5000}, "LISTEN"),
+        ({"PEERS": "1" * 5000 + "=http://a:1"}, "PEERS"),
+        ({"PEERS": "1=http://a:" + "1" * 5000}, "PEERS"),
+        ({"TICK_MS": "1" * 5000}, "TICK_MS"),
+        ({"PEER_QUEUE_MAX": "1_000"}, "PEER_QUEUE_MAX"),
+        ({"PEER_QUEUE_MAX": "+1000"}, "PEER_QUEUE_MAX"),
+        ({"PEER_LISTEN": ""}, "PEER_LISTEN"),
+        ({"PEER_LISTEN": "127.0.0.1:9002"}, "PEER_LISTEN"),
+        ({"PEER_SECRET": ""}, "PEER_SECRET"),
+        ({"PEER_SECRET": "short"}, "PEER_SECRET"),
+        ({"PEER_SECRET": "has a blank in it, long enough"}, "PEER_SECRET"),
+        ({"PEER_MAX_BYTES": "10"}, "PEER_MAX_BYTES"),
     ],
 )
 def test_bad_value_names_the_variable(override: dict[str, str], name: str) -> None:
@@ -84,3 +100,19 @@ def test_unknown_bug_rejected_when_known_list_given() -> None:
     with pytest.raises(ConfigError, match="BUGS"):
         load_config({**BASE, "BUGS": "nope"}, known_bugs=frozenset({"real"}))
     assert load_config({**BASE, "BUGS": "real"}, known_bugs=frozenset({"real"})).bugs == {"real"}
+
+
+def test_credentials_in_peers_are_refused_and_never_printed() -> None:
+    peers = "1=http://127.0.0.1:9001,2=http://admin:hunter2@127.0.0.1:9002,3=http://localhost:9003"
+    with pytest.raises(ConfigError) as info:
+        load_config({**BASE, "PEERS": peers})
+    assert "PEERS" in str(info.value) and "hunter2" not in str(info.value) and "admin" not in str(info.value)
+
+
+def test_the_secret_is_never_in_the_summary_or_repr() -> None:
+    cfg = load_config(BASE)
+    assert cfg.peer_secret == BASE["PEER_SECRET"].encode()
+    assert BASE["PEER_SECRET"] not in cfg.summary() and BASE["PEER_SECRET"] not in repr(cfg)
+    with pytest.raises(ConfigError) as info:
+        load_config({**BASE, "PEER_SECRET": "x y" * 10})
+    assert "x y" not in str(info.value)

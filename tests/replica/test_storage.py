@@ -1,9 +1,12 @@
-"""Storage: round trip, group commit, torn tail cut, corrupt middle refused, atomic rewrite."""
+"""Storage: round trip, group commit, only a torn last write cut, any other damage refused, atomic rewrite."""
 
 from __future__ import annotations
 
 import logging
 import os
+import subprocess
+import sys
+import zlib
 from pathlib import Path
 
 import pytest
@@ -63,7 +66,8 @@ def test_fsync_never_counts_no_fsyncs_but_keeps_data(tmp_path: Path) -> None:
     assert _open(tmp_path)[1] == (b"a",)
 
 
-@pytest.mark.parametrize("cut", [1, 3, 8, 9, 14])
+# 24-byte frame: cuts 13..23 leave a partial header (1..11 bytes), 1..12 a header with a partial payload
+@pytest.mark.parametrize("cut", [1, 3, 8, 9, 12, 14, 16, 20, 23])
 def test_torn_tail_is_cut_on_open(tmp_path: Path, cut: int, caplog: pytest.LogCaptureFixture) -> None:
     s, _ = _open(tmp_path)
     s.append([b"first", b"second", b"third-record"])
@@ -84,17 +88,34 @@ def test_torn_tail_is_cut_on_open(tmp_path: Path, cut: int, caplog: pytest.LogCa
     assert _open(tmp_path)[1] == (b"first", b"second", b"after")
 
 
-def test_garbage_and_zeros_at_tail_are_cut(tmp_path: Path) -> None:
+@pytest.mark.parametrize("tail", [b"\x00" * 4096, b"\x00" * HEADER.size, b"\x00" * 4, b"\xff\x00\x00\x10garbage",
+                                  encode_frame(b"x")[:4] + b"\x00\x00\x00\x00"])
+def test_zeros_or_garbage_after_the_last_record_refuse(tmp_path: Path, tail: bytes) -> None:
+    # No write of ours leaves a bad length or header check behind: these bytes are not a torn write.
+    s, _ = _open(tmp_path)
+    s.append([b"keep"])
+    s.sync()
+    s.close()
+    path = tmp_path / LOG_NAME
+    with open(path, "ab") as f:
+        f.write(tail)
+    with pytest.raises(StorageCorrupt, match=f"record #1 at byte offset {len(encode_frame(b'keep'))} "):
+        Storage.open(tmp_path)
+    assert path.read_bytes() == encode_frame(b"keep") + tail  # refusing leaves the file alone
+
+
+@pytest.mark.parametrize("tail", [b"\x00", b"\xff\xff\xff", encode_frame(b"next")[:7]])
+def test_fewer_bytes_than_a_length_and_check_at_the_end_are_cut(tmp_path: Path, tail: bytes) -> None:
+    # Fewer than 4 bytes cannot be checked at all; 4..7 can only be checked for a plausible length.
     s, _ = _open(tmp_path)
     s.append([b"keep"])
     s.sync()
     s.close()
     with open(tmp_path / LOG_NAME, "ab") as f:
-        f.write(b"\x00" * 4096)
-    assert _open(tmp_path)[1] == (b"keep",)
-    with open(tmp_path / LOG_NAME, "ab") as f:
-        f.write(b"\xff\x00\x00\x10garbage")
-    assert _open(tmp_path)[1] == (b"keep",)
+        f.write(tail)
+    s2, rec = Storage.open(tmp_path)
+    s2.close()
+    assert rec.records == (b"keep",) and rec.cut_bytes == len(tail)
 
 
 def test_corrupt_middle_refuses_naming_file_and_offset(tmp_path: Path) -> None:
@@ -127,6 +148,90 @@ def test_corrupt_length_field_in_middle_refuses(tmp_path: Path) -> None:
     path.write_bytes(bytes(data))
     with pytest.raises(StorageCorrupt, match="offset 0"):
         Storage.open(tmp_path)
+
+
+# ---- regressions: damage that is not a torn write must never be cut (that is amnesia) ----
+
+def _real_log(d: Path, n: int = 60) -> list[bytes]:
+    """A log of `n` real accept records, appended and fsynced in batches as the driver does."""
+    from replica_image.codec import encode_record
+    from replica_image.paxos import AcceptRecord, Ballot, Command
+
+    payloads = [encode_record(AcceptRecord(slot=i, ballot=Ballot(round=3, node=1), batch=(
+        Command(client_id="c", request_id=i, op="put", key=f"k{i}", value="v" * 40),))) for i in range(n)]
+    s, _ = _open(d)
+    for start in range(0, n, 7):
+        s.append(payloads[start : start + 7])
+        s.sync()
+    s.close()
+    return payloads
+
+
+def _offset_of(payloads: list[bytes], index: int) -> int:
+    return sum(len(encode_frame(p)) for p in payloads[:index])
+
+
+def _assert_refused(d: Path, *, offset: int, record: int) -> None:
+    path = d / LOG_NAME
+    before = path.read_bytes()
+    with pytest.raises(StorageCorrupt) as info:
+        Storage.open(d)
+    msg = str(info.value)
+    assert str(path) in msg and f"record #{record} at byte offset {offset} " in msg, msg
+    assert "Restore" in msg and "backup of this replica" in msg and "\n" not in msg, msg
+    assert path.read_bytes() == before  # nothing cut
+
+
+def test_file_replaced_with_junk_refuses_instead_of_starting_empty(tmp_path: Path) -> None:
+    import random
+
+    _real_log(tmp_path)
+    path = tmp_path / LOG_NAME
+    path.write_bytes(random.Random(7).randbytes(path.stat().st_size))
+    _assert_refused(tmp_path, offset=0, record=0)
+
+
+def test_second_half_zeroed_refuses_instead_of_cutting(tmp_path: Path) -> None:
+    payloads = _real_log(tmp_path)
+    path = tmp_path / LOG_NAME
+    data = bytearray(path.read_bytes())
+    half = len(data) // 2
+    data[half:] = bytes(len(data) - half)
+    path.write_bytes(bytes(data))
+    first_hit = max(i for i in range(len(payloads)) if _offset_of(payloads, i) <= half)
+    _assert_refused(tmp_path, offset=_offset_of(payloads, first_hit), record=first_hit)
+
+
+@pytest.mark.parametrize("where", [0, 3, 4, 7, 8, 11, 12, -1], ids=lambda w: f"byte{w}")
+def test_flipped_byte_in_the_last_record_refuses(tmp_path: Path, where: int) -> None:
+    # header bytes 0-3 length, 4-7 header check, 8-11 crc, then payload; -1 is the file's last byte
+    payloads = _real_log(tmp_path)
+    path = tmp_path / LOG_NAME
+    last = _offset_of(payloads, len(payloads) - 1)
+    data = bytearray(path.read_bytes())
+    data[last + where if where >= 0 else where] ^= 0x01
+    path.write_bytes(bytes(data))
+    _assert_refused(tmp_path, offset=last, record=len(payloads) - 1)
+
+
+def test_all_zero_header_never_validates() -> None:
+    from replica_image.storage import HEADER_MAGIC
+
+    assert HEADER_MAGIC != zlib.crc32(bytes(4))  # else the check of a zero length would be zero
+
+
+def test_torn_last_write_of_many_frames_keeps_the_complete_ones(tmp_path: Path) -> None:
+    # one append = one write of several frames; a crash inside it leaves the frames written in full
+    s, _ = _open(tmp_path)
+    s.append([b"synced"])
+    s.sync()
+    s.append([b"a" * 30, b"b" * 30, b"c" * 30])
+    s.close()
+    path = tmp_path / LOG_NAME
+    os.truncate(path, len(encode_frame(b"synced")) + len(encode_frame(b"a" * 30)) + 20)
+    s2, rec = Storage.open(tmp_path)
+    s2.close()
+    assert rec.records == (b"synced", b"a" * 30)
 
 
 def test_rewrite_truncates_log(tmp_path: Path) -> None:
@@ -206,3 +311,83 @@ def test_compaction_keeps_what_recovery_needs(tmp_path: Path) -> None:
     s.rewrite([encode_record(r) for r in kept])
     s.close()
     assert [decode_record(r) for r in Storage.open(tmp_path)[1].records] == kept
+
+
+# ---- recovery (replica_image.app.recover) and the real entry point ----
+
+def _env(data_dir: Path) -> dict[str, str]:
+    """The config of a one-node replica; PEER_LISTEN and PEER_SECRET for configs that require them."""
+    from tests.replica.procs import free_port
+
+    port = free_port()
+    return {"NODE_ID": "1", "PEERS": f"1=http://127.0.0.1:{port}", "LISTEN": f"127.0.0.1:{port}",
+            "PEER_LISTEN": f"127.0.0.1:{free_port()}", "PEER_SECRET": "0123456789abcdef0123",
+            "DATA_DIR": str(data_dir)}
+
+
+def _log_with_snapshot(d: Path, data: str) -> None:
+    from replica_image.codec import encode_record
+    from replica_image.paxos import Ballot, PromiseRecord, SnapshotRecord
+
+    s, _ = _open(d)
+    s.append([encode_record(PromiseRecord(ballot=Ballot(round=2, node=1))),
+              encode_record(SnapshotRecord(last_slot=7, data=data))])
+    s.sync()
+    s.close()
+
+
+@pytest.mark.parametrize("data", ["not json", '{"version": 2}', '{"version":1,"data":{"k":1},"dedup":[]}',
+                                  '{"version":1,"data":{},"dedup":[["c",1,"bogus",null]]}', "[" * 100_000],
+                         ids=["not-json", "version", "value-type", "status", "deep-nesting"])
+def test_snapshot_with_valid_checksum_but_bad_data_refuses_to_start(tmp_path: Path, data: str) -> None:
+    from replica_image.app import recover
+    from replica_image.config import load_config
+
+    _log_with_snapshot(tmp_path, data)
+    with pytest.raises(StorageCorrupt) as info:
+        recover(load_config(_env(tmp_path)))
+    msg = str(info.value)
+    assert str(tmp_path / LOG_NAME) in msg and "record #1" in msg and "slot 7" in msg, msg
+    assert "Restore" in msg and "\n" not in msg, msg
+
+
+def test_good_snapshot_recovers(tmp_path: Path) -> None:
+    from replica_image.app import recover
+    from replica_image.config import load_config
+    from replica_image.kv import KV
+
+    _log_with_snapshot(tmp_path, KV().snapshot())
+    restored = recover(load_config(_env(tmp_path)))
+    restored.storage.close()
+    assert restored.core.snapshot_last == 7
+
+
+def _run_replica(env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    from tests.replica.procs import REPO
+
+    full = {**os.environ, "PYTHONPATH": str(REPO), **env}
+    python = os.environ.get("REPLICA_PYTHON", sys.executable)
+    # a replica that wrongly starts serves until the timeout: the test then fails on TimeoutExpired
+    return subprocess.run([python, "-m", "replica_image"], env=full, cwd=REPO, capture_output=True,
+                          text=True, timeout=20, check=False)
+
+
+@pytest.mark.processes
+def test_replica_with_junk_data_file_exits_2_naming_file_and_offset(tmp_path: Path) -> None:
+    import random
+
+    _real_log(tmp_path)
+    path = tmp_path / LOG_NAME
+    path.write_bytes(random.Random(3).randbytes(path.stat().st_size))
+    proc = _run_replica(_env(tmp_path))
+    assert proc.returncode == 2, proc.stderr
+    assert "Traceback" not in proc.stderr and str(path) in proc.stderr and "offset 0" in proc.stderr, proc.stderr
+
+
+@pytest.mark.processes
+def test_replica_with_bad_snapshot_exits_2_naming_the_record(tmp_path: Path) -> None:
+    _log_with_snapshot(tmp_path, "not json")
+    proc = _run_replica(_env(tmp_path))
+    assert proc.returncode == 2, proc.stderr
+    assert "Traceback" not in proc.stderr and str(tmp_path / LOG_NAME) in proc.stderr, proc.stderr
+    assert "record #1" in proc.stderr and "slot 7" in proc.stderr, proc.stderr

@@ -52,7 +52,7 @@ class ProxiedCluster(LocalCluster):
 
     def env(self, i: int) -> dict[str, str]:
         env = super().env(i)
-        peers = [f"{j}=http://127.0.0.1:{self.ports[j] if j == i else self.proxy_ports[f'n{i}-n{j}']}"
+        peers = [f"{j}=http://127.0.0.1:{self.peer_ports[j] if j == i else self.proxy_ports[f'n{i}-n{j}']}"
                  for j in sorted(self.ports)]
         env["PEERS"] = ",".join(peers)
         return env
@@ -110,8 +110,9 @@ def test_partitions_from_yaml_against_real_replicas_stay_linearizable(tmp_path: 
             async def make_proxies() -> None:
                 for name, port in proxy_ports.items():
                     target = int(name.rsplit("n", 1)[1])
-                    await api.create_proxy(name, listen=f"127.0.0.1:{port}",
-                                           upstream=f"127.0.0.1:{cluster.ports[target]}")
+                    # peer links go to the peer listener, client links to the client listener
+                    upstream = cluster.ports[target] if name.startswith("client-") else cluster.peer_ports[target]
+                    await api.create_proxy(name, listen=f"127.0.0.1:{port}", upstream=f"127.0.0.1:{upstream}")
 
             asyncio.run(make_proxies())
             cluster.start_all()
