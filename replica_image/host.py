@@ -191,7 +191,7 @@ class Driver:
         self._rate = ServiceRate()
         self._unfed: set[asyncio.Future[Outcome | None]] = set()  # in _pending, client still waiting
         self._held: dict[RequestKey, float] = {}  # handed to the core as leader, not applied: when
-        self._admit_limit: int | None = None  # None: not the leader, nothing to shed
+        self._admit_floor: int | None = None  # None: not the leader, nothing to shed
         self._busy_since: float | None = None  # since when something is held (None: nothing)
         self._applied_since = 0
 
@@ -205,7 +205,8 @@ class Driver:
         resolved with ``Rejected(reason="overloaded")``: not queued, definitely not proposed.
         """
         fut: asyncio.Future[Outcome | None] = asyncio.get_running_loop().create_future()
-        if self._admit_limit is not None and self.held >= self._admit_limit:
+        # the rate is only looked at past the floor, that is under load: an idle leader pays nothing
+        if self._admit_floor is not None and self.held >= self._admit_floor and self.held >= (self.admit_limit or 0):
             self._shed(None, fut)
             return fut
         self._waiters.setdefault((cmd.client_id, cmd.request_id), []).append((cmd, fut))
@@ -225,7 +226,11 @@ class Driver:
     @property
     def admit_limit(self) -> int | None:
         """How many commands a leader holds before it sheds new ones (None: not the leader)."""
-        return self._admit_limit
+        floor = self._admit_floor
+        if floor is None:
+            return None
+        rate = self._rate.rate(self._clock())
+        return floor if rate is None else max(floor, int(rate * self._deadline_s * ADMIT_SAFETY))
 
     def forget(self, cmd: Command, fut: asyncio.Future[Outcome | None]) -> None:
         """The client gave up on ``fut`` (deadline): stop tracking it."""
@@ -426,11 +431,9 @@ class Driver:
         if self._role_seen[0] == Role.LEADER.value:
             busy_s = 0.0 if self._busy_since is None else now - self._busy_since
             self._rate.note(now, applied=self._applied_since, busy_s=busy_s)
-            floor = max(ADMIT_FLOOR_MIN, self.core.config.batch_max)
-            rate = self._rate.rate(now)
-            self._admit_limit = floor if rate is None else max(floor, int(rate * self._deadline_s * ADMIT_SAFETY))
+            self._admit_floor = max(ADMIT_FLOOR_MIN, self.core.config.batch_max)
         else:
-            self._admit_limit = None
+            self._admit_floor = None
         self._busy_since = now if self.held > 0 else None
         self._applied_since = 0
 

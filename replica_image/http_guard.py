@@ -3,7 +3,7 @@
 - Every error the replica sends is JSON with an ``error`` field, including the ones aiohttp answers
   before any handler runs (a malformed request line, headers or URL over the parser's limits, an
   unknown method): ``JsonErrorRunner`` swaps the plain-text body of ``RequestHandler.handle_error`` for
-  JSON. Handler-level HTTP errors (404, 405, 413) are turned into JSON by ``json_errors``.
+  JSON. No route and a wrong method get JSON 404/405 from ``add_fallbacks``.
 - A client that sends part of a request and then stalls must not hold a connection and its file
   descriptor forever. aiohttp has no deadline for receiving a request's head, so the handler notes when
   the first byte arrives while no request of the connection is being handled; if no request has
@@ -24,7 +24,8 @@ from typing import Any
 
 from aiohttp import web, web_protocol
 
-__all__ = ["BODY_TIMEOUT_S", "HEAD_TIMEOUT_S", "BodyError", "JsonErrorRunner", "error", "json_errors", "read_body"]
+__all__ = ["BODY_TIMEOUT_S", "HEAD_TIMEOUT_S", "BodyError", "JsonErrorRunner", "add_fallbacks", "error", "guarded",
+           "read_body"]
 
 HEAD_TIMEOUT_S = 10.0
 BODY_TIMEOUT_S = 10.0
@@ -68,8 +69,15 @@ async def read_body(request: web.Request, limit: int, *, what: str) -> bytes:
             chunks.append(chunk)
 
     try:
-        return await asyncio.wait_for(read(), BODY_TIMEOUT_S)
-    except asyncio.TimeoutError:
+        if request.content.is_eof():
+            # all of it arrived with the head (the common case): no deadline, no timer, one read
+            data = await request.content.read()
+            if len(data) > limit:
+                raise BodyError(413, f"body exceeds the limit of {limit} bytes ({what})")
+            return data
+        async with asyncio.timeout(BODY_TIMEOUT_S):
+            return await read()
+    except TimeoutError:
         raise BodyError(408, f"body not received within {BODY_TIMEOUT_S:.0f} s: send the whole request") from None
     except BodyError:
         raise
@@ -85,27 +93,44 @@ def _short(exc: BaseException) -> str:
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
-@web.middleware
-async def json_errors(request: web.Request, handler: Handler) -> web.StreamResponse:
-    """aiohttp's own HTTP errors (no such route, wrong method, too large) as JSON; request bookkeeping
-    for the head deadline."""
-    proto = request.protocol
-    if isinstance(proto, _GuardedHandler):
-        proto.request_started()
-    try:
-        return await handler(request)
-    except web.HTTPException as exc:
-        if exc.status < 400:
-            raise
-        hint = ""
-        if exc.status == 404:
-            hint = ": the API is GET|PUT|DELETE /kv/KEY, POST /kv/KEY/append|cas, GET /status|/health|/metrics"
-        elif exc.status == 405:
-            hint = f": {request.path} takes {exc.headers.get('Allow', 'other methods')}"
-        return error(exc.status, f"{exc.reason} ({request.method} {_clip(request.path)}){hint}")
-    finally:
-        if isinstance(proto, _GuardedHandler):
-            proto.request_finished()
+def guarded(handler: Handler) -> Handler:
+    """Wrap a route's handler for the head deadline's bookkeeping (a request of the connection is being
+    handled). A plain wrapper, not an aiohttp middleware: middlewares cost a chain built per request."""
+
+    async def wrapped(request: web.Request) -> web.StreamResponse:
+        proto = request.protocol
+        guard = proto if isinstance(proto, _GuardedHandler) else None
+        if guard is not None:
+            guard.request_started()
+        try:
+            return await handler(request)
+        finally:
+            if guard is not None:
+                guard.request_finished()
+
+    return wrapped
+
+
+def add_fallbacks(app: web.Application, *, wrap: Callable[[Handler], Handler], api: str) -> None:
+    """After every real route: JSON 405 for a method a path does not take, JSON 404 for any other path
+    (aiohttp's own are plain text). ``api`` is the hint a 404 gives."""
+    for resource in list(app.router.resources()):
+        if not isinstance(resource, web.Resource):
+            continue
+        methods = sorted({route.method for route in resource} - {"*", "HEAD"})
+        if "*" in {route.method for route in resource}:
+            continue
+
+        async def not_allowed(request: web.Request, methods: list[str] = methods) -> web.StreamResponse:
+            return error(405, f"{request.method[:20]} is not allowed on {_clip(request.path)}: use "
+                              f"{' or '.join(methods)}", allowed=methods)
+
+        resource.add_route("*", wrap(not_allowed))
+
+    async def not_found(request: web.Request) -> web.StreamResponse:
+        return error(404, f"no such route {request.method[:20]} {_clip(request.path)}: the API is {api}")
+
+    app.router.add_route("*", "/{tail:.*}", wrap(not_found))
 
 
 def _clip(text: str, limit: int = 200) -> str:

@@ -35,7 +35,7 @@ from replica_image.codec import decode_message
 from replica_image.config import Config
 from replica_image.errors import InvalidMessage
 from replica_image.host import Applied, Driver, Outcome, Rejected
-from replica_image.http_guard import BodyError, error, json_errors, read_body
+from replica_image.http_guard import BodyError, add_fallbacks, error, guarded, read_body
 from replica_image.kv import validate_snapshot
 from replica_image.metrics import ReplicaMetrics
 from replica_image.paxos import Command, Envelope, Message, Snapshot
@@ -49,6 +49,7 @@ FORWARDED_HEADER = "X-Paxos-Forwarded-By"
 PEER_BATCH_MAX = 4096
 # aiohttp >= 3.9 wants typed request keys; 3.8 (the image's) has none and takes a string
 _BODY_KEY: Any = web.RequestKey("paxos.body", bytes) if hasattr(web, "RequestKey") else "paxos.body"
+CLIENT_API = "GET|PUT|DELETE /kv/KEY, POST /kv/KEY/append|cas, GET /status|/health|/metrics"
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 _error = error
 
@@ -76,35 +77,47 @@ class ReplicaServer:
         self._session = session
         self._timeout_s = cfg.request_timeout_ms / 1000
 
-    def _add_client_routes(self, app: web.Application) -> None:
+    def _add_client_routes(self, app: web.Application, wrap: Callable[[Handler], Handler]) -> None:
         kv = "/kv/{key}"
-        app.router.add_get(kv, self._op("get"))
-        app.router.add_put(kv, self._op("put"))
-        app.router.add_delete(kv, self._op("delete"))
-        app.router.add_route("*", kv, self._bad_method)
-        app.router.add_post(kv + "/{op}", self._post_op)
-        app.router.add_route("*", kv + "/{op}", self._bad_method)
+        app.router.add_get(kv, wrap(self._op("get")))
+        app.router.add_put(kv, wrap(self._op("put")))
+        app.router.add_delete(kv, wrap(self._op("delete")))
+        app.router.add_route("*", kv, wrap(self._bad_method))
+        app.router.add_post(kv + "/{op}", wrap(self._post_op))
+        app.router.add_route("*", kv + "/{op}", wrap(self._bad_method))
 
     def client_app(self) -> web.Application:
         """The client listener's application (LISTEN)."""
-        app = web.Application(client_max_size=self._cfg.client_max_bytes, middlewares=[json_errors])
-        self._add_client_routes(app)
-        app.router.add_get("/status", self._status)
-        app.router.add_get("/health", self._health)
-        app.router.add_get("/metrics", self._metrics_text)
+        app = web.Application(client_max_size=self._cfg.client_max_bytes)
+        self._add_client_routes(app, guarded)
+        app.router.add_get("/status", guarded(self._status))
+        app.router.add_get("/health", guarded(self._health))
+        app.router.add_get("/metrics", guarded(self._metrics_text))
+        add_fallbacks(app, wrap=guarded, api=CLIENT_API)
         return app
 
     def peer_app(self) -> web.Application:
-        """The peer listener's application (PEER_LISTEN): Paxos messages and forwarded client requests."""
-        app = web.Application(client_max_size=self._cfg.peer_max_bytes, middlewares=[json_errors, self._auth])
-        app.router.add_post("/paxos/batch", self._peer_batch)
-        app.router.add_post("/paxos/{kind}", self._peer_one)
-        self._add_client_routes(app)
+        """The peer listener's application (PEER_LISTEN): Paxos messages and forwarded client requests,
+        every route behind the tag check."""
+        app = web.Application(client_max_size=self._cfg.peer_max_bytes)
+
+        def wrap(handler: Handler) -> Handler:
+            return guarded(self._authenticated(handler))
+
+        app.router.add_post("/paxos/batch", wrap(self._peer_batch))
+        app.router.add_post("/paxos/{kind}", wrap(self._peer_one))
+        self._add_client_routes(app, wrap)
+        add_fallbacks(app, wrap=wrap, api="POST /paxos/KIND, POST /paxos/batch, and the client routes")
         return app
 
     # ---- peer authentication ----
 
-    @web.middleware
+    def _authenticated(self, handler: Handler) -> Handler:
+        async def check(request: web.Request) -> web.StreamResponse:
+            return await self._auth(request, handler)
+
+        return check
+
     async def _auth(self, request: web.Request, handler: Handler) -> web.StreamResponse:
         tag = request.headers.get(AUTH_HEADER)
         if not tag:
