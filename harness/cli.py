@@ -48,6 +48,9 @@ def _register_check(sub: "argparse._SubParsersAction[argparse.ArgumentParser]") 
     )
     p.add_argument("--model", default=None, choices=["kv", "register"],
                    help="model to check against (default: kv, or register for Jepsen register histories)")
+    p.add_argument("--initial", default=None, metavar="VALUE",
+                   help="the register model's initial value: an integer, a quoted string or nil/null "
+                   "(default nil, as Jepsen's cas-register; Knossos's cas-register histories use 0)")
     p.add_argument("--timeout", default="60s", metavar="DURATION",
                    help="time budget per file, e.g. 60s, 500ms, 2m (default 60s)")
     p.add_argument("--json", action="store_true", help="print the results as JSON instead of text")
@@ -62,13 +65,20 @@ def _run_check(args: argparse.Namespace) -> int:
     from harness.checker import Verdict, check, merge, model_for, operations, parse, render_text
 
     timeout_s = parse_duration_s(args.timeout, option="--timeout")
+    initial = None if args.initial is None else parse_initial(args.initial)
     verdicts: list[Verdict] = []
     failed = False
     for path in args.files:
         try:
             text = _read_text(path)
             parsed = parse(text, source=path, format=args.format)
-            model = model_for(_model_name(args.model, parsed.model))
+            name = _model_name(args.model, parsed.model)
+            if args.initial is not None and name != "register":
+                if args.model is not None or parsed.events:
+                    raise UsageError(f"{path}: --initial is for the register model, but this history is checked "
+                                     f"against the {name} model; add --model register or drop --initial")
+                name = "register"  # nothing to check: the model does not matter
+            model = model_for(name, initial=initial)
             ops = operations(parsed.events, where=parsed.where)
             end = time.monotonic() + timeout_s
             result = check(model, ops, deadline=lambda: time.monotonic() > end)
@@ -82,6 +92,26 @@ def _run_check(args: argparse.Namespace) -> int:
         else:
             print("\n".join(render_text(result, source=path)))
     return 2 if failed else merge(verdicts).exit_code
+
+
+def parse_initial(text: str) -> int | str | None:
+    """`--initial` VALUE as an EDN/JSON scalar: an integer, a "quoted string", or nil/null. Raises UsageError."""
+    from harness.checker.edn import EdnError, loads
+
+    t = text.strip()
+    if t in ("nil", "null"):
+        return None
+    number = t.lstrip("+-")
+    if t.startswith('"') or (number.isascii() and number.isdigit() and len(t) - len(number) <= 1):
+        try:
+            value = loads(t)
+        except EdnError:
+            value = None
+        if isinstance(value, (int, str)) and not isinstance(value, bool):
+            return value
+    shown = text if len(text) <= 40 else f"{text[:37]}..."
+    raise UsageError(f"--initial {shown!r} is not an integer, a quoted string or nil; use e.g. --initial 0, "
+                     "--initial '\"a\"' or --initial nil")
 
 
 def _model_name(chosen: str | None, implied: str) -> str:

@@ -16,6 +16,7 @@ from harness.checker.model import KVModel, Model, RegisterModel, step
 from harness.checker.operation import Operation, operations
 from harness.checker.render import render_text
 from harness.checker.result import CheckResult, Counterexample, PartitionResult, Placed, Verdict, merge
+from harness.history import Scalar
 
 __all__ = [
     "FORMATS", "CheckResult", "Counterexample", "Deadline", "KVModel", "Model", "Operation", "Parsed",
@@ -24,13 +25,16 @@ __all__ = [
 ]
 
 
-def model_for(name: str) -> "KVModel | RegisterModel":
-    """The model called `name`: "kv" (absent = null), "kv-empty" (absent = ""), or "register"."""
+def model_for(name: str, *, initial: Scalar = None) -> "KVModel | RegisterModel":
+    """The model called `name`: "kv" (absent = null), "kv-empty" (absent = ""), or "register"
+    (starting at `initial`, nil by default; `initial` is only for the register)."""
+    from harness.errors import UsageError
+    if initial is not None and name != "register":
+        raise UsageError(f"an initial value ({initial!r}) applies only to the register model, not {name!r}")
     if name == "kv":
         return KVModel()
     if name == "kv-empty":
         return KVModel(absent="")
     if name == "register":
-        return RegisterModel()
-    from harness.errors import UsageError
+        return RegisterModel(initial=initial)
     raise UsageError(f"unknown model {name!r}; expected kv or register")

@@ -171,14 +171,19 @@ class KVModel:
 class RegisterModel:
     """One register with read, write and cas (Jepsen's cas-register; knossos `cas-register`).
 
-    The initial value is `None` (nil). A read that returned nil is legal only while the register is
-    still nil. All operations go to one partition, whatever their key.
+    The register starts at `initial`: nil by default, as Jepsen's cas-register; Knossos's histories
+    often assume 0 (`(cas-register 0)`). A read that returned nil is legal only while the register
+    holds nil (the EDN and Jepsen-log readers turn Knossos's nil reads, which mean "not observed",
+    into unknown-outcome reads before they get here). All operations go to one partition, whatever
+    their key.
     """
 
-    name = "register"
+    def __init__(self, *, initial: Scalar = None) -> None:
+        self.initial: Final = initial
+        self.name = "register" if initial is None else f"register(initial={initial!r})"
 
     def init(self) -> Scalar:
-        return None
+        return self.initial
 
     def compile(self, op: Operation) -> Step[Scalar]:
         f = op.f

@@ -11,6 +11,8 @@ _PREFIX_TAIL = 5
 
 def render_text(result: CheckResult, *, source: str) -> list[str]:
     """Lines describing `result`: the verdict, a per-key summary, and each counterexample."""
+    if not result.partitions:  # e.g. an empty file or nemesis ops only: valid for Porcupine and Knossos too
+        return [f"{source}: {result.verdict.name} ({result.model} model, 0 operations: trivially linearizable)"]
     lines = [f"{source}: {result.verdict.name} ({result.model} model, {result.ops} ops, "
              f"{len(result.partitions)} key{'s' if len(result.partitions) != 1 else ''})"]
     shown = sorted(result.partitions, key=lambda p: -int(p.verdict))[:_MAX_KEYS_SHOWN]

@@ -55,8 +55,18 @@ INFO  jepsen.util - :nemesis\t:info\t:start\tnil
 INFO  jepsen.util - 1\t:invoke\t:cas\t[1 2]
 INFO  jepsen.util - 1\t:info\t:cas\t:timed-out
 """
+KNOSSOS = """\
+; Knossos: one vector of maps over many lines, comments, sets
+[{:process 0, :type :invoke, :f :read, :value nil}
+ {:process 0, :type :ok, :f :read, :value 0}  ; initial 0
+ {:process :nemesis, :type :info, :f :start, :value [:isolated {"n1" #{"n2"}}]}
+ {:process 1 :type :invoke
+  :f :cas :value [0 1]}
+ {:process 1, :type :info, :f :cas, :value [0 1], :error :timed-out}]
+"""
+SPACED_LOG = LOG.replace("\t", "   ")
 # the head of each corpus file: a few KB keep every example fast
-SEEDS = [JSONL, EDN, LOG] + ["".join(p.read_text(encoding="utf-8").splitlines(keepends=True)[:30])
+SEEDS = [JSONL, EDN, LOG, KNOSSOS, SPACED_LOG] + ["".join(p.read_text(encoding="utf-8").splitlines(keepends=True)[:30])
                              for p in sorted(CORPUS.glob("*.txt"))]
 # what breaks readers: deep nesting, huge numbers, bad escapes, odd digits and keys
 NASTY = ["[" * 3000, "{" * 3000, "(" * 2000 + ")" * 2000, "9" * 5000, "-" + "9" * 4400, "1e99999",
