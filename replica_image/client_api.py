@@ -22,6 +22,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from replica_image.errors import brief as _brief
+
 __all__ = ["BadRequest", "ClientRequest", "OPS", "parse_request"]
 
 KEY_CHARS_MAX = 1024
@@ -93,11 +95,6 @@ def _unicode(name: str, text: str) -> None:
     except UnicodeEncodeError as exc:
         raise BadRequest(f"{name} is not valid Unicode text (character {exc.start} is a lone surrogate "
                          f"or a byte that is not UTF-8): send UTF-8 text") from None
-
-
-def _brief(value: object) -> str:
-    text = repr(value)
-    return text if len(text) <= 80 else text[:77] + "..."
 
 
 def _request_id(headers: Mapping[str, str], body: Mapping[str, Any]) -> int | None:

@@ -14,6 +14,7 @@ from collections.abc import Callable, Mapping
 from typing import Any, Final, TypeVar
 
 from replica_image.errors import InvalidMessage, InvalidRecord
+from replica_image.errors import brief as _brief
 from replica_image.paxos.ballot import Ballot
 from replica_image.paxos.messages import (
     MAX_BATCH, MAX_ENTRIES, Accept, Accepted, AcceptRecord, Batch, Catchup, Chosen, ChosenRecord,
@@ -144,19 +145,6 @@ class _Obj:
         if len(v) > max_len:
             raise InvalidMessage(f"{self.path}.{key}: {len(v)} items, at most {max_len} allowed")
         return tuple(item(x, f"{self.path}.{key}[{i}]") for i, x in enumerate(v))
-
-
-def _brief(v: object) -> str:
-    """A value for an error message: an attacker's megabyte (or 4,300-digit integer) stays one line."""
-    if type(v) is int and v.bit_length() > 64:
-        return f"an integer of {v.bit_length()} bits"
-    if isinstance(v, (list, dict)) and len(v) > 8:
-        return f"a {type(v).__name__} of {len(v)} items"
-    try:
-        text = repr(v)
-    except ValueError:
-        return type(v).__name__
-    return text if len(text) <= 80 else text[:77] + "..."
 
 
 def _type(v: object) -> str:

@@ -48,6 +48,7 @@ from typing import TypeVar
 from urllib.parse import urlsplit
 
 from replica_image.bugs import KNOWN_BUGS, UnknownBug, parse_bugs
+from replica_image.errors import brief as _show
 
 __all__ = ["Config", "ConfigError", "load_config"]
 
@@ -163,10 +164,6 @@ def _parse_peer(item: str) -> tuple[int, str]:
         raise ConfigError(f"PEERS entry {_show(item)}: {_show(url)} is not http://host:port: {fix}")
     return node, f"http://{parts.netloc}"
 
-
-def _show(value: str, limit: int = 80) -> str:
-    """A value for an error message, cut so a megabyte of junk stays a one-line message."""
-    return repr(value) if len(value) <= limit else repr(value[:limit]) + f"... ({len(value)} characters)"
 
 
 def _peers(raw: str) -> dict[int, str]:

@@ -13,7 +13,24 @@ Split by who is at fault, the way h11 splits local and remote protocol errors:
 
 from __future__ import annotations
 
-__all__ = ["ReplicaError", "InvalidMessage", "InvalidRecord", "ProtocolViolation", "MisuseError", "InternalError"]
+__all__ = ["ReplicaError", "InvalidMessage", "InvalidRecord", "ProtocolViolation", "MisuseError", "InternalError",
+           "brief"]
+
+
+def brief(value: object, limit: int = 80) -> str:
+    """A value for an error message, whoever sent it: a megabyte of junk, a 4,300-digit integer (whose
+    repr would raise) or a 100,000-item list stays one short line."""
+    if type(value) is int and value.bit_length() > 64:
+        return f"an integer of {value.bit_length()} bits"
+    if isinstance(value, (list, dict)) and len(value) > 8:
+        return f"a {type(value).__name__} of {len(value)} items"
+    if isinstance(value, str) and len(value) > limit:
+        return repr(value[:limit]) + f"... ({len(value)} characters)"
+    try:
+        text = repr(value)
+    except ValueError:
+        return type(value).__name__
+    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 class ReplicaError(Exception):

@@ -34,6 +34,7 @@ from replica_image.client_api import BadRequest, ClientRequest, parse_request
 from replica_image.codec import decode_message
 from replica_image.config import Config
 from replica_image.errors import InvalidMessage
+from replica_image.errors import brief as _brief
 from replica_image.host import Applied, Driver, Outcome, Rejected
 from replica_image.http_guard import BodyError, add_fallbacks, error, guarded, read_body
 from replica_image.kv import validate_snapshot
@@ -345,7 +346,3 @@ class ReplicaServer:
         return web.Response(body=self._metrics.registry.render().encode(),
                             headers={"Content-Type": "text/plain; version=0.0.4; charset=utf-8"})
 
-
-def _brief(value: object) -> str:
-    text = repr(value)
-    return text if len(text) <= 80 else text[:77] + "..."
