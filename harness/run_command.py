@@ -71,15 +71,16 @@ async def _run_all(scenarios: list[Scenario], opts: RunOptions) -> list[RunOutco
     loop = asyncio.get_running_loop()
     me = asyncio.current_task()
 
-    def interrupted() -> None:
-        print("\npaxos-chaos: Ctrl-C: healing and tearing down (Ctrl-C again to force)", file=sys.stderr,
+    def interrupted(name: str) -> None:
+        print(f"\npaxos-chaos: {name}: healing and tearing down (Ctrl-C again to force)", file=sys.stderr,
               flush=True)
         loop.remove_signal_handler(signal.SIGINT)
         if me is not None:
             me.cancel()
 
-    loop.add_signal_handler(signal.SIGINT, interrupted)
-    loop.add_signal_handler(signal.SIGTERM, interrupted)
+    loop.add_signal_handler(signal.SIGINT, interrupted, "Ctrl-C (SIGINT)")
+    # what a CI runner sends a cancelled job
+    loop.add_signal_handler(signal.SIGTERM, interrupted, "SIGTERM")
     outcomes = []
     for scenario in scenarios:
         outcome = await run_scenario(scenario, opts, progress=lambda s: print(s, flush=True))

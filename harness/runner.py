@@ -32,7 +32,7 @@ from faults.docker import DockerProcesses
 from faults.plan import FaultPlan, make_plan
 from faults.toxiproxy import ToxiproxyAPI, ToxiproxyNemesis
 from harness.checker import CheckResult, Verdict, check, model_for, operations
-from harness.cluster import Cluster, ClusterSpec, NodeStatus
+from harness.cluster import Cluster, ClusterSpec, NodeStatus, remove_project
 from harness.errors import InfraError
 from harness.history import HistoryRecorder, write_jsonl
 from harness.junit import CaseResult, to_junit_xml
@@ -95,6 +95,12 @@ async def run_scenario(scenario: Scenario, opts: RunOptions, *, progress: Progre
     progress(f"[{scenario.name}] seed {seed}, {scenario.cluster.size} replicas, {len(plan.steps)} fault steps, "
              f"{scenario.workload.duration_s:g}s workload -> {run_dir.path}")
     try:
+        # A run killed with SIGKILL (a cancelled CI job) leaves its cluster behind; the next run of the
+        # same project would fail on its ports. It is ours and dead: remove it, say so, go on.
+        removed = await asyncio.to_thread(remove_project, cluster.client, opts.project)
+        if removed:
+            progress(f"[{scenario.name}] removed a leftover cluster of project {opts.project} "
+                     f"(an earlier run did not finish): {len(removed)} containers, networks and volumes")
         await asyncio.to_thread(cluster.up)
         progress(f"[{scenario.name}] cluster up; leader n{await asyncio.to_thread(cluster.leader, timeout_s=30)}")
         return await _run_up(scenario, cluster, run_dir, seed=seed, plan=plan, progress=progress,

@@ -23,6 +23,7 @@ from typing import Any
 import pytest
 
 from harness import images
+from harness.cluster import Cluster, ClusterSpec
 from tests.e2e.conftest import free_port_base, new_project
 from tests.e2e.test_teardown import leftovers
 
@@ -140,3 +141,30 @@ def test_ctrl_c_mid_run_heals_and_removes_everything(built_images: images.BuildR
     assert leftovers(project) == []
     faults = jsonl((tmp_path / "store" / "latest" / "faults.jsonl").resolve())
     assert any(r["action"] == "heal-all" for r in faults), faults
+
+
+SHORT = textwrap.dedent("""
+    description: A short fault-free run, to start after a leftover cluster of the same project.
+    seed: 1
+    cluster: {size: 3}
+    workload: {duration: 4s, concurrency: 2, rate: 20, keys: 2}
+""")
+
+
+def test_a_leftover_cluster_of_the_same_project_is_removed_and_the_run_goes_on(
+        built_images: images.BuildReport, tmp_path: Path) -> None:
+    project, base = new_project(), free_port_base(3)
+    # what a run killed with SIGKILL leaves: a whole cluster of the project, on the run's ports
+    Cluster(ClusterSpec(n=3, project=project, port_base=base), workdir=tmp_path / "compose").up()
+    assert leftovers(project)
+    scenario = tmp_path / "short.yaml"
+    scenario.write_text(SHORT)
+    try:
+        proc = subprocess.run([sys.executable, "-m", "harness.cli", "run", str(scenario), "--project", project,
+                               "--port-base", str(base), "--store", str(tmp_path / "store")],
+                              cwd=ROOT, capture_output=True, text=True, timeout=RUN_TIMEOUT_S, check=False)
+    finally:
+        assert leftovers(project) == [], f"run left {leftovers(project)} behind"
+    assert proc.returncode == 0, (proc.stdout + proc.stderr)[-4000:]
+    assert f"removed a leftover cluster of project {project}" in proc.stdout, proc.stdout[-2000:]
+    assert "PASSED" in proc.stdout
