@@ -52,7 +52,6 @@ PEER_BATCH_MAX = 4096
 _BODY_KEY: Any = web.RequestKey("paxos.body", bytes) if hasattr(web, "RequestKey") else "paxos.body"
 CLIENT_API = "GET|PUT|DELETE /kv/KEY, POST /kv/KEY/append|cas, GET /status|/health|/metrics"
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
-_error = error
 
 
 def _json(raw: bytes, what: str) -> object:
@@ -127,7 +126,7 @@ class ReplicaServer:
         try:
             body = await read_body(request, self._cfg.peer_max_bytes, what="PEER_MAX_BYTES")
         except BodyError as exc:
-            return _error(exc.status, str(exc))
+            return error(exc.status, str(exc))
         why = verify(self._cfg.peer_secret, tag, method=request.method, path=request.raw_path, body=body,
                      client_id=request.headers.get("X-Client-Id", ""),
                      request_id=request.headers.get("X-Request-Id", ""))
@@ -138,7 +137,7 @@ class ReplicaServer:
 
     def _unauthenticated(self, why: str, request: web.Request) -> web.Response:
         self._metrics.peer_unauthenticated.inc(why)
-        return _error(401, f"peer request without a valid {AUTH_HEADER} tag ({why}): the peer API is for the "
+        return error(401, f"peer request without a valid {AUTH_HEADER} tag ({why}): the peer API is for the "
                            "cluster's replicas only, which sign with the cluster's PEER_SECRET")
 
     # ---- client API ----
@@ -150,14 +149,14 @@ class ReplicaServer:
         return handler
 
     async def _bad_method(self, request: web.Request) -> web.StreamResponse:
-        return self._count("unknown", _error(
+        return self._count("unknown", error(
             400, f"{request.method[:20]} {request.path[:200]} is not an operation: use GET, PUT or DELETE /kv/KEY, "
                  f"or POST /kv/KEY/append or /kv/KEY/cas"))
 
     async def _post_op(self, request: web.Request) -> web.StreamResponse:
         op = request.match_info["op"]
         if op not in ("append", "cas"):
-            return self._count("unknown", _error(
+            return self._count("unknown", error(
                 400, f"unknown operation {op[:100]!r}: POST /kv/KEY/append or /cas (a / in KEY is sent as %2F)"))
         return await self._client(request, op)
 
@@ -172,9 +171,9 @@ class ReplicaServer:
             cmd = Command(client_id=creq.client_id, request_id=creq.request_id, op=creq.op,
                           key=creq.key, value=creq.value, expect=creq.expect)
         except BodyError as exc:
-            return self._count(op, _error(exc.status, str(exc)))
+            return self._count(op, error(exc.status, str(exc)))
         except (BadRequest, InvalidMessage) as exc:
-            return self._count(op, _error(400, str(exc)))
+            return self._count(op, error(400, str(exc)))
         if op == "get" and "local-reads" in self._cfg.bugs:
             # bug local-reads: whatever this replica has applied, leader or not, current or not
             return self._count(op, web.json_response(render_result(cmd, self._driver.kv.get(cmd.key))[1]))
@@ -196,7 +195,7 @@ class ReplicaServer:
         finally:
             timer.cancel()
         if outcome is None:
-            return _error(503, "no quorum before the deadline: the command may still be applied",
+            return error(503, "no quorum before the deadline: the command may still be applied",
                           leader=self._driver.core.leader_id, proposed=True)
         if isinstance(outcome, Applied):
             status, payload = render_result(cmd, outcome.result)
@@ -212,14 +211,14 @@ class ReplicaServer:
                             deadline: float) -> web.Response:
         leader = outcome.leader
         if outcome.reason != "not-leader":
-            return _error(503, f"not proposed ({outcome.reason}): the leader is overloaded or its queue is full, retry later",
+            return error(503, f"not proposed ({outcome.reason}): the leader is overloaded or its queue is full, retry later",
                           leader=leader, proposed=False)
         if leader is None or leader == self._cfg.node_id:
-            return _error(503, "not proposed: no leader known (election in progress), retry later",
+            return error(503, "not proposed: no leader known (election in progress), retry later",
                           leader=None, proposed=False)
         if FORWARDED_HEADER in request.headers:
             # one hop only: a stale leader hint must not bounce a request around the cluster
-            return _error(503, "not the leader (request was already forwarded once)", leader=leader, proposed=False)
+            return error(503, "not the leader (request was already forwarded once)", leader=leader, proposed=False)
         return await self._forward(request, creq, leader, deadline=deadline)
 
     async def _forward(self, request: web.Request, creq: ClientRequest, leader: int, *,
@@ -248,10 +247,10 @@ class ReplicaServer:
                 return web.Response(body=payload, status=resp.status, content_type="application/json")
         except aiohttp.ClientConnectorError as exc:
             self._metrics.forwards.inc("unreachable")
-            return _error(503, f"leader {leader} unreachable: {exc}", leader=leader, proposed=False)
+            return error(503, f"leader {leader} unreachable: {exc}", leader=leader, proposed=False)
         except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
             self._metrics.forwards.inc("failed")
-            return _error(503, f"forward to leader {leader} failed: {exc!r}", leader=leader, proposed=True)
+            return error(503, f"forward to leader {leader} failed: {exc!r}", leader=leader, proposed=True)
 
     # ---- peer API ----
 
@@ -291,7 +290,7 @@ class ReplicaServer:
             envs = [self._decode(body["src"], request.match_info["kind"], body.get("msg"))]
         except InvalidMessage as exc:
             self._metrics.peer_rejected.inc()
-            return _error(400, str(exc))
+            return error(400, str(exc))
         return self._deliver(envs)
 
     async def _peer_batch(self, request: web.Request) -> web.Response:
@@ -304,12 +303,12 @@ class ReplicaServer:
                                  m.get("msg") if isinstance(m, dict) else None) for m in msgs]
         except InvalidMessage as exc:
             self._metrics.peer_rejected.inc()
-            return _error(400, str(exc))
+            return error(400, str(exc))
         return self._deliver(envs)
 
     def _deliver(self, envs: list[Envelope]) -> web.Response:
         if not self._driver.deliver(envs):
-            return _error(503, "inbox full, message dropped (the sender retransmits)")
+            return error(503, "inbox full, message dropped (the sender retransmits)")
         for env in envs:
             self._metrics.peer_received.inc(env.msg.KIND)
         return web.Response(status=204)

@@ -24,6 +24,7 @@ from harness.checker import FORMATS, operations, parse
 from harness.checker.edn import EdnError, loads
 from harness.cli import main
 from harness.errors import HistoryFormatError, UsageError
+from tests.checker.test_formats import LOG  # the Jepsen log the format tests read, as a fuzz seed
 
 SOURCE = "fuzzed-history.txt"
 CORPUS = Path(__file__).parent / "corpus"
@@ -46,14 +47,6 @@ EDN = """\
 {:type :fail, :f :cas, :value [3 4], :process 1, :time 40, :error :timed-out}
 {:type :invoke, :f :read, :value nil, :process 2, :time 50}
 {:type :ok, :f :read, :value #{1 2}, :process 2, :time 60}
-"""
-LOG = """\
-2017-03-01 12:00:00,000 some other log line
-INFO  jepsen.util - 0\t:invoke\t:write\t1
-INFO  jepsen.util - 0\t:ok\t:write\t1
-INFO  jepsen.util - :nemesis\t:info\t:start\tnil
-INFO  jepsen.util - 1\t:invoke\t:cas\t[1 2]
-INFO  jepsen.util - 1\t:info\t:cas\t:timed-out
 """
 KNOSSOS = """\
 ; Knossos: one vector of maps over many lines, comments, sets

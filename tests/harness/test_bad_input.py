@@ -105,7 +105,8 @@ def test_run_bugs_is_checked_before_docker_is_touched(tmp_path: Path, monkeypatc
     assert "--bugs 'local-reads,nope': unknown bug 'nope'" in err and "Docker would" not in err
 
 
-def test_run_bugs_are_parsed_by_the_one_parser(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def _capture_runs(monkeypatch: pytest.MonkeyPatch) -> list[RunOptions]:
+    """`run` without Docker: the options each run would have got, in order."""
     seen: list[RunOptions] = []
 
     async def run_all(scenarios: object, opts: RunOptions) -> list[object]:
@@ -114,6 +115,11 @@ def test_run_bugs_are_parsed_by_the_one_parser(tmp_path: Path, monkeypatch: pyte
 
     monkeypatch.setattr(harness.cluster, "connect", lambda: None)
     monkeypatch.setattr(harness.run_command, "_run_all", run_all)
+    return seen
+
+
+def test_run_bugs_are_parsed_by_the_one_parser(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    seen = _capture_runs(monkeypatch)
     assert main(["run", str(_scenario_file(tmp_path)), "--bugs", " no-dedup ,no-dedup,,local-reads"]) == 0
     assert seen[0].bugs == ("no-dedup", "local-reads")
 
@@ -245,14 +251,7 @@ def test_a_huge_integer_option_is_a_short_usage_line(capsys: pytest.CaptureFixtu
 
 
 def test_seed_option_accepts_the_whole_range(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    seen: list[RunOptions] = []
-
-    async def run_all(scenarios: object, opts: RunOptions) -> list[object]:
-        seen.append(opts)
-        return []
-
-    monkeypatch.setattr(harness.cluster, "connect", lambda: None)
-    monkeypatch.setattr(harness.run_command, "_run_all", run_all)
+    seen = _capture_runs(monkeypatch)
     for seed in ("0", "9223372036854775807"):
         assert main(["run", str(_scenario_file(tmp_path)), "--seed", seed]) == 0
     assert [o.seed for o in seen] == [0, 2**63 - 1]
