@@ -1,5 +1,6 @@
 # The README's commands. Each target installs what it needs on a fresh machine (a virtualenv, the images).
-#   make chaos          run the default suite (scenarios/) against fresh Docker clusters; SUITE=dir, BUGS=a,b
+#   make chaos          run the default suite (scenarios/) against fresh Docker clusters; SUITE=dir, BUGS=a,b,
+#                       TARGET=etcd (the system under test: paxos, the default, or etcd)
 #   make test           the whole test suite, end-to-end tests included (what CI runs: .ci/run)
 #   make unit           only the fast tests (no Docker, no replica processes)
 #   make sim            the deterministic simulator over 1000 seeds (no Docker); SEEDS=n, BUGS=a,b
@@ -30,7 +31,7 @@ images: venv
 
 ## up: a healthy N-replica cluster behind Toxiproxy (N=3|5|7, PORT_BASE, PROJECT)
 up: images
-	$(CLUSTER) up --n $(N) --port-base $(PORT_BASE)
+	$(CLUSTER) up --n $(N) --port-base $(PORT_BASE) $(if $(TARGET),--target $(TARGET),)
 
 ## down: remove the project's containers, networks and volumes (ALL=1: every paxos-chaos project)
 down: venv
@@ -49,9 +50,10 @@ unit: venv
 	$(PY) -m pytest -m 'not docker and not processes'
 
 ## chaos: the default suite (every scenario in scenarios/, one fresh cluster each); results in store/
+##        TARGET=etcd runs the scenarios that apply to etcd (`paxos-chaos list --target etcd`)
 SUITE ?= scenarios
 chaos: images
-	$(PY) -m harness.cli run --suite $(SUITE) --port-base $(PORT_BASE) $(if $(BUGS),--bugs $(BUGS),)
+	$(PY) -m harness.cli run --suite $(SUITE) --port-base $(PORT_BASE) $(if $(BUGS),--bugs $(BUGS),) $(if $(TARGET),--target $(TARGET),)
 
 ## sim: the simulator (harness/sim, docs/simulator.md): SEEDS seeds, stop at the first failing one
 SEEDS ?= 1000

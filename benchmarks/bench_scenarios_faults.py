@@ -27,11 +27,12 @@ import aiohttp  # noqa: E402
 from faults.partitions import complete_grudge, halves  # noqa: E402
 from faults.plan import FaultStep, Partition, make_plan  # noqa: E402
 from faults.toxiproxy import ToxiproxyAPI, ToxiproxyNemesis  # noqa: E402
-from harness.history import HistoryRecorder  # noqa: E402
+from workloads.history import HistoryRecorder  # noqa: E402
 from harness.scenario import WorkloadSpec, load_scenario, scenario_files  # noqa: E402
 from tests.workloads.fake_replica import FakeCluster, FakeReplica  # noqa: E402
 from workloads.generator import OpGenerator  # noqa: E402
 from workloads.interpreter import run_workload  # noqa: E402
+from targets.paxos import PAXOS
 
 
 def timed(label: str, fn: object, *, repeat: int) -> None:
@@ -59,7 +60,7 @@ async def bench_client() -> None:
     spec = WorkloadSpec(duration_s=3.0, concurrency=8, keys=5, timeout_s=1.0)
     async with FakeCluster(FakeReplica()) as cluster, aiohttp.ClientSession() as session:
         rec = HistoryRecorder(clock_ns=time.monotonic_ns)
-        stats = await run_workload(spec, seed=1, urls=cluster.urls, recorder=rec, session=session)
+        stats = await run_workload(spec, adapter=PAXOS.adapter({}), seed=1, urls=cluster.urls, recorder=rec, session=session)
     print(f"{'interpreter+client vs fake replica, 8 procs, 3s':55} {stats.ops / 3.0:9.0f} ops/s "
           f"({stats.ok} ok)")
 

@@ -17,7 +17,7 @@ from typing import Any
 import docker.errors
 from docker.models.containers import Container
 
-from harness.errors import InfraError
+from targets.errors import InfraError
 
 __all__ = ["DockerProcesses"]
 

@@ -14,13 +14,13 @@ from __future__ import annotations
 
 import random
 from dataclasses import dataclass
-from typing import Literal
+from collections.abc import Sequence
+from typing import Literal, Protocol
 
 from faults import partitions
 from faults.partitions import Grudge
-from harness.scenario import (
-    FaultSpec, LinkSpec, PartitionSpec, ProcessSpec, RollingRestartSpec, Scenario, ScheduleEntry,
-    TargetSpec, ToxicType,
+from faults.schema import (
+    FaultSpec, LinkSpec, PartitionSpec, ProcessSpec, RollingRestartSpec, ScheduleEntry, TargetSpec, ToxicType,
 )
 
 __all__ = [
@@ -130,7 +130,31 @@ class FaultPlan:
     steps: tuple[FaultStep, ...]
 
 
-def make_plan(scenario: Scenario, *, seed: int | None = None) -> FaultPlan:
+class _Sized(Protocol):
+    @property
+    def size(self) -> int: ...
+
+
+class _Timed(Protocol):
+    @property
+    def duration_s(self) -> float: ...
+
+
+class PlanSource(Protocol):
+    """What a plan is made from: a validated `harness.scenario.Scenario` is one (named structurally so
+    that this module needs nothing of the harness)."""
+
+    @property
+    def seed(self) -> int: ...
+    @property
+    def cluster(self) -> _Sized: ...
+    @property
+    def workload(self) -> _Timed: ...
+    @property
+    def faults(self) -> Sequence[ScheduleEntry]: ...
+
+
+def make_plan(scenario: PlanSource, *, seed: int | None = None) -> FaultPlan:
     """Turn the scenario's schedule into steps. Pure and deterministic in (scenario, seed).
 
     Args:

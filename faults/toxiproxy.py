@@ -34,7 +34,7 @@ from toxiproxy.proxy import Proxy
 
 from faults.partitions import Grudge, cut_links, proxy_name
 from faults.plan import FaultStep, LinkToxic, Partition, describe
-from harness.errors import InfraError, InternalError
+from targets.errors import InfraError, InternalError
 
 __all__ = ["AppliedFault", "ProxyInfo", "ToxicInfo", "ToxiproxyAPI", "ToxiproxyNemesis"]
 

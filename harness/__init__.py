@@ -1,5 +1,5 @@
-"""The chaos harness: CLI, cluster lifecycle, scenario runner, histories, the checker and reports.
+"""The chaos harness: CLI, scenario loading, cluster lifecycle, runner, nemesis, checker/, report/, sim/.
 
-It drives `faults` and `workloads` and imports `replica_image.paxos` only for the simulator; nothing in
-`replica_image` imports the harness.
+It drives `targets`, `faults` and `workloads` (DESIGN 2); the simulator reaches `replica_image` only
+through `targets.paxos.core`. Nothing below the harness imports it (tests/test_layering.py).
 """

@@ -10,7 +10,7 @@ after a crash, a failed test or Ctrl-C, and never touches anything that is not o
 
 CLI (what `make up/down/status` call)::
 
-    python -m harness.cluster up [--n 3] [--project P] [--port-base 8000]
+    python -m harness.cluster up [--n 3] [--target paxos] [--project P] [--port-base 8000]
     python -m harness.cluster status [--project P]
     python -m harness.cluster down [--project P | --all]
 """
@@ -18,7 +18,6 @@ CLI (what `make up/down/status` call)::
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import secrets
 import shutil
@@ -26,8 +25,6 @@ import socket
 import subprocess
 import sys
 import time
-import urllib.error
-import urllib.request
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -40,12 +37,15 @@ from docker import DockerClient
 from docker.models.containers import Container
 
 from harness import compose
-from harness.errors import HarnessError, InfraError, UsageError
+from targets.contract import NodeState, Target, agreed_leader
+from targets.errors import HarnessError, InfraError, UsageError
+from targets.registry import DEFAULT_TARGET, get_target
 
 __all__ = [
     "Cluster",
     "ClusterSpec",
     "NodeStatus",
+    "agreed_leader",
     "compose_command",
     "list_projects",
     "remove_project",
@@ -62,9 +62,12 @@ HTTP_TIMEOUT_S = 2.0
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class ClusterSpec:
-    """What to start. `env` passes replica settings (FSYNC, BUGS) through to the compose file."""
+    """What to start: `n` nodes of `target` with its `options`; `env` passes settings (paxos: FSYNC, BUGS)
+    through to the compose file."""
 
     n: int = 3
+    target: str = DEFAULT_TARGET
+    options: Mapping[str, str] = field(default_factory=dict)
     project: str = DEFAULT_PROJECT
     port_base: int = 8000
     env: Mapping[str, str] = field(default_factory=dict)
@@ -72,10 +75,15 @@ class ClusterSpec:
 
     def __post_init__(self) -> None:
         compose.check_size(self.n)
+        get_target(self.target)
         if not 1024 <= self.port_base <= 65535 - API_OFFSET:
             raise UsageError(f"PORT_BASE={self.port_base} is out of range: use 1024..{65535 - API_OFFSET}")
         if not self.project or not all(c.isalnum() or c in "-_" for c in self.project) or self.project != self.project.lower():
             raise UsageError(f"project name {self.project!r} is invalid: use lowercase letters, digits, - and _")
+
+    @property
+    def system(self) -> Target:
+        return get_target(self.target)
 
     @property
     def api_port(self) -> int:
@@ -94,18 +102,24 @@ class ClusterSpec:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class NodeStatus:
-    """One replica as seen from the host: container state, Docker health, and its /status (or the error)."""
+    """One node as seen from the host: container state, Docker health, and what its target's probe saw."""
 
     node: int
     state: str
     health: str
-    status: Mapping[str, Any] | None
-    error: str | None = None
+    probe: NodeState
+
+    @property
+    def status(self) -> Mapping[str, Any] | None:
+        return self.probe.raw
+
+    @property
+    def error(self) -> str | None:
+        return self.probe.error
 
     @property
     def role(self) -> str | None:
-        role = (self.status or {}).get("role")
-        return str(role).lower() if role is not None else None
+        return self.probe.role
 
 
 def compose_command() -> list[str]:
@@ -196,12 +210,6 @@ def port_is_free(port: int) -> bool:
     return True
 
 
-def http_json(url: str, *, timeout_s: float = HTTP_TIMEOUT_S) -> Any:
-    """GET `url` and decode JSON; raises OSError/ValueError (callers turn them into statuses)."""
-    with urllib.request.urlopen(url, timeout=timeout_s) as resp:  # noqa: S310 (127.0.0.1 only)
-        return json.loads(resp.read().decode("utf-8"))
-
-
 class Cluster:
     """One running (or to-be-started) cluster. A context manager: leaving the block always tears it down.
 
@@ -216,7 +224,7 @@ class Cluster:
         # One secret per Cluster object: the replicas' peer messages carry its HMAC (docs/replica.md).
         # A user's own PAXOS_PEER_SECRET is kept, so `docker-compose` by hand can recreate a replica.
         self._secret = os.environ.get("PAXOS_PEER_SECRET") or secrets.token_hex(32)
-        default_file = spec.n == 3 and workdir is None and not spec.direct
+        default_file = spec.n == 3 and workdir is None and not spec.direct and spec.target == DEFAULT_TARGET
         self.workdir = ROOT if default_file else (workdir or ROOT / "store" / "_compose" / spec.project)
 
     # ------------------------------------------------------------------ plumbing
@@ -287,7 +295,8 @@ class Cluster:
             raise UsageError(f"ports {busy} on 127.0.0.1 are in use: is a cluster already up (`make status`)? "
                              "Choose another PORT_BASE, e.g. `make up PORT_BASE=9000`")
         if self.workdir != ROOT:
-            compose.write_cluster_files(self.spec.n, self.workdir, direct=self.spec.direct)
+            compose.write_cluster_files(self.spec.n, self.workdir, target=self.spec.system,
+                                        options=self.spec.options, direct=self.spec.direct)
         deadline = time.monotonic() + timeout_s
         try:
             self.compose("up", "-d", "--no-build", timeout_s=timeout_s)
@@ -313,7 +322,7 @@ class Cluster:
         self.down()
 
     def _check_images(self) -> None:
-        for image in (compose.REPLICA_IMAGE, compose.TOXIPROXY_IMAGE):
+        for image in (self.spec.system.image, compose.TOXIPROXY_IMAGE):
             try:
                 self.client.images.get(image)
             except docker.errors.ImageNotFound as exc:
@@ -340,11 +349,13 @@ class Cluster:
             health = self.health()
             if all(health.get(s) == "healthy" for s in wanted):
                 return
+            if any(health.get(s) in ("exited", "dead") for s in wanted):
+                break  # no restart policy: a node that exited will not become healthy; say so now
             time.sleep(0.3)
         bad = {s: health.get(s, "missing") for s in wanted if health.get(s) != "healthy"}
-        logs = {s: self._log_tail(s) for s in bad}
-        raise InfraError(f"cluster {self.spec.project} not healthy after {timeout_s:.0f} s: {bad}; "
-                         f"last log lines: {logs}")
+        logs = "; ".join(f"{s} ({state}): last log lines: {self._log_tail(s) or '(empty)'}" for s, state in bad.items())
+        raise InfraError(f"target {self.spec.target}: node(s) {', '.join(bad)} of cluster {self.spec.project} "
+                         f"did not become healthy (limit {timeout_s:.0f} s): {logs}")
 
     def _log_tail(self, service: str) -> str:
         try:
@@ -353,53 +364,43 @@ class Cluster:
         except (InfraError, docker.errors.APIError):
             return ""
 
-    def node_status(self, i: int) -> NodeStatus:
-        """Replica i's container state, health, and its `/status` JSON through `client-ni`."""
+    def _container_state(self, i: int) -> tuple[str, str]:
         try:
             c = self.container(i)
             c.reload()
             state = c.attrs.get("State", {})
-            cstate, health = str(state.get("Status", "?")), str(state.get("Health", {}).get("Status", "-"))
+            return str(state.get("Status", "?")), str(state.get("Health", {}).get("Status", "-"))
         except InfraError:
-            cstate, health = "missing", "-"
-        try:
-            body = http_json(f"{self.client_url(i)}/status")
-            return NodeStatus(node=i, state=cstate, health=health, status=body)
-        except (OSError, ValueError) as exc:
-            return NodeStatus(node=i, state=cstate, health=health, status=None, error=str(exc)[:200])
+            return "missing", "-"
+
+    def node_status(self, i: int) -> NodeStatus:
+        """Node i's container state, health, and its target's probe through `client-ni`."""
+        cstate, health = self._container_state(i)
+        probe = self.spec.system.probe(i, self.client_url(i), timeout_s=HTTP_TIMEOUT_S)
+        return NodeStatus(node=i, state=cstate, health=health, probe=probe)
 
     def status(self) -> list[NodeStatus]:
         return [self.node_status(i) for i in self.nodes]
 
+    def common_states(self) -> list[NodeState]:
+        """Every node's (index, digest) at a point they can be compared at (the target's state probe)."""
+        urls = {i: self.client_url(i) for i in self.nodes}
+        return self.spec.system.common_states(urls, timeout_s=HTTP_TIMEOUT_S)
+
     def leader(self, *, timeout_s: float = 30, among: Sequence[int] | None = None) -> int:
-        """The replica that says it leads and that a majority of `among` (default all) names as leader."""
+        """The node that says it leads and that a majority of the cluster names as leader."""
         nodes = list(among or self.nodes)
         deadline = time.monotonic() + timeout_s
-        seen: list[NodeStatus] = []
+        seen: list[NodeState] = []
+        system = self.spec.system
         while time.monotonic() < deadline:
-            seen = [self.node_status(i) for i in nodes]
+            seen = [system.probe(i, self.client_url(i), timeout_s=HTTP_TIMEOUT_S) for i in nodes]
             found = agreed_leader(seen, n=self.spec.n)
             if found is not None:
                 return found
             time.sleep(0.3)
-        summary = {s.node: (s.role, (s.status or {}).get("leader"), s.error) for s in seen}
+        summary = {s.node: (s.role, s.leader, s.error) for s in seen}
         raise InfraError(f"no agreed leader among {nodes} after {timeout_s:.0f} s: {summary}")
-
-
-def agreed_leader(statuses: Sequence[NodeStatus], *, n: int) -> int | None:
-    """A node that reports role leader and that a majority of the cluster (n//2+1) names as its leader.
-
-    A lone old leader behind a partition still says "leader", so its own word is not enough.
-    """
-    votes: dict[int, int] = {}
-    for s in statuses:
-        named = (s.status or {}).get("leader", (s.status or {}).get("leader_id"))
-        if isinstance(named, int):
-            votes[named] = votes.get(named, 0) + 1
-    for s in statuses:
-        if s.role == "leader" and votes.get(s.node, 0) >= n // 2 + 1:
-            return s.node
-    return None
 
 
 # ------------------------------------------------------------------------------------------- CLI
@@ -413,11 +414,10 @@ def print_status(cluster: Cluster) -> None:
     print(f"project {cluster.spec.project}: toxiproxy {health.get('toxiproxy', 'missing')}, "
           f"API {cluster.api_url}")
     for s in cluster.status():
-        st = s.status or {}
-        print(f"  n{s.node}: {s.state}/{s.health} via {cluster.client_url(s.node)}  role={s.role or '-'} "
-              f"leader={st.get('leader', '-')} ballot={st.get('ballot', '-')} "
-              f"applied={st.get('applied_index', st.get('commit_index', '-'))}"
-              + (f"  ({s.error})" if s.error else ""))
+        p = s.probe
+        print(f"  n{s.node}: {s.state}/{s.health} via {cluster.client_url(s.node)}  role={p.role or '-'} "
+              f"leader={p.leader if p.leader is not None else '-'} index={p.index if p.index is not None else '-'}"
+              + (f"  ({p.error})" if p.error else ""))
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -425,9 +425,11 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--project", default=os.environ.get("PROJECT", DEFAULT_PROJECT),
                    help="compose project name (default paxos-chaos)")
     sub = p.add_subparsers(dest="cmd", required=True)
-    for name in ("up", "status", "smoke"):
+    for name in ("up", "status"):
         s = sub.add_parser(name)
-        s.add_argument("--n", type=int, default=int(os.environ.get("N", "3")), help="replicas: 3, 5 or 7")
+        s.add_argument("--n", type=int, default=int(os.environ.get("N", "3")), help="nodes: 3, 5 or 7")
+        s.add_argument("--target", default=os.environ.get("TARGET", DEFAULT_TARGET),
+                       help="the system under test (default paxos)")
         s.add_argument("--port-base", type=int, default=int(os.environ.get("PORT_BASE", "8000")),
                        help="API on PORT_BASE+474, client-ni on PORT_BASE+i (default 8000)")
         s.add_argument("--timeout", type=float, default=120.0, help="seconds to wait for health (default 120)")
@@ -444,22 +446,17 @@ def run(args: argparse.Namespace) -> int:
             gone = remove_project(client, project)
             print(f"project {project}: removed {len(gone)} objects" + (f" ({', '.join(gone)})" if gone else ""))
         return 0
-    spec = ClusterSpec(n=args.n, project=args.project, port_base=args.port_base)
+    spec = ClusterSpec(n=args.n, project=args.project, port_base=args.port_base, target=args.target)
     cluster = Cluster(spec)
     if args.cmd == "status":
         print_status(cluster)
         return 0
-    if args.cmd == "up":
-        t0 = time.monotonic()
-        cluster.up(timeout_s=args.timeout)
-        print(f"cluster {spec.project} healthy in {time.monotonic() - t0:.1f} s: {spec.n} replicas, "
-              f"Toxiproxy API {cluster.api_url}, clients {cluster.client_url(1)} .. {cluster.client_url(spec.n)}")
-        print_status(cluster)
-        return 0
-    from harness import smoke  # only the smoke command needs it
-
-    code: int = smoke.main(cluster, timeout_s=args.timeout)
-    return code
+    t0 = time.monotonic()
+    cluster.up(timeout_s=args.timeout)
+    print(f"cluster {spec.project} healthy in {time.monotonic() - t0:.1f} s: {spec.n} {spec.target} nodes, "
+          f"Toxiproxy API {cluster.api_url}, clients {cluster.client_url(1)} .. {cluster.client_url(spec.n)}")
+    print_status(cluster)
+    return 0
 
 
 def main(argv: list[str] | None = None) -> int:

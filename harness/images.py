@@ -5,8 +5,9 @@ Three images, each reused when it already exists and is up to date:
 - the Python base: `python:3.11-slim` when it is present or pullable, else a Debian bookworm rootfs made
   with `debootstrap --variant=minbase` (python3 + python3-aiohttp from the host's Debian mirror) and loaded
   with `docker import` as `paxos-chaos/python-base:bookworm`;
-- the replica (`paxos-chaos/replica:latest`, from `replica_image/Dockerfile` on that base), rebuilt only
-  when the replica sources, the Dockerfile or the base changed (a content hash in an image label);
+- each target's image on that base (`targets/<name>/` fills the build context: paxos is
+  `paxos-chaos/replica:latest` from `replica_image/`, etcd is `paxos-chaos/etcd:latest` from Debian's
+  etcd-server), rebuilt only when its sources or the base changed (a content hash in an image label);
 - the Toxiproxy server (`paxos-chaos/toxiproxy:latest`): the official `ghcr.io/shopify/toxiproxy` when
   present or pullable, else our noxious-based server built with cargo under `faults/toxiproxy-server/`.
   Either way a one-line derived image adds the Docker HEALTHCHECK that suits it (the official image has
@@ -21,7 +22,6 @@ from __future__ import annotations
 import argparse
 import hashlib
 import os
-import platform
 import re
 import shutil
 import subprocess
@@ -37,12 +37,13 @@ import docker
 import docker.errors
 from docker import DockerClient
 
-from harness.errors import HarnessError, InfraError, UsageError
+from targets.contract import Target
+from targets.errors import HarnessError, InfraError, UsageError
+from targets.registry import TARGETS, get_target
 
 __all__ = [
     "BASE_IMAGE",
     "MANAGED_LABEL",
-    "REPLICA_IMAGE",
     "TOXIPROXY_IMAGE",
     "BuildReport",
     "build_all",
@@ -56,7 +57,6 @@ HASH_LABEL = "io.paxos-chaos.source-hash"
 
 SLIM_IMAGE = "python:3.11-slim"
 BASE_IMAGE = "paxos-chaos/python-base:bookworm"
-REPLICA_IMAGE = "paxos-chaos/replica:latest"
 OFFICIAL_TOXIPROXY = "ghcr.io/shopify/toxiproxy:2.9.0"
 NOXIOUS_IMAGE = "paxos-chaos/toxiproxy-noxious:latest"
 TOXIPROXY_IMAGE = "paxos-chaos/toxiproxy:latest"
@@ -73,7 +73,7 @@ class BuildReport:
     """What `build_all` used: the image names and, for each, the route taken (printed to the user)."""
 
     python_base: str
-    replica: str
+    targets: tuple[str, ...]
     toxiproxy: str
     routes: tuple[str, ...]
 
@@ -260,7 +260,7 @@ def build_debootstrap_base() -> None:
         shutil.rmtree(rootfs, ignore_errors=True)
 
 
-# ------------------------------------------------------------------------------------------ replica
+# ------------------------------------------------------------------------------------------ targets
 
 
 def tree_hash(paths: list[Path], *, extra: str = "") -> str:
@@ -270,30 +270,6 @@ def tree_hash(paths: list[Path], *, extra: str = "") -> str:
         h.update(str(p.relative_to(ROOT)).encode())
         h.update(p.read_bytes())
     return h.hexdigest()[:16]
-
-
-def replica_sources() -> list[Path]:
-    pkg = ROOT / "replica_image"
-    files = [p for p in pkg.rglob("*") if p.is_file() and "__pycache__" not in p.parts and p.suffix != ".pyc"]
-    return files
-
-
-def host_aiohttp_wheels(dest: Path) -> None:
-    """Download aiohttp wheels (the host's version) for a base without aiohttp; best effort, offline is fine."""
-    try:
-        from importlib.metadata import version
-
-        pin = f"aiohttp=={version('aiohttp')}"
-    except Exception:
-        pin = "aiohttp"
-    machine = {"arm64": "aarch64"}.get(platform.machine(), platform.machine())
-    cmd = [sys.executable, "-m", "pip", "download", "--quiet", "--only-binary=:all:", "--dest", str(dest),
-           "--python-version", "3.11", "--implementation", "cp",
-           "--platform", f"manylinux_2_17_{machine}", "--platform", f"manylinux2014_{machine}", pin]
-    say(f"downloading {pin} wheels for the image (the base has no aiohttp)")
-    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
-    if proc.returncode != 0:
-        say(f"  wheel download failed, the image build will need aiohttp in the base: {proc.stderr.strip()[-200:]}")
 
 
 def docker_build(client: DockerClient, *, context: Path, tag: str, buildargs: dict[str, str],
@@ -309,31 +285,29 @@ def docker_build(client: DockerClient, *, context: Path, tag: str, buildargs: di
         raise InfraError(f"docker build of {tag} failed: {exc}") from exc
 
 
-def build_replica(client: DockerClient, base: str, *, force: bool) -> str:
-    """Build REPLICA_IMAGE on `base` unless an image of the same sources and base exists; returns the route."""
-    dockerfile = ROOT / "replica_image" / "Dockerfile"
-    if not (ROOT / "replica_image" / "__main__.py").exists():
-        raise InfraError("replica_image/__main__.py does not exist yet: the replica cannot be started; "
-                         "build the replica package first")
-    base_id = image_id(client, base)
-    digest = tree_hash(replica_sources(), extra=base_id)
-    if not force and image_label(client, REPLICA_IMAGE, HASH_LABEL) == digest:
-        return f"replica: {REPLICA_IMAGE} (present, sources unchanged)"
-    ctx = WORK_DIR / "replica-context"
+def build_target(client: DockerClient, target: Target, base: str, *, force: bool) -> str:
+    """Build the target's image on `base` unless one of the same sources and base exists; returns the route.
+
+    The target fills the build context (targets/<name>/); the hash of its sources and the base's id,
+    kept in an image label, decides whether a rebuild is needed.
+    """
+    digest = tree_hash(target.sources(), extra=image_id(client, base))
+    if not force and image_label(client, target.image, HASH_LABEL) == digest:
+        return f"target {target.name}: {target.image} (present, sources unchanged)"
+    ctx = WORK_DIR / f"{target.name}-context"
     shutil.rmtree(ctx, ignore_errors=True)
-    (ctx / "wheels").mkdir(parents=True)
-    shutil.copytree(ROOT / "replica_image", ctx / "replica_image",
-                    ignore=shutil.ignore_patterns("__pycache__", "*.pyc", "Dockerfile"))
-    shutil.copy(dockerfile, ctx / "Dockerfile")
-    if base != BASE_IMAGE:
-        host_aiohttp_wheels(ctx / "wheels")
-    (ctx / "wheels" / ".keep").touch()
+    ctx.mkdir(parents=True)
     t0 = time.monotonic()
-    say(f"building {REPLICA_IMAGE} on {base}")
-    docker_build(client, context=ctx, tag=REPLICA_IMAGE, buildargs={"BASE_IMAGE": base},
-                 labels={HASH_LABEL: digest})
-    shutil.rmtree(ctx, ignore_errors=True)
-    return f"replica: {REPLICA_IMAGE} (built on {base}, {time.monotonic() - t0:.0f} s)"
+    try:
+        target.build_context(ctx, base=base, project_base=base == BASE_IMAGE)
+        say(f"building {target.image} on {base}")
+        docker_build(client, context=ctx, tag=target.image, buildargs={"BASE_IMAGE": base},
+                     labels={HASH_LABEL: digest, "io.paxos-chaos.target": target.name})
+    except InfraError as exc:
+        raise InfraError(f"target {target.name}: {exc}") from exc
+    finally:
+        shutil.rmtree(ctx, ignore_errors=True)
+    return f"target {target.name}: {target.image} (built on {base}, {time.monotonic() - t0:.0f} s)"
 
 
 # ---------------------------------------------------------------------------------------- toxiproxy
@@ -458,31 +432,36 @@ def build_toxiproxy(client: DockerClient, upstream: str, *, force: bool) -> None
 # ------------------------------------------------------------------------------------------- driver
 
 
-def build_all(*, force: bool = False) -> BuildReport:
-    """Make sure every image exists and is current; print and return the routes taken.
+def build_all(*, force: bool = False, targets: tuple[str, ...] | None = None) -> BuildReport:
+    """Make sure every image exists and is current (the base, each target's, Toxiproxy); print and
+    return the routes taken. `targets` limits which targets' images are built (default: all).
 
     Raises:
         InfraError: Docker unreachable, or an offline build step failed (the message says what to install).
-        UsageError: an override names an image that does not exist.
+        UsageError: an override names an image that does not exist, or an unknown target.
     """
+    wanted = [get_target(name) for name in (targets if targets is not None else tuple(TARGETS))]
     client = connect()
     base, r_base = resolve_python_base(client)
     say(r_base)
-    r_replica = build_replica(client, base, force=force)
-    say(r_replica)
+    routes = [r_base]
+    for target in wanted:
+        routes.append(build_target(client, target, base, force=force))
+        say(routes[-1])
     upstream, r_toxi = resolve_toxiproxy(client, base, force=force)
     say(r_toxi)
+    routes.append(r_toxi)
     build_toxiproxy(client, upstream, force=force)
-    say(f"cluster images ready: {REPLICA_IMAGE}, {TOXIPROXY_IMAGE}")
-    return BuildReport(python_base=base, replica=REPLICA_IMAGE, toxiproxy=TOXIPROXY_IMAGE,
-                       routes=(r_base, r_replica, r_toxi))
+    images = [t.image for t in wanted]
+    say(f"cluster images ready: {', '.join(images)}, {TOXIPROXY_IMAGE}")
+    return BuildReport(python_base=base, targets=tuple(images), toxiproxy=TOXIPROXY_IMAGE, routes=tuple(routes))
 
 
 def remove_our_images(client: DockerClient) -> list[str]:
     """Remove every image labelled MANAGED_LABEL (never anyone else's); returns the removed tags/ids."""
     removed: list[str] = []
     # Derived images first, so their parents are no longer in use when we reach them.
-    order = [TOXIPROXY_IMAGE, REPLICA_IMAGE, NOXIOUS_IMAGE, BASE_IMAGE]
+    order = [TOXIPROXY_IMAGE, *(t.image for t in TARGETS.values()), NOXIOUS_IMAGE, BASE_IMAGE]
     images: list[Any] = client.images.list(filters={"label": f"{MANAGED_LABEL}=true"})
     images.sort(key=lambda im: min((order.index(t) for t in im.tags if t in order), default=-1))
     for im in images:
@@ -498,6 +477,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m harness.images", description=__doc__.split("\n")[0])
     parser.add_argument("--force", action="store_true", help="rebuild our images even when up to date")
     parser.add_argument("--clean", action="store_true", help="remove our images (label io.paxos-chaos.managed)")
+    parser.add_argument("--target", action="append", dest="targets", metavar="NAME",
+                        help="build only this target's image (repeatable; default: every target)")
     args = parser.parse_args(argv)
     try:
         if args.clean:
@@ -505,7 +486,7 @@ def main(argv: list[str] | None = None) -> int:
                 say(f"removed {name}")
             return 0
         t0 = time.monotonic()
-        build_all(force=args.force)
+        build_all(force=args.force, targets=tuple(args.targets) if args.targets else None)
         say(f"done in {time.monotonic() - t0:.1f} s")
     except HarnessError as exc:
         print(f"make images: {exc}", file=sys.stderr)

@@ -2,7 +2,8 @@
 
 CI systems (GitHub Actions, GitLab, Jenkins) read this format to show which scenario failed. A check
 whose verdict is unknown is reported as an <error> (not a pass, not a failure of the system under
-test), matching DESIGN section 10's exit code 3.
+test), matching DESIGN section 10's exit code 3. A check the target cannot support ("not available",
+DESIGN 13) is <skipped>: never counted as a pass.
 """
 
 from __future__ import annotations
@@ -11,7 +12,9 @@ import xml.etree.ElementTree as ET
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-__all__ = ["CaseResult", "to_junit_xml"]
+__all__ = ["NOT_AVAILABLE", "CaseResult", "to_junit_xml"]
+
+NOT_AVAILABLE = "not available"
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -19,7 +22,7 @@ class CaseResult:
     """One check of one scenario run."""
 
     name: str
-    outcome: str  # "pass" | "fail" | "unknown"
+    outcome: str  # "pass" | "fail" | "unknown" | NOT_AVAILABLE
     message: str = ""
     details: str = ""
     time_s: float = 0.0
@@ -37,7 +40,7 @@ def to_junit_xml(*, suite: str, cases: Sequence[CaseResult], time_s: float) -> s
         tests=str(len(cases)),
         failures=str(failures),
         errors=str(errors),
-        skipped="0",
+        skipped=str(sum(1 for c in cases if c.outcome == NOT_AVAILABLE)),
         time=f"{time_s:.3f}",
     )
     for case in cases:
@@ -48,7 +51,10 @@ def to_junit_xml(*, suite: str, cases: Sequence[CaseResult], time_s: float) -> s
         elif case.outcome == "unknown":
             el = ET.SubElement(tc, "error", message=case.message or "could not decide within the budget", type="unknown")
             el.text = case.details
+        elif case.outcome == NOT_AVAILABLE:
+            ET.SubElement(tc, "skipped", message=case.message or "not available for this target")
         elif case.outcome != "pass":
-            raise ValueError(f"CaseResult.outcome must be pass, fail or unknown, got {case.outcome!r}")
+            raise ValueError(f"CaseResult.outcome must be pass, fail, unknown or {NOT_AVAILABLE}, "
+                             f"got {case.outcome!r}")
     ET.indent(root)
     return '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(root, encoding="unicode") + "\n"

@@ -14,10 +14,11 @@ import signal
 import sys
 from pathlib import Path
 
-from harness.errors import UsageError
+from targets.errors import UsageError
 from harness.runner import RunOptions, RunOutcome, run_scenario
-from harness.scenario import Scenario, load_scenario, scenario_files, seed_argument
+from harness.scenario import Scenario, for_target, load_scenario, scenario_files, seed_argument
 from harness.sim.sweep import parse_bugs
+from targets.registry import get_target
 
 __all__ = ["register_run"]
 
@@ -39,21 +40,34 @@ def register_run(sub: "argparse._SubParsersAction[argparse.ArgumentParser]") -> 
                    help="Toxiproxy API on PORT_BASE+474, client-ni on PORT_BASE+i (default 8000)")
     p.add_argument("--bugs", default=None,
                    help="comma-separated replica bugs to enable (overrides the scenarios'; '' for none)")
+    p.add_argument("--target", default=os.environ.get("TARGET") or None, metavar="NAME",
+                   help="the system under test, replacing each scenario's cluster.target (paxos, etcd); "
+                        "with --suite, the scenarios that do not apply to it are listed and left out")
     p.set_defaults(func=_run)
 
 
 def _scenarios(args: argparse.Namespace) -> list[Scenario]:
-    paths = [Path(p) for p in args.scenarios]
+    """Every scenario to run, validated before anything starts (ScenarioError, exit 2). A file named
+    on the command line must apply to `--target`; of a `--suite`, those that do not are left out."""
+    named = [load_scenario(p, target=args.target) for p in args.scenarios]
+    suite: list[Scenario] = []
     if args.suite:
-        paths += scenario_files(args.suite)
-    if not paths:
+        suite, skipped = for_target(scenario_files(args.suite), args.target)
+        for path, why in skipped:
+            print(f"[{path.stem}] does not apply to target {args.target}, left out: {why.split(' ', 1)[-1]}",
+                  flush=True)
+    if not named and not suite:
         raise UsageError("no scenario given: name YAML files, or use --suite scenarios/")
-    return [load_scenario(p) for p in paths]  # raises ScenarioError before anything starts
+    return named + suite
 
 
 def _run(args: argparse.Namespace) -> int:
     scenarios = _scenarios(args)
     bugs = None if args.bugs is None else parse_bugs(args.bugs)  # a typo: exit 2 before Docker is touched
+    if bugs and any(not get_target(s.cluster.target).known_bugs for s in scenarios):
+        raise UsageError(f"--bugs {args.bugs}: these are the paxos replica's bugs; target "
+                         f"{next(s.cluster.target for s in scenarios if not get_target(s.cluster.target).known_bugs)}"
+                         " has none")
     from harness.cluster import connect
 
     connect()  # Docker not running: one line and exit 2, before anything is created

@@ -33,13 +33,15 @@ from faults.plan import FaultPlan, make_plan
 from faults.toxiproxy import ToxiproxyAPI, ToxiproxyNemesis
 from harness.checker import CheckResult, Verdict, check, model_for, operations
 from harness.cluster import Cluster, ClusterSpec, NodeStatus, remove_project
-from harness.errors import InfraError
-from harness.history import HistoryRecorder, write_jsonl
-from harness.junit import CaseResult, to_junit_xml
-from harness.nemesis import FaultLog, Nemesis
+from targets.errors import InfraError
+from workloads.history import HistoryRecorder, write_jsonl
+from harness.junit import NOT_AVAILABLE, CaseResult, to_junit_xml
+from faults.log import FaultLog
+from harness.nemesis import Nemesis
 from harness.report import ReportInput, render_report
 from harness.scenario import Scenario
 from harness.store import RunDir, new_run_dir
+from targets.contract import NodeState
 from workloads.client import RecordingClient
 from workloads.interpreter import WorkloadStats, final_reads, run_workload
 
@@ -91,8 +93,10 @@ async def run_scenario(scenario: Scenario, opts: RunOptions, *, progress: Progre
     _save_scenario(scenario, run_dir, seed)
     bugs = scenario.cluster.bugs if opts.bugs is None else opts.bugs
     env = dict(opts.replica_env) | ({"BUGS": ",".join(bugs)} if bugs else {})
-    cluster = Cluster(ClusterSpec(n=scenario.cluster.size, project=opts.project, port_base=opts.port_base, env=env))
-    progress(f"[{scenario.name}] seed {seed}, {scenario.cluster.size} replicas, {len(plan.steps)} fault steps, "
+    cluster = Cluster(ClusterSpec(n=scenario.cluster.size, project=opts.project, port_base=opts.port_base, env=env,
+                                  target=scenario.cluster.target, options=dict(scenario.cluster.options)))
+    progress(f"[{scenario.name}] seed {seed}, {scenario.cluster.size} {scenario.cluster.target} nodes"
+             + "".join(f", {k}: {v}" for k, v in scenario.cluster.options) + f", {len(plan.steps)} fault steps, "
              f"{scenario.workload.duration_s:g}s workload -> {run_dir.path}")
     try:
         # A run killed with SIGKILL (a cancelled CI job) leaves its cluster behind; the next run of the
@@ -142,13 +146,14 @@ async def _drive(scenario: Scenario, cluster: Cluster, run_dir: RunDir, *, seed:
                  progress: Progress, stop: asyncio.Event, net: ToxiproxyNemesis, nemesis: Nemesis,
                  urls: dict[int, str], clock_ns: Callable[[], int], faults: FaultLog) -> RunOutcome:
     nodes = list(cluster.nodes)
+    adapter = cluster.spec.system.adapter(cluster.spec.options)
     with (run_dir.path / "history.jsonl").open("w", encoding="utf-8") as fp:
         recorder = HistoryRecorder(fp=fp, clock_ns=clock_ns)
         async with aiohttp.ClientSession() as session:
             await net.setup()
             try:
                 workload = asyncio.create_task(run_workload(
-                    scenario.workload, seed=seed, urls=urls, recorder=recorder, session=session, stop=stop,
+                    scenario.workload, adapter=adapter, seed=seed, urls=urls, recorder=recorder, session=session, stop=stop,
                     client_prefix=f"{scenario.name}-{seed}"))
                 chaos = asyncio.create_task(nemesis.run(plan, stop=stop))
                 stats = await _with_progress(workload, scenario, progress, clock_ns)
@@ -159,7 +164,7 @@ async def _drive(scenario: Scenario, cluster: Cluster, run_dir: RunDir, *, seed:
                 await nemesis.heal_all()
             progress(f"[{scenario.name}] workload done: {stats.ok} ok, {stats.fail} fail, {stats.info} info; healed")
             live = await _liveness(cluster, scenario.checks.recovery_s)
-            client = RecordingClient(session=session, urls=urls, recorder=recorder,
+            client = RecordingClient(adapter=adapter, session=session, urls=urls, recorder=recorder,
                                      timeout_s=scenario.workload.timeout_s, attempts=scenario.workload.attempts,
                                      client_prefix=f"{scenario.name}-{seed}-final")
             reads = await final_reads(scenario.workload.keys, client=client, first_process=stats.processes + 1,
@@ -168,8 +173,8 @@ async def _drive(scenario: Scenario, cluster: Cluster, run_dir: RunDir, *, seed:
     progress(f"[{scenario.name}] checking {len(recorder.events)} events")
     result = await asyncio.to_thread(_check, recorder, scenario) if scenario.checks.linearizable else None
     statuses = await asyncio.to_thread(cluster.status)
-    diverged = divergence([*live.seen, *_observe(statuses)])
-    cases = _cases(result, live, diverged, reads, scenario.workload.keys)
+    diverged = divergence([*live.seen, *_observe(await asyncio.to_thread(cluster.common_states))])
+    cases = _cases(result, live, diverged, reads, scenario.workload.keys, state_probe=cluster.spec.system.state_probe)
     outcome = RunOutcome(scenario=scenario.name, run_dir=run_dir.path, cases=tuple(cases),
                          verdict=result.verdict if result else None, ops=stats.ops)
     _write_results(run_dir, scenario, seed, outcome, result, statuses, duration_s, faults, recorder)
@@ -195,11 +200,11 @@ class _Liveness:
 
 
 Observation = tuple[int, object, object]
-"""(node, applied_index, state_digest) as one /status answer gave them (one replica, one instant)."""
+"""(node, index, state digest) as the target's state probe gave them (one node, one instant)."""
 
 
-def _observe(statuses: list[NodeStatus]) -> list[Observation]:
-    return [(s.node, (s.status or {}).get("applied_index"), (s.status or {}).get("state_digest")) for s in statuses]
+def _observe(states: list[NodeState]) -> list[Observation]:
+    return [(s.node, s.index, s.digest) for s in states]
 
 
 async def _liveness(cluster: Cluster, recovery_s: float) -> _Liveness:
@@ -209,17 +214,20 @@ async def _liveness(cluster: Cluster, recovery_s: float) -> _Liveness:
         leader = await asyncio.to_thread(cluster.leader, timeout_s=recovery_s)
     except InfraError as exc:
         return _Liveness(None, False, f"no agreed leader {recovery_s:g}s after the heal: {exc}")
-    statuses: list[NodeStatus] = []
+    if not cluster.spec.system.state_probe:
+        return _Liveness(leader, False, f"leader n{leader}; convergence not available: target "
+                                        f"{cluster.spec.target} has no state probe")
+    states: list[NodeState] = []
     seen: list[Observation] = []
     while time.monotonic() < deadline:
-        statuses = await asyncio.to_thread(cluster.status)
-        seen += _observe(statuses)
-        digests = {(s.status or {}).get("state_digest") for s in statuses}
-        if len(digests) == 1 and None not in digests:
-            return _Liveness(leader, True, f"leader n{leader}; all replicas at digest {digests.pop()}", tuple(seen))
+        states = await asyncio.to_thread(cluster.common_states)
+        seen += _observe(states)
+        points = {(s.head if s.head is not None else s.index, s.digest) for s in states}
+        if len(points) == 1 and None not in {s.digest for s in states}:
+            return _Liveness(leader, True, f"leader n{leader}; all nodes at digest {states[0].digest}", tuple(seen))
         await asyncio.sleep(0.5)
-    last = {node: (index, digest) for node, index, digest in _observe(statuses)}
-    return _Liveness(leader, False, f"replicas did not converge within {recovery_s:g}s: {last}", tuple(seen))
+    last = {s.node: (s.head if s.head is not None else s.index, s.digest, s.error) for s in states}
+    return _Liveness(leader, False, f"nodes did not converge within {recovery_s:g}s: {last}", tuple(seen))
 
 
 def divergence(seen: Iterable[Observation]) -> str | None:
@@ -249,7 +257,7 @@ AGREEMENT = "agreement: same slots applied, same state"
 
 
 def _cases(result: CheckResult | None, live: _Liveness, diverged: str | None, reads: dict[str, str | None],
-           keys: int) -> list[CaseResult]:
+           keys: int, *, state_probe: bool = True) -> list[CaseResult]:
     cases = []
     if result is not None:
         bad = [p for p in result.partitions if p.verdict != Verdict.VALID]
@@ -257,11 +265,15 @@ def _cases(result: CheckResult | None, live: _Liveness, diverged: str | None, re
         msg = "; ".join(f"key {p.key!r}: {p.verdict.name.lower()}" + (f" ({p.reason})" if p.reason else "")
                         for p in bad[:5])
         cases.append(CaseResult(name="linearizable", outcome=outcome, message=msg or f"{result.ops} ops"))
-    cases.append(CaseResult(name=AGREEMENT, outcome="fail" if diverged else "pass",
-                            message=diverged or f"{len({(i, d) for _, i, d in live.seen})} (index, state) pairs "
-                                                "read after the heal, one state per index"))
+    if not state_probe:  # a check the target cannot support is "not available", never a pass (DESIGN 13)
+        cases.append(CaseResult(name=AGREEMENT, outcome=NOT_AVAILABLE, message="the target has no state probe"))
+    else:
+        cases.append(CaseResult(name=AGREEMENT, outcome="fail" if diverged else "pass",
+                                message=diverged or f"{len({(i, d) for _, i, d in live.seen})} (index, state) "
+                                                    "pairs read after the heal, one state per index"))
     cases.append(CaseResult(name="liveness: leader and convergence after heal",
-                            outcome="pass" if live.converged else "fail", message=live.detail))
+                            outcome=("pass" if live.converged else "fail" if state_probe or live.leader is None
+                                     else NOT_AVAILABLE), message=live.detail))
     missing = keys - len(reads)
     cases.append(CaseResult(name="final reads", outcome="pass" if missing == 0 else "fail",
                             message=f"{len(reads)}/{keys} keys read after the heal"))
@@ -283,9 +295,11 @@ def _write_faults(run_dir: RunDir, faults: FaultLog) -> None:
 def _write_results(run_dir: RunDir, scenario: Scenario, seed: int, outcome: RunOutcome, result: CheckResult | None,
                    statuses: list[NodeStatus], duration_s: float, faults: FaultLog,
                    recorder: HistoryRecorder) -> None:
-    reproduce = f"paxos-chaos run {scenario.source} --seed {seed}"
+    reproduce = f"paxos-chaos run {scenario.source} --seed {seed}" + (
+        f" --target {scenario.cluster.target}" if scenario.cluster.target != "paxos" else "")
     run_dir.write_json("results.json", {
-        "scenario": scenario.name, "seed": seed, "exit_code": outcome.exit_code, "ops": outcome.ops,
+        "scenario": scenario.name, "target": scenario.cluster.target, "options": dict(scenario.cluster.options),
+        "seed": seed, "exit_code": outcome.exit_code, "ops": outcome.ops,
         "duration_s": round(duration_s, 3), "reproduce": reproduce,
         "cases": [{"name": c.name, "outcome": c.outcome, "message": c.message} for c in outcome.cases],
         "check": result.to_dict() if result else None,
@@ -298,7 +312,8 @@ def _write_results(run_dir: RunDir, scenario: Scenario, seed: int, outcome: RunO
     run_dir.write_text("report.html", render_report(ReportInput(
         scenario=scenario.name, description=scenario.description, seed=seed, nodes=scenario.cluster.size,
         duration_s=duration_s, events=recorder.events, faults=faults.intervals(end_s=duration_s),
-        cases=outcome.cases, check=result, node_status=node_rows, reproduce=reproduce)))
+        cases=outcome.cases, check=result, node_status=node_rows, reproduce=reproduce,
+        target=scenario.cluster.target + "".join(f" ({k}: {v})" for k, v in scenario.cluster.options))))
 
 
 def _collect_logs(cluster: Cluster, run_dir: RunDir) -> None:

@@ -27,8 +27,14 @@ from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 from yaml.reader import ReaderError
 
 from harness.durations import DURATION_HINT, parse_duration_s
-from harness.errors import ScenarioError
-from replica_image.bugs import UnknownBug, parse_bugs
+from targets.errors import ScenarioError
+from faults.schema import (
+    LINKS, MODES, SHAPES, TARGET_WORDS, TOXIC_ATTRS, TOXIC_FAULTS, FaultSpec, LinkSpec, PartitionSpec,
+    ProcessSpec, RollingRestartSpec, ScheduleEntry, TargetSpec, ToxicType,
+)
+from targets.contract import Target
+from targets.registry import DEFAULT_TARGET, TARGETS, get_target
+from workloads.spec import DEFAULT_MIX, OPS, WorkloadSpec
 
 __all__ = [
     "CLUSTER_SIZES", "OPS", "SHAPES", "ChecksSpec", "ClusterSpec", "FaultSpec", "LinkSpec",
@@ -39,11 +45,6 @@ __all__ = [
 ]
 
 CLUSTER_SIZES = (3, 5, 7)
-OPS = ("get", "put", "append", "delete", "cas")
-SHAPES = ("halves", "isolate", "isolate-leader", "majorities-ring", "bridge", "groups")
-MODES = ("drop", "reject")
-LINKS = ("peers", "clients", "all")
-TARGET_WORDS = ("leader", "random", "minority", "majority", "all")
 # Bounds: "put a limit on everything" (STYLE R15); generous for users, small enough to stay sane.
 MAX_DURATION_S = 24 * 3600.0
 MAX_CONCURRENCY = 256
@@ -60,28 +61,8 @@ MAX_NAME = 100  # the name is a directory of the store: keep it well under a fil
 MAX_YAML_DEPTH = 50
 MAX_YAML_VALUES = 100_000
 MAX_PROBLEMS = 50
-DEFAULT_MIX = (("get", 40.0), ("put", 25.0), ("append", 20.0), ("cas", 10.0), ("delete", 5.0))
 
-TargetKind = Literal["leader", "random", "minority", "majority", "all", "nodes"]
-ToxicType = Literal["latency", "bandwidth", "reset_peer", "slicer", "slow_close", "limit_data"]
-# YAML fault name -> Toxiproxy toxic type
-TOXIC_FAULTS: dict[str, ToxicType] = {
-    "latency": "latency", "bandwidth": "bandwidth", "reset": "reset_peer", "slicer": "slicer",
-    "slow-close": "slow_close", "limit-data": "limit_data",
-}
-# toxic -> its YAML keys: (key, Toxiproxy attribute, unit, required, default, low, high). Units: ms/us
-# are durations converted to milliseconds/microseconds (low 1 = must be > 0, high in seconds); int is
-# a plain integer in [low, high].
-_TOXIC_ATTRS: dict[str, tuple[tuple[str, str, str, bool, int, int, int], ...]] = {
-    "latency": (("latency", "latency", "ms", True, 0, 1, 600), ("jitter", "jitter", "ms", False, 0, 0, 600)),
-    "bandwidth": (("kb-per-s", "rate", "int", True, 0, 1, 10_000_000),),
-    "reset_peer": (("after", "timeout", "ms", False, 0, 0, 3600),),
-    "slicer": (("average-size", "average_size", "int", False, 64, 1, 1_000_000),
-               ("size-variation", "size_variation", "int", False, 0, 0, 1_000_000),
-               ("delay", "delay", "us", False, 0, 0, 60)),
-    "slow_close": (("delay", "delay", "ms", True, 0, 1, 3600),),
-    "limit_data": (("bytes", "bytes", "int", True, 0, 0, 1 << 40),),
-}
+
 _UNIT_SCALE = {"ms": 1000.0, "us": 1_000_000.0}
 
 
@@ -89,94 +70,14 @@ _UNIT_SCALE = {"ms": 1000.0, "us": 1_000_000.0}
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class TargetSpec:
-    """Which replicas a fault hits. `nodes` lists the ids when `kind == "nodes"`; `leader` is resolved
-    when the fault is applied (from `/status`), the random kinds when the plan is made (seeded)."""
-
-    kind: TargetKind
-    nodes: tuple[int, ...] = ()
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class PartitionSpec:
-    """A network partition. `target` is the isolated node for `isolate`; `groups` for `groups`."""
-
-    shape: str
-    mode: Literal["drop", "reject"] = "drop"
-    one_way: bool = False
-    target: TargetSpec | None = None
-    groups: tuple[tuple[int, ...], ...] = ()
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class LinkSpec:
-    """A Toxiproxy toxic on links: `toxic` is the Toxiproxy type, `attributes` its integer attributes."""
-
-    toxic: ToxicType
-    attributes: tuple[tuple[str, int], ...]
-    links: Literal["peers", "clients", "all"] = "peers"
-    target: TargetSpec = field(default_factory=lambda: TargetSpec(kind="all"))
-    toxicity: float = 1.0
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class ProcessSpec:
-    """A process fault: `kill` (-9, healed by a start), `pause` (healed by unpause) or `restart`."""
-
-    action: Literal["kill", "pause", "restart"]
-    target: TargetSpec
-    graceful: bool = True
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class RollingRestartSpec:
-    """Restart every replica one after another, `gap_s` apart."""
-
-    gap_s: float
-    graceful: bool = True
-
-
-FaultSpec = PartitionSpec | LinkSpec | ProcessSpec | RollingRestartSpec
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class ScheduleEntry:
-    """One item of `faults:`. `choices` has one fault, or several for `one-of` (one picked per
-    occurrence). Without `every` the fault happens once at `at_s`; with it, at `at_s + k*every_s +
-    U(0, jitter_s)` while that is before `until_s`. `for_s` None means: until the final heal."""
-
-    index: int
-    line: int
-    choices: tuple[FaultSpec, ...]
-    at_s: float
-    for_s: float | None
-    every_s: float | None
-    jitter_s: float
-    until_s: float
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class WorkloadSpec:
-    """The client load. `rate_per_s` None means as fast as `concurrency` processes go."""
-
-    duration_s: float
-    concurrency: int = 5
-    rate_per_s: float | None = None
-    keys: int = 5
-    distribution: Literal["uniform", "skewed"] = "uniform"
-    skew: float = 1.0
-    mix: tuple[tuple[str, float], ...] = DEFAULT_MIX
-    timeout_s: float = 2.0
-    attempts: int = 3
-    retry_unknown: bool = False  # retry indeterminate attempts with the same request id (needs dedup)
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
 class ClusterSpec:
-    """The replicas: `size` in 3/5/7; `bugs` are passed to the replica as BUGS (section 9)."""
+    """The nodes: `size` in 3/5/7 of `target` (targets/, default paxos) with its `options` (every option
+    of the target, defaults filled in); `bugs` are paxos's deliberate bugs, passed as BUGS (DESIGN 9)."""
 
     size: int = 3
     bugs: tuple[str, ...] = ()
+    target: str = DEFAULT_TARGET
+    options: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -206,8 +107,8 @@ class Scenario:
 # -- loading -----------------------------------------------------------------------------------------
 
 
-def load_scenario(path: str | Path) -> Scenario:
-    """Read and validate one scenario file.
+def load_scenario(path: str | Path, *, target: str | None = None) -> Scenario:
+    """Read and validate one scenario file; `target` (the CLI's `--target`) replaces `cluster.target`.
 
     Raises:
         ScenarioError: the file is missing, unreadable, not YAML, or breaks the schema. The message
@@ -225,10 +126,11 @@ def load_scenario(path: str | Path) -> Scenario:
         raise ScenarioError(f"{p}: is a directory; give a scenario YAML file") from None
     except (OSError, UnicodeDecodeError) as exc:
         raise ScenarioError(f"{p}: cannot read the file ({exc}); check its permissions/encoding") from None
-    return parse_scenario(text, source=str(p), default_name=p.stem)
+    return parse_scenario(text, source=str(p), default_name=p.stem, target=target)
 
 
-def parse_scenario(text: str, *, source: str = "<string>", default_name: str = "scenario") -> Scenario:
+def parse_scenario(text: str, *, source: str = "<string>", default_name: str = "scenario",
+                   target: str | None = None) -> Scenario:
     """Validate scenario YAML `text`; `source` names it in messages. See `load_scenario`."""
     if len(text) > MAX_FILE_BYTES:
         raise ScenarioError(f"{source}: {len(text)} characters is too big for a scenario (limit "
@@ -253,7 +155,9 @@ def parse_scenario(text: str, *, source: str = "<string>", default_name: str = "
     if root is None:
         raise ScenarioError(f"{source}:1 the file is empty; a scenario needs at least "
                             "`description:` and `workload:` (see docs/scenarios.md)")
-    v = _Validator(source)
+    if target is not None and target not in TARGETS:
+        raise ScenarioError(f"--target {target!r}: {_unknown(target, sorted(TARGETS), 'target')}")
+    v = _Validator(source, target=target)
     scenario = v.scenario(root, default_name)
     if v.problems or scenario is None:
         # an aliased node is validated at each use: say each problem once
@@ -347,6 +251,8 @@ def scenario_files(directory: str | Path) -> list[Path]:
 
 T = TypeVar("T")
 _TOP_KEYS = ("name", "description", "seed", "cluster", "workload", "faults", "checks")
+_OPTION_KEYS = tuple(sorted({o.name for t in TARGETS.values() for o in t.options}))
+_CLUSTER_KEYS = ("size", "bugs", "target", *_OPTION_KEYS)
 _WORKLOAD_KEYS = ("duration", "concurrency", "rate", "keys", "distribution", "skew", "mix",
                   "timeout", "attempts", "retry_unknown")
 _TIMING_KEYS = ("at", "for", "every", "jitter", "until")
@@ -370,8 +276,10 @@ _BAD = _Missing()
 class _Validator:
     """Walks the composed YAML node tree, collecting problems as (line, message)."""
 
-    def __init__(self, source: str) -> None:
+    def __init__(self, source: str, *, target: str | None = None) -> None:
         self.source = source
+        self.override = target  # the CLI's --target: wins over the file's cluster.target
+        self.system: Target = get_target(target or DEFAULT_TARGET)  # known once `cluster` validated
         self.problems: list[tuple[int, str]] = []
         self.size: int | None = None  # known once `cluster` validated; gates node-name checks
         self._constructor = SafeConstructor()
@@ -539,7 +447,8 @@ class _Validator:
                              "", lambda n, p: self.text(n, p, one_line=True))
         seed = self.optional(keys, "seed", "", 1,
                              lambda n, p: self.integer(n, p, 0, MAX_SEED, rule=f"{SEED_RULE} ({MAX_SEED})"))
-        cluster = self.optional(keys, "cluster", "", ClusterSpec(), self.cluster)
+        cluster = self.optional(keys, "cluster", "", ClusterSpec(target=self.system.name,
+                                                                  options=self.default_options()), self.cluster)
         if isinstance(cluster, ClusterSpec):
             self.size = cluster.size
         workload = self.workload(keys["workload"], "workload") if "workload" in keys else _BAD
@@ -555,15 +464,42 @@ class _Validator:
         return Scenario(name=name, description=desc, seed=seed, cluster=cluster, workload=workload,
                         faults=faults, checks=checks, source=self.source)
 
+    def default_options(self) -> tuple[tuple[str, str], ...]:
+        return tuple(sorted(self.system.check_options({}).items()))
+
     def cluster(self, node: Node, path: str) -> ClusterSpec | _Missing:
-        keys = self.mapping(node, path, ("size", "bugs"))
+        keys = self.mapping(node, path, _CLUSTER_KEYS)
         if keys is None:
             return _BAD
+        if "target" in keys and self.override is None:
+            name = self.choice(keys["target"], f"{path}.target", sorted(TARGETS))
+            if isinstance(name, _Missing):
+                return _BAD
+            self.system = get_target(name)
         size = self.optional(keys, "size", path, 3, self.cluster_size)
         bugs = self.optional(keys, "bugs", path, _NO_BUGS, self.bug_list)
+        given: dict[str, str] = {}
+        for key in _OPTION_KEYS:
+            if key not in keys:
+                continue
+            owners = [t.name for t in TARGETS.values() if key in {o.name for o in t.options}]
+            if key not in {o.name for o in self.system.options}:
+                self.problem(keys[key], f"{path}.{key}", f"is an option of target {' and '.join(owners)}, "
+                                                         f"not of {self.system.name}; remove it")
+                return _BAD
+            opt = next(o for o in self.system.options if o.name == key)
+            value = self.choice(keys[key], f"{path}.{key}", opt.choices)
+            if isinstance(value, _Missing):
+                return _BAD
+            given[key] = value
         if isinstance(size, _Missing) or isinstance(bugs, _Missing):
             return _BAD
-        return ClusterSpec(size=size, bugs=bugs)
+        if bugs and not self.system.known_bugs:
+            self.problem(keys["bugs"], f"{path}.bugs", f"target {self.system.name} has no deliberate bugs "
+                                                       "(bugs are the paxos replica's); remove it")
+            return _BAD
+        options = tuple(sorted(self.system.check_options(given).items()))
+        return ClusterSpec(size=size, bugs=bugs, target=self.system.name, options=options)
 
     def cluster_size(self, node: Node, path: str) -> int | _Missing:
         v = self.scalar(node, path, "3, 5 or 7")
@@ -584,11 +520,11 @@ class _Validator:
         good = [b for b in out if isinstance(b, str)]
         for i, b in enumerate(out):
             try:  # one name at a time, so each unknown one is reported at its own line
-                parse_bugs([b] if isinstance(b, str) else [])
-            except UnknownBug as exc:  # the replica would refuse to start with it (BUGS)
+                self.system.parse_bugs([b] if isinstance(b, str) else [])
+            except ValueError as exc:  # the replica would refuse to start with it (BUGS)
                 self.problem(items[i], f"{path}[{i}]", f"{exc}; fix or remove it")
                 good = []
-        return parse_bugs(good) if len(good) == len(out) else _BAD
+        return self.system.parse_bugs(good) if len(good) == len(out) else _BAD
 
     def workload(self, node: Node, path: str) -> WorkloadSpec | _Missing:
         keys = self.mapping(node, path, _WORKLOAD_KEYS, required=("duration",))
@@ -605,13 +541,18 @@ class _Validator:
                                           lambda n, p: self.choice(n, p, ("uniform", "skewed"))),
             "skew": self.optional(keys, "skew", path, 1.0,
                                   lambda n, p: self.number(n, p, 0, 10, lo_open=True)),
-            "mix": self.optional(keys, "mix", path, DEFAULT_MIX, self.mix),
+            "mix": self.optional(keys, "mix", path, self.system.default_mix, self.mix),
             "timeout_s": self.optional(keys, "timeout", path, 2.0,
                                        lambda n, p: self.duration(n, p, positive=True, hi=600)),
             "attempts": self.optional(keys, "attempts", path, 3, lambda n, p: self.integer(n, p, 1, 20)),
             "retry_unknown": self.optional(keys, "retry_unknown", path, False, self.boolean),
         }
         if any(isinstance(x, _Missing) for x in vals.values()):
+            return _BAD
+        if vals["retry_unknown"] is True and not self.system.dedup:
+            self.problem(keys["retry_unknown"], f"{path}.retry_unknown",
+                         f"target {self.system.name} does not apply a retried request once, so retrying an "
+                         "op of unknown outcome could apply it twice; remove it")
             return _BAD
         if "skew" in keys and vals["distribution"] != "skewed":
             self.problem(keys["skew"], f"{path}.skew", "only applies to `distribution: skewed`; "
@@ -624,6 +565,12 @@ class _Validator:
         if keys is None:
             return _BAD
         weights = {op: self.number(n, f"{path}.{op}", 0, 1e6) for op, n in keys.items()}
+        unsupported = [op for op, w in weights.items() if op not in self.system.ops and w != 0]
+        for op in unsupported:
+            self.problem(keys[op], f"{path}.{op}", f"target {self.system.name} has no {op}; its ops are "
+                                                   f"{', '.join(self.system.ops)}: remove it or set it to 0")
+        if unsupported:
+            return _BAD
         good = {op: w for op, w in weights.items() if isinstance(w, float)}
         if len(good) != len(weights):
             return _BAD
@@ -778,6 +725,10 @@ class _Validator:
             "restart": lambda n, p: self.process(n, p, "restart"),
             "rolling-restart": self.rolling_restart,
         }
+        why = self.system.unsupported_faults.get(kind)
+        if why is not None:
+            self.problem(node, path, f"target {self.system.name} cannot take {kind}: {why}")
+            return _BAD
         if isinstance(node, ScalarNode) and self.value(node) is None:
             node = MappingNode("tag:yaml.org,2002:map", [], node.start_mark, node.end_mark)
         return readers[kind](node, path)
@@ -890,7 +841,7 @@ class _Validator:
         return lambda node, path: self.link(node, path, toxic)
 
     def link(self, node: Node, path: str, toxic: ToxicType) -> FaultSpec | _Missing:
-        fields = _TOXIC_ATTRS[toxic]
+        fields = TOXIC_ATTRS[toxic]
         own = tuple(f[0] for f in fields)
         required = tuple(f[0] for f in fields if f[3])
         keys = self.mapping(node, path, own + ("links", "target", "toxicity"), required=required)
@@ -911,7 +862,7 @@ class _Validator:
                         toxic: ToxicType) -> tuple[tuple[str, int], ...] | _Missing:
         """The toxic's integer attributes in Toxiproxy's units (ms; us for slicer delay; bytes)."""
         out: dict[str, int] = {}
-        for key, attr, unit, _, default, lo, hi in _TOXIC_ATTRS[toxic]:
+        for key, attr, unit, _, default, lo, hi in TOXIC_ATTRS[toxic]:
             if key not in keys:
                 out[attr] = default
                 continue
@@ -1044,6 +995,29 @@ def _unknown(word: str, allowed: Sequence[str], what: str) -> str:
            f"use one of: {', '.join(allowed)}"
 
 
+def for_target(paths: Sequence[Path], target: str | None) -> tuple[list[Scenario], list[tuple[Path, str]]]:
+    """The scenarios of `paths` that apply to `target` (None: each file's own), and those that do not,
+    each with the reason (its first validation problem under that target, e.g. an op the target lacks).
+
+    Raises:
+        ScenarioError: a file is invalid on its own (whatever the target): that is the user's to fix.
+    """
+    if target is not None:
+        get_target(target)  # an unknown target: UsageError listing the known ones
+    runnable: list[Scenario] = []
+    skipped: list[tuple[Path, str]] = []
+    for path in paths:
+        own = load_scenario(path)
+        if target is None or target == own.cluster.target:
+            runnable.append(own)
+            continue
+        try:
+            runnable.append(load_scenario(path, target=target))
+        except ScenarioError as exc:
+            skipped.append((path, str(exc).splitlines()[0]))
+    return runnable, skipped
+
+
 # -- the `validate` and `list` subcommands (registered by harness.cli) -------------------------------
 
 def register_validate(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -1062,6 +1036,8 @@ def register_list(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
                        description="List the scenarios of DIR (default: scenarios): name, replicas, "
                        "duration, fault items and the one-line description. Exit 2 if one is invalid.")
     p.add_argument("directory", nargs="?", default="scenarios", metavar="DIR")
+    p.add_argument("--target", default=None, metavar="NAME",
+                   help=f"say which scenarios apply to this target ({', '.join(sorted(TARGETS))})")
     p.set_defaults(func=_run_list)
 
 
@@ -1099,6 +1075,8 @@ def _run_list(args: argparse.Namespace) -> int:
     if not files:
         raise ScenarioError(f"{directory}: no *.yaml scenario files")
     bad = 0
+    if args.target is not None:
+        get_target(args.target)
     for path in files:
         try:
             s = load_scenario(path)
@@ -1106,6 +1084,15 @@ def _run_list(args: argparse.Namespace) -> int:
             bad += 1
             print(f"{path.stem:24} INVALID  {str(exc).splitlines()[0]}")
             continue
-        print(f"{s.name:24} n={s.cluster.size}  {s.workload.duration_s:>5g}s  "
+        where = s.cluster.target
+        if args.target is not None and args.target != s.cluster.target:
+            try:
+                s = load_scenario(path, target=args.target)
+                where = args.target
+            except ScenarioError as exc:
+                why = str(exc).splitlines()[0].split(" ", 1)[-1]
+                print(f"{s.name:24} does not apply to {args.target}: {why}")
+                continue
+        print(f"{s.name:24} {where:<6} n={s.cluster.size}  {s.workload.duration_s:>5g}s  "
               f"{len(s.faults):>2} fault item(s)  {s.description}")
     return 2 if bad else 0

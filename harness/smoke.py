@@ -1,4 +1,4 @@
-"""A smoke workload against a live cluster, through the proxies only (`python -m harness.cluster smoke`:
+"""A smoke workload against a live cluster, through the proxies only (`python -m harness.smoke`:
 a quick look that a cluster works, not a test), and the small helpers the end-to-end tests share with it.
 
 Everything here speaks HTTP to 127.0.0.1 (the `client-ni` proxies and the Toxiproxy API), never to a
@@ -16,12 +16,11 @@ import sys
 import time
 import urllib.error
 import urllib.request
-from typing import TYPE_CHECKING, Any
+import argparse
+from typing import Any
 
-from harness.errors import HarnessError, InfraError
-
-if TYPE_CHECKING:
-    from harness.cluster import Cluster
+from harness.cluster import Cluster, ClusterSpec
+from targets.errors import HarnessError, InfraError
 
 __all__ = ["digests", "get", "heal", "http", "isolate", "main", "put", "wait_converged"]
 
@@ -95,11 +94,7 @@ def heal(cluster: Cluster) -> int:
 
 def digests(cluster: Cluster) -> dict[int, Any]:
     """Every replica's state digest from /status (None when it does not answer)."""
-    out: dict[int, Any] = {}
-    for s in cluster.status():
-        st = s.status or {}
-        out[s.node] = st.get("state_digest", st.get("digest"))
-    return out
+    return {s.node: s.digest for s in cluster.common_states()}
 
 
 def wait_converged(cluster: Cluster, *, timeout_s: float = 30) -> Any:
@@ -159,3 +154,12 @@ def main(cluster: Cluster, *, timeout_s: float) -> int:
         cluster.down()
     print("smoke passed")
     return 0
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(prog="python -m harness.smoke", description="a smoke run of a fresh paxos cluster")
+    parser.add_argument("--project", default="paxos-chaos-smoke")
+    parser.add_argument("--port-base", type=int, default=8000)
+    parser.add_argument("--timeout", type=float, default=120.0)
+    ns = parser.parse_args()
+    sys.exit(main(Cluster(ClusterSpec(project=ns.project, port_base=ns.port_base)), timeout_s=ns.timeout))

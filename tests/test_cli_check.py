@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 
 from harness.cli import main, parse_duration_s
-from harness.errors import UsageError
-from harness.history import Event, write_jsonl
+from targets.errors import UsageError
+from workloads.history import Event, write_jsonl
 from tests.checker.histories import Execution, concurrent_puts, h
 
 CORPUS = Path(__file__).parent / "checker" / "corpus"

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import pytest
 
-from harness.cluster import Cluster, ClusterSpec, NodeStatus, agreed_leader
-from harness.errors import UsageError
+from harness.cluster import Cluster, ClusterSpec
+from targets.contract import NodeState, agreed_leader
+from targets.errors import UsageError
 
 
-def _st(node: int, role: str, leader: int | None) -> NodeStatus:
-    return NodeStatus(node=node, state="running", health="healthy", status={"role": role, "leader": leader})
+def _st(node: int, role: str, leader: int | None) -> NodeState:
+    return NodeState(node=node, role=role, leader=leader)
 
 
 def test_ports_follow_port_base() -> None:

@@ -12,7 +12,8 @@ import pytest
 import yaml
 
 from harness import compose
-from harness.errors import UsageError
+from targets.paxos import PEER_PORT, REPLICA_PORT
+from targets.errors import UsageError
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -30,11 +31,11 @@ def test_every_ordered_pair_and_every_client_has_a_proxy(n: int) -> None:
     listens = [p["listen"] for p in proxies.values()]
     assert len(set(listens)) == len(listens), "two proxies listen on the same port"
     for i in range(1, n + 1):
-        assert proxies[f"client-n{i}"]["upstream"] == f"n{i}:{compose.REPLICA_PORT}"
+        assert proxies[f"client-n{i}"]["upstream"] == f"n{i}:{REPLICA_PORT}"
         for j in range(1, n + 1):
             if i != j:
                 # peer links end at the peer listener, which is never published (issue 11)
-                assert proxies[f"n{i}-n{j}"]["upstream"] == f"n{j}:{compose.PEER_PORT}"
+                assert proxies[f"n{i}-n{j}"]["upstream"] == f"n{j}:{PEER_PORT}"
 
 
 @pytest.mark.parametrize("n", compose.SIZES)
@@ -43,7 +44,7 @@ def test_the_peer_listener_is_separate_unpublished_and_every_replica_shares_the_
     for i in range(1, n + 1):
         svc = doc["services"][f"n{i}"]
         env = svc["environment"]
-        assert env["LISTEN"].endswith(f":{compose.REPLICA_PORT}") and env["PEER_LISTEN"].endswith(f":{compose.PEER_PORT}")
+        assert env["LISTEN"].endswith(f":{REPLICA_PORT}") and env["PEER_LISTEN"].endswith(f":{PEER_PORT}")
         assert env["PEER_SECRET"] == "${PAXOS_PEER_SECRET:-}"
         assert "ports" not in svc
 
@@ -108,5 +109,5 @@ def test_direct_benchmark_variant_bypasses_proxies_and_says_so() -> None:
     for i in range(1, 4):
         svc = doc["services"][f"n{i}"]
         assert "toxiproxy" not in svc["environment"]["PEERS"]
-        assert svc["ports"] == [f"127.0.0.1:${{PAXOS_DIRECT_PORT_{i}}}:{compose.REPLICA_PORT}"]
+        assert svc["ports"] == [f"127.0.0.1:${{PAXOS_DIRECT_PORT_{i}}}:{REPLICA_PORT}"]
     assert "DIRECT" not in compose.render_compose(3)

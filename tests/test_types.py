@@ -10,6 +10,6 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def test_mypy_strict_is_clean() -> None:
-    proc = subprocess.run([sys.executable, "-m", "mypy", "replica_image", "harness", "faults", "workloads", "tests"], cwd=ROOT, capture_output=True, text=True, timeout=600, check=False)
+    proc = subprocess.run([sys.executable, "-m", "mypy", "replica_image", "targets", "harness", "faults", "workloads", "tests"], cwd=ROOT, capture_output=True, text=True, timeout=600, check=False)
     assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-2000:]
     assert "Success: no issues found" in proc.stdout

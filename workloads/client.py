@@ -1,16 +1,17 @@
-"""The async recording client: runs one `Op` against the replica HTTP API and records it in the history.
+"""The async recording client: runs one `Op` through a target's client adapter and records it in the history.
 
-Outcome rules (DESIGN 3 and 7, docs/replica-contract.md):
+Outcome rules (DESIGN 3 and 7; the one copy for every target). The target's adapter reads the system's
+own answer into an `Answer` (for paxos: docs/replica-contract.md; for etcd: targets/etcd); this module
+decides what becomes of it:
 
-- 200: `ok` (a get records the value read; `null` = the key is absent).
-- 409: `fail`, error `precondition` (a cas whose expectation did not hold; nothing changed).
-- any other 4xx: `fail` (the replica refused the request before or instead of applying it: malformed
-  400, too large 413, too slow 408, a request id reused for another command 422). Not retried.
-- 503 with `"proposed": false`, or a connection that could not be opened: definitely not applied. These
-  are the only outcomes retried (tenacity, bounded by `attempts` and time), with the same request id,
-  so the retry is invisible in the history: the op is open from the first attempt's invoke.
-- anything else (503 with `"proposed": true`, a timeout, a reset, a dropped connection, an unexpected
-  status or body): `info`, and the caller must retire the process (`Completion.retire`). Not retried,
+- `ok`: `ok` (a get records the value read; `null` = the key is absent).
+- `fail`: `fail` (a cas whose expectation did not hold, error `precondition`; a request the system
+  refused before or instead of applying it). Not retried.
+- `not-applied`, or a connection that could not be opened: definitely not applied. These are the only
+  outcomes retried (tenacity, bounded by `attempts` and time), with the same request id, so the retry
+  is invisible in the history: the op is open from the first attempt's invoke.
+- `unknown`, a timeout, a reset, a dropped connection: `info`, and the caller must retire the process
+  (`Completion.retire`). Not retried,
   unless `retry_unknown` is on: then such an attempt is retried too, with the same request id, the way
   an etcd or Raft client session retries. That is only sound because the replica applies a
   (client_id, request_id) once and answers a retry with the first result, which is exactly what it
@@ -25,18 +26,16 @@ from __future__ import annotations
 
 import asyncio
 import itertools
-import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Literal
-from urllib.parse import quote
 
 import aiohttp
 from tenacity import AsyncRetrying, retry_if_exception_type, stop_after_attempt, stop_after_delay
 from tenacity.wait import wait_random_exponential
 
-from harness.history import CasValue, HistoryRecorder, Value
-from workloads.generator import Op
+from targets.contract import ClientAdapter, Op
+from workloads.history import CasValue, HistoryRecorder, Value
 
 __all__ = ["Completion", "RecordingClient"]
 
@@ -80,6 +79,7 @@ class RecordingClient:
     """Performs ops for logical processes against the `client-ni` endpoints and records them.
 
     Args:
+        adapter: the target's client adapter (how an op becomes requests, an answer an `Answer`).
         session: the aiohttp session to use (the caller owns and closes it).
         urls: replica id -> base URL of its client endpoint, e.g. {1: "http://127.0.0.1:8001"}.
         recorder: the run's history recorder; every op gets an invoke and exactly one completion.
@@ -90,11 +90,12 @@ class RecordingClient:
         retry_unknown: also retry attempts of unknown outcome (see the module docstring).
     """
 
-    def __init__(self, *, session: aiohttp.ClientSession, urls: Mapping[int, str],
+    def __init__(self, *, adapter: ClientAdapter, session: aiohttp.ClientSession, urls: Mapping[int, str],
                  recorder: HistoryRecorder, timeout_s: float, attempts: int = 3,
                  client_prefix: str = "chaos", retry_wait_s: float = 0.5, retry_unknown: bool = False) -> None:
         if attempts < 1 or timeout_s <= 0 or not urls:
             raise ValueError("attempts must be >= 1, timeout_s > 0 and urls non-empty")
+        self._adapter = adapter
         self._session = session
         self._urls = dict(urls)
         self._recorder = recorder
@@ -160,14 +161,10 @@ class RecordingClient:
         return nodes[(nodes.index(node) + 1) % len(nodes)]
 
     async def _once(self, op: Op, *, process: int, request_id: int, node: int) -> Completion:
-        method, path, body = _http_request(op)
-        headers = {"X-Client-Id": f"{self._prefix}-p{process}", "X-Request-Id": str(request_id)}
-        url = self._urls[node] + path
         try:
-            async with self._session.request(method, url, json=body, headers=headers,
-                                             timeout=self._timeout) as resp:
-                raw = await resp.read()
-                return _interpret(op, resp.status, raw, node=node)
+            answer = await self._adapter.attempt(self._session, self._urls[node], op,
+                                                 client_id=f"{self._prefix}-p{process}", request_id=request_id,
+                                                 timeout=self._timeout)
         except aiohttp.ClientConnectorError as exc:
             # The TCP connection was never opened, so the request was never sent.
             raise _NotApplied(f"connect: {exc.os_error.strerror or exc}") from None
@@ -175,54 +172,18 @@ class RecordingClient:
             return Completion(type="info", node=node, error="timeout")
         except aiohttp.ClientError as exc:
             return Completion(type="info", node=node, error=f"{type(exc).__name__}: {exc}"[:200])
+        match answer.kind:
+            case "ok":
+                return Completion(type="ok", node=node, read=answer.read)
+            case "fail":
+                return Completion(type="fail", node=node, error=answer.error)
+            case "not-applied":
+                raise _NotApplied(answer.error or "not applied", leader=answer.leader)
+            case _:
+                return Completion(type="info", node=node, error=answer.error)
 
 
 def _invoke_value(op: Op) -> Value:
     if op.f == "cas":
         return CasValue(expect=op.expect, value=op.value)
     return op.value
-
-
-def _http_request(op: Op) -> tuple[str, str, dict[str, str | None] | None]:
-    path = f"/kv/{quote(op.key, safe='')}"
-    match op.f:
-        case "get":
-            return "GET", path, None
-        case "delete":
-            return "DELETE", path, None
-        case "put":
-            return "PUT", path, {"value": op.value}
-        case "append":
-            return "POST", path + "/append", {"value": op.value}
-        case _:
-            return "POST", path + "/cas", {"expect": op.expect, "value": op.value}
-
-
-def _interpret(op: Op, status: int, raw: bytes, *, node: int) -> Completion:
-    """Map one HTTP answer to an outcome; raises `_NotApplied` for the retryable definite failures."""
-    body = _json_object(raw)
-    if status == 200:
-        if op.f != "get":
-            return Completion(type="ok", node=node)
-        if body is None or "value" not in body or not (body["value"] is None or isinstance(body["value"], str)):
-            return Completion(type="info", node=node, error=f"200 without a string value: {raw[:80]!r}")
-        return Completion(type="ok", node=node, read=body["value"])
-    if status == 409:
-        return Completion(type="fail", node=node, error="precondition")
-    if 400 <= status < 500:
-        msg = body.get("error") if body else None
-        text = msg if isinstance(msg, str) else raw[:120].decode("utf-8", "replace")
-        return Completion(type="fail", node=node, error=f"{status}: {text[:200]}")
-    if status == 503 and body is not None and body.get("proposed") is False:
-        leader = body.get("leader")
-        raise _NotApplied("unavailable (not proposed)",
-                          leader=leader if isinstance(leader, int) and not isinstance(leader, bool) else None)
-    return Completion(type="info", node=node, error=f"{status}{' proposed' if status == 503 else ''}")
-
-
-def _json_object(raw: bytes) -> dict[str, object] | None:
-    try:
-        obj = json.loads(raw) if raw else None
-    except (UnicodeDecodeError, json.JSONDecodeError):
-        return None
-    return obj if isinstance(obj, dict) else None

@@ -14,33 +14,10 @@ from __future__ import annotations
 import bisect
 import itertools
 import random
-from dataclasses import dataclass
-from typing import Literal
-
-from harness.scenario import WorkloadSpec
+from targets.contract import Op, OpName
+from workloads.spec import WorkloadSpec
 
 __all__ = ["Op", "OpGenerator", "key_names"]
-
-OpName = Literal["get", "put", "append", "delete", "cas"]
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class Op:
-    """One operation to perform. `value` is the written value (put/append/cas), `expect` the cas
-    precondition (None = the key is absent)."""
-
-    f: OpName
-    key: str
-    value: str | None = None
-    expect: str | None = None
-
-    def __post_init__(self) -> None:
-        writes = self.f in ("put", "append", "cas")
-        if writes != (self.value is not None):
-            raise ValueError(f"{self.f} {'needs' if writes else 'takes no'} value, got {self.value!r}")
-        if self.f != "cas" and self.expect is not None:
-            raise ValueError(f"only cas takes expect, {self.f} got {self.expect!r}")
-
 
 def key_names(count: int) -> list[str]:
     """The key set of a workload with `count` keys: k0, k1, ..."""

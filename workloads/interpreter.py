@@ -22,8 +22,9 @@ from dataclasses import dataclass
 
 import aiohttp
 
-from harness.history import HistoryRecorder
-from harness.scenario import WorkloadSpec
+from targets.contract import ClientAdapter
+from workloads.history import HistoryRecorder
+from workloads.spec import WorkloadSpec
 from workloads.client import RecordingClient
 from workloads.generator import Op, OpGenerator, key_names
 
@@ -67,7 +68,7 @@ class _Run:
         return next(self.next_process)
 
 
-async def run_workload(spec: WorkloadSpec, *, seed: int, urls: Mapping[int, str],
+async def run_workload(spec: WorkloadSpec, *, adapter: ClientAdapter, seed: int, urls: Mapping[int, str],
                        recorder: HistoryRecorder, session: aiohttp.ClientSession,
                        stop: asyncio.Event | None = None, client_prefix: str = "chaos",
                        clock: Callable[[], float] = time.monotonic,
@@ -76,6 +77,7 @@ async def run_workload(spec: WorkloadSpec, *, seed: int, urls: Mapping[int, str]
 
     Args:
         spec: the scenario's workload.
+        adapter: the target's client adapter.
         seed: the run's root seed; each worker's generator derives its own Random from it.
         urls: replica id -> client endpoint base URL (the `client-ni` proxies). Process p talks to
             the replica `sorted(urls)[p % len(urls)]`, so load is spread and stays put per process.
@@ -89,7 +91,7 @@ async def run_workload(spec: WorkloadSpec, *, seed: int, urls: Mapping[int, str]
     Returns:
         Counts by outcome. Every op started has been completed in the history when this returns.
     """
-    client = RecordingClient(session=session, urls=urls, recorder=recorder, timeout_s=spec.timeout_s,
+    client = RecordingClient(adapter=adapter, session=session, urls=urls, recorder=recorder, timeout_s=spec.timeout_s,
                              attempts=spec.attempts, client_prefix=client_prefix,
                              retry_unknown=spec.retry_unknown)
     run = _Run(concurrency=spec.concurrency, deadline=clock() + spec.duration_s,

@@ -16,7 +16,7 @@ from harness.checker.model import KVModel, Model, RegisterModel, step
 from harness.checker.operation import Operation, operations
 from harness.checker.render import render_text
 from harness.checker.result import CheckResult, Counterexample, PartitionResult, Placed, Verdict, merge
-from harness.history import Scalar
+from workloads.history import Scalar
 
 __all__ = [
     "FORMATS", "CheckResult", "Counterexample", "Deadline", "KVModel", "Model", "Operation", "Parsed",
@@ -28,7 +28,7 @@ __all__ = [
 def model_for(name: str, *, initial: Scalar = None) -> "KVModel | RegisterModel":
     """The model called `name`: "kv" (absent = null), "kv-empty" (absent = ""), or "register"
     (starting at `initial`, nil by default; `initial` is only for the register)."""
-    from harness.errors import UsageError
+    from targets.errors import UsageError
     if initial is not None and name != "register":
         raise UsageError(f"an initial value ({initial!r}) applies only to the register model, not {name!r}")
     if name == "kv":

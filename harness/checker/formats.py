@@ -28,8 +28,8 @@ from dataclasses import dataclass
 from typing import Final
 
 from harness.checker.edn import EdnError, read_at, skip
-from harness.errors import HistoryFormatError
-from harness.history import CasValue, Event, Value, parse_jsonl, short_repr
+from targets.errors import HistoryFormatError
+from workloads.history import CasValue, Event, Value, parse_jsonl, short_repr
 
 FORMATS: Final = ("jsonl", "edn", "jepsen-log", "porcupine-kv")
 

@@ -21,7 +21,7 @@ from harness.checker.result import CheckResult, Counterexample, PartitionResult,
 from harness.checker.search_jit import JITSearch
 from harness.checker.search_wgl import WGLSearch
 from harness.checker.searchstate import Search, SearchFactory
-from harness.errors import HistoryFormatError, InternalError
+from targets.errors import HistoryFormatError, InternalError
 
 Deadline = Callable[[], bool]
 """Returns True once the time budget is spent (e.g. `lambda: time.monotonic() > end`)."""

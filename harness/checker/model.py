@@ -12,7 +12,7 @@ from collections.abc import Callable, Hashable, Sequence
 from typing import Final, Protocol, TypeVar
 
 from harness.checker.operation import Operation
-from harness.history import CasValue, Scalar
+from workloads.history import CasValue, Scalar
 
 S = TypeVar("S", bound=Hashable)
 Step = Callable[[S], tuple[bool, S]]

@@ -6,8 +6,8 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Final
 
-from harness.errors import HistoryFormatError
-from harness.history import CasValue, Event, Value
+from targets.errors import HistoryFormatError
+from workloads.history import CasValue, Event, Value
 
 OK: Final = "ok"
 INFO: Final = "info"

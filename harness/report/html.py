@@ -14,27 +14,19 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
+from faults.log import FaultInterval
 from harness.checker.operation import Operation
 from harness.checker.result import CheckResult, Counterexample
-from harness.history import CasValue, Event, Value
-from harness.junit import CaseResult
+from workloads.history import CasValue, Event, Value
+from harness.junit import NOT_AVAILABLE, CaseResult
 from harness.report.svg import Frame, esc, shade, x_axis, y_axis
 
-__all__ = ["FaultInterval", "ReportInput", "render_report"]
+__all__ = ["ReportInput", "render_report"]
 
 _MAX_LANES = 40
 _MAX_BARS = 20_000
 _MAX_POINTS = 6_000
 _COLORS = {"ok": "#3a9d5d", "fail": "#c4a000", "info": "#d9534f", "pending": "#999"}
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class FaultInterval:
-    """A fault that was on from `start_s` to `end_s` (seconds since the run started)."""
-
-    start_s: float
-    end_s: float
-    label: str
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -52,6 +44,7 @@ class ReportInput:
     check: CheckResult | None
     node_status: Sequence[Mapping[str, object]] = field(default_factory=tuple)
     reproduce: str = ""
+    target: str = "paxos"  # the system under test, with its options, e.g. "etcd (reads: serializable)"
 
 
 def render_report(data: ReportInput) -> str:
@@ -123,9 +116,10 @@ def _label(inv: Event, done: Event | None) -> str:
 
 def _header(d: ReportInput) -> str:
     verdict = "no check" if d.check is None else d.check.verdict.name
-    failed = [c for c in d.cases if c.outcome != "pass"]
+    failed = [c for c in d.cases if c.outcome not in ("pass", NOT_AVAILABLE)]
     cls = "bad" if any(c.outcome == "fail" for c in d.cases) else "unk" if failed else "good"
-    rows = [("scenario", d.scenario), ("description", d.description), ("seed", d.seed), ("replicas", d.nodes),
+    rows = [("scenario", d.scenario), ("description", d.description), ("target", d.target), ("seed", d.seed),
+            ("nodes", d.nodes),
             ("duration", f"{d.duration_s:.1f} s"), ("history events", len(d.events)),
             ("linearizability", verdict)]
     if d.reproduce:

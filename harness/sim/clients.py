@@ -16,11 +16,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol
 
-from harness.history import CasValue, HistoryRecorder, Value
+from workloads.history import CasValue, HistoryRecorder, Value
 from harness.sim.config import SimConfig
 from harness.sim.node import Waiter
-from replica_image.kv import PRECONDITION_FAILED, STALE, Result
-from replica_image.paxos import Command
+from targets.paxos.core import PRECONDITION_FAILED, STALE, Result
+from targets.paxos.core import Command
 from workloads.generator import Op, OpGenerator
 
 __all__ = ["Clients", "Host"]

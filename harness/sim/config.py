@@ -7,10 +7,10 @@ import random
 from dataclasses import dataclass, replace
 
 from harness.checker import CheckResult, Verdict
-from harness.history import Event
+from workloads.history import Event
 from harness.sim.nemesis import Fault, plan_faults
 from harness.sim.network import NetFaults
-from replica_image.paxos import CoreConfig
+from targets.paxos.core import CoreConfig
 
 __all__ = ["SimConfig", "SimResult", "replica_core_config"]
 
@@ -68,7 +68,7 @@ class SimConfig:
     check_budget_s: float = 30.0
 
     def __post_init__(self) -> None:
-        from replica_image.bugs import UnknownBug, parse_bugs
+        from targets.paxos.core import UnknownBug, parse_bugs
 
         # The core ignores names it does not know: a typo would test a correct replica. Sorted, so the
         # name reported among several unknown ones does not depend on the hash seed.

@@ -20,9 +20,9 @@ import random
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
-from replica_image.errors import InternalError
-from replica_image.kv import KV, Result
-from replica_image.paxos import Batch, Command, CoreConfig, Envelope, ProposeResult, Record, Replica
+from targets.paxos.core import InternalError
+from targets.paxos.core import KV, Result
+from targets.paxos.core import Batch, Command, CoreConfig, Envelope, ProposeResult, Record, Replica
 
 __all__ = ["Disk", "SimNode", "Waiter"]
 

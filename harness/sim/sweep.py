@@ -22,8 +22,8 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Literal
 
-from harness.errors import UsageError
-from harness.history import write_jsonl
+from targets.errors import UsageError
+from workloads.history import write_jsonl
 from harness.scenario import seed_argument
 from harness.sim.world import SimConfig, SimResult, simulate
 
@@ -146,8 +146,8 @@ def parse_bugs(text: str) -> tuple[str, ...]:
     """The bug names of a `--bugs a,b` option, in the order given (duplicates dropped), read by the one
     parser (`replica_image.bugs.parse_bugs`); an unknown name is a UsageError naming the option and
     listing the known ones. `sim`, `detect` and `run` all read --bugs this way."""
-    from replica_image.bugs import UnknownBug
-    from replica_image.bugs import parse_bugs as parse
+    from targets.paxos.core import UnknownBug
+    from targets.paxos.core import parse_bugs as parse
 
     try:
         return parse(text)

@@ -29,16 +29,16 @@ import random
 from collections.abc import Callable
 
 from harness.checker import CheckResult, check, model_for, operations
-from harness.errors import InternalError
-from harness.history import HistoryRecorder
-from harness.scenario import DEFAULT_MIX, WorkloadSpec
+from targets.errors import InternalError
+from workloads.history import HistoryRecorder
+from workloads.spec import DEFAULT_MIX, WorkloadSpec
 from harness.sim.clients import Clients
 from harness.sim.config import SimConfig, SimResult, replica_core_config
 from harness.sim.nemesis import Fault
 from harness.sim.network import Network
 from harness.sim.node import Disk, SimNode, Waiter
-from replica_image.errors import InvalidMessage, ProtocolViolation, ReplicaError
-from replica_image.paxos import (
+from targets.paxos.core import InvalidMessage, ProtocolViolation, ReplicaError
+from targets.paxos.core import (
     AcceptRecord, Ballot, Batch, ChosenRecord, Command, Envelope, PromiseRecord, Record, Role, SnapshotRecord,
 )
 from workloads.generator import Op, OpGenerator

@@ -9,7 +9,7 @@ import random
 from typing import Any
 from dataclasses import dataclass, field
 
-from harness.history import CasValue, Event, Scalar, Value
+from workloads.history import CasValue, Event, Scalar, Value
 
 
 Row = tuple[Any, ...]

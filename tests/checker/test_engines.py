@@ -12,7 +12,7 @@ from collections import Counter
 import pytest
 
 from harness.checker import KVModel, RegisterModel, Verdict, check, operations
-from harness.history import Event, Scalar
+from workloads.history import Event, Scalar
 from tests.checker.histories import Execution, cas
 
 

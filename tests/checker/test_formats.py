@@ -8,8 +8,8 @@ import pytest
 
 from harness.checker import Verdict, check, detect, model_for, operations, parse
 from harness.checker.edn import EdnError, loads, skip
-from harness.errors import HistoryFormatError, UsageError
-from harness.history import CasValue, write_jsonl
+from targets.errors import HistoryFormatError, UsageError
+from workloads.history import CasValue, write_jsonl
 from tests.checker.histories import cas, h
 
 LOG = """\

@@ -23,7 +23,7 @@ from hypothesis import strategies as st
 from harness.checker import FORMATS, operations, parse
 from harness.checker.edn import EdnError, loads
 from harness.cli import main
-from harness.errors import HistoryFormatError, UsageError
+from targets.errors import HistoryFormatError, UsageError
 from tests.checker.test_formats import LOG  # the Jepsen log the format tests read, as a fuzz seed
 
 SOURCE = "fuzzed-history.txt"

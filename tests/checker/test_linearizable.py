@@ -6,7 +6,7 @@ import pytest
 
 from harness.checker import KVModel, RegisterModel, Verdict, check, operations
 from harness.checker.linearizable import SKIPPED
-from harness.history import Event
+from workloads.history import Event
 from tests.checker.histories import Row, cas, concurrent_puts, h
 
 V, I = Verdict.VALID, Verdict.INVALID

@@ -17,7 +17,7 @@ import pytest
 from faults.partitions import complete_grudge
 from faults.plan import FaultStep, LinkToxic, Partition
 from faults.toxiproxy import ToxiproxyAPI, ToxiproxyNemesis
-from harness.errors import InfraError, InternalError
+from targets.errors import InfraError, InternalError
 from tests.faults.conftest import Upstream, free_port
 
 T = TypeVar("T")

@@ -17,7 +17,7 @@ import pytest
 import harness.cluster
 import harness.run_command
 from harness.cli import main
-from harness.errors import InfraError, ScenarioError, UsageError
+from targets.errors import InfraError, ScenarioError, UsageError
 from harness.runner import RunOptions
 from harness.scenario import MAX_PROBLEMS, parse_scenario
 from harness.sim import SimConfig

@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from harness.nemesis import FaultLog
+from faults.log import FaultLog
 
 
 def _log(*entries: tuple[int, int | None, str, str]) -> FaultLog:

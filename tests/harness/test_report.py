@@ -5,9 +5,10 @@ import re
 from pathlib import Path
 
 from harness.checker import check, model_for, operations, parse
-from harness.history import Event
+from workloads.history import Event
 from harness.junit import CaseResult
-from harness.report import FaultInterval, ReportInput, render_report
+from faults.log import FaultInterval
+from harness.report import ReportInput, render_report
 
 CORPUS = Path(__file__).resolve().parents[1] / "checker" / "corpus"
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from harness.durations import format_duration, parse_duration_s
-from harness.errors import ScenarioError
+from targets.errors import ScenarioError
 from harness.scenario import (
     ChecksSpec, LinkSpec, PartitionSpec, ProcessSpec, RollingRestartSpec, TargetSpec, load_scenario,
     parse_scenario, scenario_files,

@@ -20,7 +20,7 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from harness.cli import main
-from harness.errors import ScenarioError, UsageError
+from targets.errors import ScenarioError, UsageError
 from harness.scenario import Scenario, parse_scenario, scenario_files
 
 ROOT = Path(__file__).resolve().parents[2]

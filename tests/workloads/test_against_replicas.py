@@ -19,12 +19,13 @@ import pytest
 from faults.plan import FaultPlan, make_plan, timeline
 from faults.toxiproxy import ToxiproxyAPI, ToxiproxyNemesis
 from harness.checker import KVModel, Verdict, check, operations
-from harness.history import HistoryRecorder
+from workloads.history import HistoryRecorder
 from harness.scenario import parse_scenario
 from tests.faults.conftest import server_binary, start_server
 from tests.replica.procs import LocalCluster, free_port
 from workloads.client import RecordingClient
 from workloads.interpreter import final_reads, run_workload
+from targets.paxos import PAXOS
 
 pytestmark = pytest.mark.processes
 
@@ -88,12 +89,12 @@ async def _run(cluster: LocalCluster, api: ToxiproxyAPI, client_ports: dict[int,
         async with aiohttp.ClientSession() as session:
             start = time.monotonic()
             chaos = asyncio.create_task(_nemesis(nem, plan, cluster, start, log))
-            stats = await run_workload(scenario.workload, seed=scenario.seed, urls=urls, recorder=rec,
+            stats = await run_workload(scenario.workload, adapter=PAXOS.adapter({}), seed=scenario.seed, urls=urls, recorder=rec,
                                        session=session)
             await chaos
             await nem.teardown()
             await asyncio.to_thread(cluster.wait_leader)
-            client = RecordingClient(session=session, urls=urls, recorder=rec, timeout_s=3.0, attempts=10)
+            client = RecordingClient(adapter=PAXOS.adapter({}), session=session, urls=urls, recorder=rec, timeout_s=3.0, attempts=10)
             reads = await final_reads(3, client=client, first_process=stats.processes, nodes=[1, 2, 3])
     finally:
         await nem.teardown()

@@ -9,11 +9,12 @@ from typing import TypeVar
 
 import aiohttp
 
-from harness.history import CasValue, HistoryRecorder
+from workloads.history import CasValue, HistoryRecorder
 from tests.faults.conftest import free_port
 from tests.workloads.fake_replica import FakeCluster, FakeReplica
 from workloads.client import Completion, RecordingClient
 from workloads.generator import Op
+from targets.paxos import PAXOS
 
 T = TypeVar("T")
 
@@ -24,7 +25,7 @@ def with_client(state: FakeReplica, body: Callable[[RecordingClient, HistoryReco
     async def main() -> T:
         async with FakeCluster(state) as cluster, aiohttp.ClientSession() as session:
             rec = HistoryRecorder(clock_ns=lambda: 0)
-            client = RecordingClient(session=session, urls=urls or cluster.urls, recorder=rec,
+            client = RecordingClient(adapter=PAXOS.adapter({}), session=session, urls=urls or cluster.urls, recorder=rec,
                                      timeout_s=timeout_s, attempts=attempts, retry_wait_s=0.01,
                                      retry_unknown=retry_unknown)
             return await body(client, rec, cluster)

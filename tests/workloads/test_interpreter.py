@@ -15,11 +15,12 @@ from collections import Counter
 import aiohttp
 
 from harness.checker import KVModel, Verdict, check, operations
-from harness.history import Event, HistoryRecorder
+from workloads.history import Event, HistoryRecorder
 from harness.scenario import WorkloadSpec
 from tests.workloads.fake_replica import FakeCluster, FakeReplica
 from workloads.client import RecordingClient
 from workloads.interpreter import WorkloadStats, final_reads, run_workload
+from targets.paxos import PAXOS
 
 
 def drive(spec: WorkloadSpec, state: FakeReplica, *, seed: int = 7,
@@ -27,11 +28,11 @@ def drive(spec: WorkloadSpec, state: FakeReplica, *, seed: int = 7,
     async def main() -> tuple[WorkloadStats, list[Event], dict[str, str | None]]:
         async with FakeCluster(state) as cluster, aiohttp.ClientSession() as session:
             rec = HistoryRecorder(clock_ns=lambda: 0)
-            stats = await run_workload(spec, seed=seed, urls=cluster.urls, recorder=rec, session=session)
+            stats = await run_workload(spec, adapter=PAXOS.adapter({}), seed=seed, urls=cluster.urls, recorder=rec, session=session)
             reads: dict[str, str | None] = {}
             if final:
                 state.chaos = None
-                client = RecordingClient(session=session, urls=cluster.urls, recorder=rec, timeout_s=1.0)
+                client = RecordingClient(adapter=PAXOS.adapter({}), session=session, urls=cluster.urls, recorder=rec, timeout_s=1.0)
                 reads = await final_reads(spec.keys, client=client, first_process=stats.processes,
                                           nodes=sorted(cluster.urls))
             return stats, rec.events, reads
@@ -121,7 +122,7 @@ def test_stop_ends_the_run_early_with_every_op_completed() -> None:
             stop = asyncio.Event()
             asyncio.get_running_loop().call_later(0.5, stop.set)
             t0 = asyncio.get_running_loop().time()
-            await run_workload(spec, seed=1, urls=cluster.urls, recorder=rec, session=session, stop=stop)
+            await run_workload(spec, adapter=PAXOS.adapter({}), seed=1, urls=cluster.urls, recorder=rec, session=session, stop=stop)
             return asyncio.get_running_loop().time() - t0, rec.events
 
     elapsed, events = asyncio.run(main())

@@ -9,7 +9,7 @@ from dataclasses import replace
 import pytest
 
 from harness.checker import Verdict
-from harness.history import write_jsonl
+from workloads.history import write_jsonl
 from harness.sim import Fault, NetFaults, SimConfig, SimResult, simulate
 
 

@@ -1,4 +1,4 @@
-"""The one error hierarchy of the harness.
+"""The one error hierarchy of paxos-chaos (harness, faults, workloads and targets raise it).
 
 Errors are split by who is at fault (the user, the infrastructure, a peer, or us) and are turned into an
 exit code and one line at a single boundary, the CLI (`harness.cli`). Every message names the offending

@@ -30,7 +30,7 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import IO, Final
 
-from harness.errors import HistoryFormatError
+from targets.errors import HistoryFormatError
 
 Scalar = str | int | None
 """A value stored under a key (our KV: str; a Jepsen register: int) or `None` for absent/unknown."""

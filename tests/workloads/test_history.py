@@ -1,4 +1,4 @@
-"""harness.history: the Event record and its JSONL form."""
+"""workloads.history: the Event record and its JSONL form."""
 
 from __future__ import annotations
 
@@ -6,8 +6,8 @@ import io
 
 import pytest
 
-from harness.errors import HistoryFormatError
-from harness.history import CasValue, Event, HistoryRecorder, parse_jsonl, read_jsonl, write_jsonl
+from targets.errors import HistoryFormatError
+from workloads.history import CasValue, Event, HistoryRecorder, parse_jsonl, read_jsonl, write_jsonl
 
 
 def _events() -> list[Event]:
