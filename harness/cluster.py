@@ -446,7 +446,12 @@ def run(args: argparse.Namespace) -> int:
             gone = remove_project(client, project)
             print(f"project {project}: removed {len(gone)} objects" + (f" ({', '.join(gone)})" if gone else ""))
         return 0
-    spec = ClusterSpec(n=args.n, project=args.project, port_base=args.port_base, target=args.target)
+    target = args.target
+    if args.cmd == "status":  # the running cluster says what it is (the label harness.compose puts on nodes)
+        labels = [c.labels.get(compose.TARGET_LABEL) for c in
+                  connect().containers.list(all=True, filters=_by_project(args.project))]
+        target = next((name for name in labels if name), target)
+    spec = ClusterSpec(n=args.n, project=args.project, port_base=args.port_base, target=target)
     cluster = Cluster(spec)
     if args.cmd == "status":
         print_status(cluster)

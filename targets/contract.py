@@ -37,7 +37,7 @@ import aiohttp
 
 __all__ = [
     "OPS", "Answer", "ClientAdapter", "NodeState", "Op", "OpName", "Target", "TargetOption", "agreed_leader",
-    "http_json",
+    "http_json", "json_object",
 ]
 
 OpName = Literal["get", "put", "append", "delete", "cas"]
@@ -224,3 +224,12 @@ def http_json(method: str, url: str, body: Any = None, *, timeout_s: float) -> t
     except urllib.error.HTTPError as exc:
         status, raw = exc.code, exc.read()
     return status, json.loads(raw) if raw else None
+
+
+def json_object(raw: bytes) -> dict[str, Any] | None:
+    """`raw` as a JSON object, or None (empty, not JSON, not an object): adapters read answers with it."""
+    try:
+        obj = json.loads(raw) if raw else None
+    except (UnicodeDecodeError, json.JSONDecodeError):
+        return None
+    return obj if isinstance(obj, dict) else None

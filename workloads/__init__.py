@@ -1,9 +1,9 @@
-"""Workloads: the pure op generator, the recording HTTP client, and the interpreter that runs them.
+"""Workloads: the workload spec, the pure op generator, the recording client (through a target's
+adapter), the interpreter that runs them, and the history.
 
-What belongs here: making operations (`generator`, pure and seeded), executing them against the
-replica API and recording every outcome in the history (`client`, `interpreter`). What does not:
-faults (`faults`), checking histories (`harness.checker`), cluster lifecycle (`harness`).
-"""
+What belongs here: making operations (`generator`, pure and seeded), executing them against a target
+and recording every outcome (`client`, `interpreter`, `history`). What does not: faults (`faults`),
+checking histories (`harness.checker`), cluster lifecycle (`harness`). Nothing here imports the harness."""
 
 from workloads.client import Completion, RecordingClient
 from workloads.generator import Op, OpGenerator, key_names

@@ -31,7 +31,7 @@ from typing import Any
 
 import aiohttp
 
-from targets.contract import Answer, NodeState, Op, Target, TargetOption, http_json
+from targets.contract import Answer, NodeState, Op, Target, TargetOption, http_json, json_object
 from targets.errors import InfraError
 
 __all__ = ["ETCD", "EtcdAdapter", "EtcdTarget", "classify"]
@@ -90,7 +90,7 @@ def classify(op: Op, status: int, raw: bytes) -> Answer:
     except 408/429 is a refusal (`fail`); everything else (503 UNAVAILABLE, 504 deadline, 500 without
     a known message, an empty or unreadable body) may have committed: `unknown`, the op ends `info`.
     """
-    body = _json(raw)
+    body = json_object(raw)
     if status == 200 and body is not None:
         if op.f == "get":
             kvs = body.get("kvs")
@@ -112,14 +112,6 @@ def classify(op: Op, status: int, raw: bytes) -> Answer:
     if 400 <= status < 500 and status not in (408, 429):
         return Answer(kind="fail", error=f"{status}: {message}"[:200])
     return Answer(kind="unknown", error=f"{status}: {message}"[:200])
-
-
-def _json(raw: bytes) -> dict[str, Any] | None:
-    try:
-        obj = json.loads(raw) if raw else None
-    except (UnicodeDecodeError, json.JSONDecodeError):
-        return None
-    return obj if isinstance(obj, dict) else None
 
 
 def _message(body: dict[str, Any] | None, raw: bytes) -> str:

@@ -9,7 +9,6 @@ switch, section 9 of DESIGN); the timing knobs pass through from the environment
 
 from __future__ import annotations
 
-import json
 import platform
 import shutil
 import subprocess
@@ -21,7 +20,7 @@ from urllib.parse import quote
 
 import aiohttp
 
-from targets.contract import OPS, Answer, NodeState, Op, Target, http_json
+from targets.contract import OPS, Answer, NodeState, Op, Target, http_json, json_object
 from targets.errors import InfraError
 from replica_image.bugs import KNOWN_BUGS, parse_bugs
 
@@ -66,7 +65,7 @@ def _http_request(op: Op) -> tuple[str, str, dict[str, str | None] | None]:
 
 def interpret(op: Op, status: int, raw: bytes) -> Answer:
     """Map one HTTP answer of the replica to an `Answer`."""
-    body = _json_object(raw)
+    body = json_object(raw)
     if status == 200:
         if op.f != "get":
             return Answer(kind="ok")
@@ -84,14 +83,6 @@ def interpret(op: Op, status: int, raw: bytes) -> Answer:
         return Answer(kind="not-applied", error="unavailable (not proposed)",
                       leader=leader if isinstance(leader, int) and not isinstance(leader, bool) else None)
     return Answer(kind="unknown", error=f"{status}{' proposed' if status == 503 else ''}")
-
-
-def _json_object(raw: bytes) -> dict[str, object] | None:
-    try:
-        obj = json.loads(raw) if raw else None
-    except (UnicodeDecodeError, json.JSONDecodeError):
-        return None
-    return obj if isinstance(obj, dict) else None
 
 
 def _int(v: object) -> int | None:

@@ -10,6 +10,7 @@ anything this process created. At session start, projects left by e2e sessions w
 from __future__ import annotations
 
 import atexit
+import contextlib
 import os
 import random
 import socket
@@ -94,10 +95,21 @@ def new_project() -> str:
     return name
 
 
-def make_cluster(n: int, *, tmp_path: Path, env: dict[str, str] | None = None) -> Cluster:
-    """An un-started cluster with its own project and ports (the default N=3 uses the committed file)."""
-    spec = ClusterSpec(n=n, project=new_project(), port_base=free_port_base(n), env=env or {})
-    return Cluster(spec, workdir=None if n == 3 else tmp_path / "compose")
+def make_cluster(n: int, *, tmp_path: Path, env: dict[str, str] | None = None, target: str = "paxos") -> Cluster:
+    """An un-started cluster with its own project and ports (paxos N=3 uses the committed file)."""
+    spec = ClusterSpec(n=n, project=new_project(), port_base=free_port_base(n), env=env or {}, target=target)
+    return Cluster(spec, workdir=None if n == 3 and target == "paxos" else tmp_path / "compose")
+
+
+@contextlib.contextmanager
+def running(cluster: Cluster) -> Iterator[Cluster]:
+    """Up (healthy within 120 s), then removed whatever happens."""
+    try:
+        cluster.up(timeout_s=120)
+        yield cluster
+    finally:
+        cluster.down()
+        _created.discard(cluster.spec.project)
 
 
 # Short election timeouts keep failover tests quick; correctness never depends on them.
@@ -107,13 +119,8 @@ FAST = {"ELECTION_TIMEOUT_MS": "300", "HEARTBEAT_MS": "50"}
 @pytest.fixture
 def cluster(built_images: images.BuildReport, tmp_path: Path) -> Iterator[Cluster]:
     """A healthy 3-replica cluster behind Toxiproxy, removed afterwards whatever happens."""
-    c = make_cluster(3, tmp_path=tmp_path, env=FAST)
-    try:
-        c.up(timeout_s=120)
+    with running(make_cluster(3, tmp_path=tmp_path, env=FAST)) as c:
         yield c
-    finally:
-        c.down()
-        _created.discard(c.spec.project)
 
 
 def socket_refuses(port: int) -> bool:

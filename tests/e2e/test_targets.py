@@ -22,7 +22,7 @@ from targets.contract import Answer, Op
 from targets.errors import InfraError
 from targets.paxos import PaxosTarget
 from targets.registry import get_target
-from tests.e2e.conftest import _created, free_port_base, new_project
+from tests.e2e.conftest import _created, free_port_base, make_cluster, new_project, running
 from tests.e2e.test_runner import run
 from tests.e2e.test_teardown import leftovers
 
@@ -32,15 +32,9 @@ ROOT = Path(__file__).resolve().parents[2]
 
 @pytest.fixture
 def etcd(built_images: images.BuildReport, tmp_path: Path) -> Iterator[Cluster]:
-    c = Cluster(ClusterSpec(n=3, project=new_project(), port_base=free_port_base(3), target="etcd"),
-                workdir=tmp_path / "compose")
-    try:
-        c.up(timeout_s=120)
+    with running(make_cluster(3, tmp_path=tmp_path, target="etcd")) as c:
         yield c
-    finally:
-        c.down()
-        _created.discard(c.spec.project)
-        assert leftovers(c.spec.project) == []
+    assert leftovers(c.spec.project) == []
 
 
 def attempt(cluster: Cluster, node: int, op: Op, *, options: Mapping[str, str] | None = None,

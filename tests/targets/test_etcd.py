@@ -7,6 +7,8 @@ import json
 
 import pytest
 import yaml
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from harness import compose
 from targets.contract import Op
@@ -99,3 +101,20 @@ def test_every_directed_peer_link_is_its_own_proxy_and_node_is_told_its_routes(n
             if j != i:
                 assert proxies[f"n{i}-n{j}"]["upstream"] == f"n{j}:{2380 + j}"
                 assert routes[str(j)] == f"toxiproxy:{compose.peer_port(i, j)}"
+
+
+@given(op=st.sampled_from([GET, PUT, CAS, Op(f="delete", key="k")]), status=st.integers(0, 999),
+       raw=st.one_of(st.binary(max_size=200),
+                     st.recursive(st.none() | st.booleans() | st.integers() | st.text(max_size=20),
+                                  lambda c: st.lists(c, max_size=3) | st.dictionaries(st.text(max_size=8), c, max_size=3),
+                                  max_leaves=10).map(lambda v: json.dumps(v).encode())))
+@settings(max_examples=300, deadline=None)
+def test_any_answer_is_classified_without_raising_and_only_200_is_ok(op: Op, status: int, raw: bytes) -> None:
+    """A hostile or broken server: whatever it answers, the adapter names an outcome (never a crash),
+    and never calls an op `ok` that etcd did not answer with 200."""
+    answer = classify(op, status, raw)
+    assert answer.kind in ("ok", "fail", "not-applied", "unknown")
+    if answer.kind == "ok":
+        assert status == 200
+    if op.f == "get":
+        assert answer.kind in ("ok", "fail")  # a read never leaves the process open
