@@ -27,12 +27,12 @@ import aiohttp  # noqa: E402
 from faults.partitions import complete_grudge, halves  # noqa: E402
 from faults.plan import FaultStep, Partition, make_plan  # noqa: E402
 from faults.toxiproxy import ToxiproxyAPI, ToxiproxyNemesis  # noqa: E402
-from workloads.history import HistoryRecorder  # noqa: E402
 from harness.scenario import WorkloadSpec, load_scenario, scenario_files  # noqa: E402
+from targets.paxos import PAXOS
 from tests.workloads.fake_replica import FakeCluster, FakeReplica  # noqa: E402
 from workloads.generator import OpGenerator  # noqa: E402
+from workloads.history import HistoryRecorder  # noqa: E402
 from workloads.interpreter import run_workload  # noqa: E402
-from targets.paxos import PAXOS
 
 
 def timed(label: str, fn: object, *, repeat: int) -> None:

@@ -13,14 +13,21 @@ step at `heal_s`, and heal everything at the end of the run (DESIGN 5).
 from __future__ import annotations
 
 import random
-from dataclasses import dataclass
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Literal, Protocol
 
 from faults import partitions
 from faults.partitions import Grudge
 from faults.schema import (
-    FaultSpec, LinkSpec, PartitionSpec, ProcessSpec, RollingRestartSpec, ScheduleEntry, TargetSpec, ToxicType,
+    FaultSpec,
+    LinkSpec,
+    PartitionSpec,
+    ProcessSpec,
+    RollingRestartSpec,
+    ScheduleEntry,
+    TargetSpec,
+    ToxicType,
 )
 
 __all__ = [

@@ -31,12 +31,12 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from targets.errors import UsageError
 from harness.junit import CaseResult
 from harness.runner import AGREEMENT, RunOptions, run_scenario
 from harness.scenario import Scenario, load_scenario, scenario_files
 from harness.sim import SimConfig
 from harness.sim.sweep import parse_bugs, sweep
+from targets.errors import UsageError
 from targets.registry import DEFAULT_TARGET, get_target
 
 __all__ = ["HINTS", "Detection", "SimDetection", "register_detect", "render", "safety_failure", "simulate_bug"]

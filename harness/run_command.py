@@ -14,10 +14,10 @@ import signal
 import sys
 from pathlib import Path
 
-from targets.errors import UsageError
 from harness.runner import RunOptions, RunOutcome, run_scenario
 from harness.scenario import Scenario, for_target, load_scenario, scenario_files, seed_argument
 from harness.sim.sweep import parse_bugs
+from targets.errors import UsageError
 from targets.registry import get_target
 
 __all__ = ["register_run"]

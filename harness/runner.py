@@ -29,20 +29,20 @@ from pathlib import Path
 import aiohttp
 
 from faults.docker import DockerProcesses
+from faults.log import FaultLog
 from faults.plan import FaultPlan, make_plan
 from faults.toxiproxy import ToxiproxyAPI, ToxiproxyNemesis
 from harness.checker import CheckResult, Verdict, check, model_for, operations
 from harness.cluster import Cluster, ClusterSpec, NodeStatus, remove_project
-from targets.errors import InfraError
-from workloads.history import HistoryRecorder, write_jsonl
 from harness.junit import NOT_AVAILABLE, CaseResult, to_junit_xml
-from faults.log import FaultLog
 from harness.nemesis import Nemesis
 from harness.report import ReportInput, render_report
 from harness.scenario import Scenario
 from harness.store import RunDir, new_run_dir
 from targets.contract import NodeState
+from targets.errors import InfraError
 from workloads.client import RecordingClient
+from workloads.history import HistoryRecorder, write_jsonl
 from workloads.interpreter import WorkloadStats, final_reads, run_workload
 
 __all__ = ["AGREEMENT", "RunOptions", "RunOutcome", "divergence", "run_scenario"]

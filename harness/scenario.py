@@ -26,13 +26,25 @@ from yaml.events import AliasEvent
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 from yaml.reader import ReaderError
 
-from harness.durations import DURATION_HINT, parse_duration_s
-from targets.errors import ScenarioError
 from faults.schema import (
-    LINKS, MODES, SHAPES, TARGET_WORDS, TOXIC_ATTRS, TOXIC_FAULTS, FaultSpec, LinkSpec, PartitionSpec,
-    ProcessSpec, RollingRestartSpec, ScheduleEntry, TargetSpec, ToxicType,
+    LINKS,
+    MODES,
+    SHAPES,
+    TARGET_WORDS,
+    TOXIC_ATTRS,
+    TOXIC_FAULTS,
+    FaultSpec,
+    LinkSpec,
+    PartitionSpec,
+    ProcessSpec,
+    RollingRestartSpec,
+    ScheduleEntry,
+    TargetSpec,
+    ToxicType,
 )
+from harness.durations import DURATION_HINT, parse_duration_s
 from targets.contract import Target
+from targets.errors import ScenarioError
 from targets.registry import DEFAULT_TARGET, TARGETS, get_target
 from workloads.spec import DEFAULT_MIX, OPS, WorkloadSpec
 

@@ -11,12 +11,12 @@ replica i and the others (`ni-nj` and `nj-ni`); `heal(cluster)` removes every to
 
 from __future__ import annotations
 
+import argparse
 import json
 import sys
 import time
 import urllib.error
 import urllib.request
-import argparse
 from typing import Any
 
 from harness.cluster import Cluster, ClusterSpec

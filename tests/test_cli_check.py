@@ -12,8 +12,8 @@ import pytest
 
 from harness.cli import main, parse_duration_s
 from targets.errors import UsageError
-from workloads.history import Event, write_jsonl
 from tests.checker.histories import Execution, concurrent_puts, h
+from workloads.history import Event, write_jsonl
 
 CORPUS = Path(__file__).parent / "checker" / "corpus"
 

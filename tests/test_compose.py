@@ -12,8 +12,8 @@ import pytest
 import yaml
 
 from harness import compose
-from targets.paxos import PEER_PORT, REPLICA_PORT
 from targets.errors import UsageError
+from targets.paxos import PEER_PORT, REPLICA_PORT
 
 ROOT = Path(__file__).resolve().parent.parent
 

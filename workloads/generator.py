@@ -14,6 +14,7 @@ from __future__ import annotations
 import bisect
 import itertools
 import random
+
 from targets.contract import Op, OpName
 from workloads.spec import WorkloadSpec
 

@@ -23,10 +23,10 @@ from dataclasses import dataclass
 import aiohttp
 
 from targets.contract import ClientAdapter
-from workloads.history import HistoryRecorder
-from workloads.spec import WorkloadSpec
 from workloads.client import RecordingClient
 from workloads.generator import Op, OpGenerator, key_names
+from workloads.history import HistoryRecorder
+from workloads.spec import WorkloadSpec
 
 __all__ = ["WorkloadStats", "final_reads", "run_workload"]
 

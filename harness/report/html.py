@@ -17,9 +17,9 @@ from dataclasses import dataclass, field
 from faults.log import FaultInterval
 from harness.checker.operation import Operation
 from harness.checker.result import CheckResult, Counterexample
-from workloads.history import CasValue, Event, Value
 from harness.junit import NOT_AVAILABLE, CaseResult
 from harness.report.svg import Frame, esc, shade, x_axis, y_axis
+from workloads.history import CasValue, Event, Value
 
 __all__ = ["ReportInput", "render_report"]
 

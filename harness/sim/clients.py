@@ -16,12 +16,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol
 
-from workloads.history import CasValue, HistoryRecorder, Value
 from harness.sim.config import SimConfig
 from harness.sim.node import Waiter
-from targets.paxos.core import PRECONDITION_FAILED, STALE, Result
-from targets.paxos.core import Command
+from targets.paxos.core import PRECONDITION_FAILED, STALE, Command, Result
 from workloads.generator import Op, OpGenerator
+from workloads.history import CasValue, HistoryRecorder, Value
 
 __all__ = ["Clients", "Host"]
 

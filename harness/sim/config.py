@@ -7,10 +7,10 @@ import random
 from dataclasses import dataclass, replace
 
 from harness.checker import CheckResult, Verdict
-from workloads.history import Event
 from harness.sim.nemesis import Fault, plan_faults
 from harness.sim.network import NetFaults
 from targets.paxos.core import CoreConfig
+from workloads.history import Event
 
 __all__ = ["SimConfig", "SimResult", "replica_core_config"]
 

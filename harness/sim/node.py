@@ -20,9 +20,18 @@ import random
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
-from targets.paxos.core import InternalError
-from targets.paxos.core import KV, Result
-from targets.paxos.core import Batch, Command, CoreConfig, Envelope, ProposeResult, Record, Replica
+from targets.paxos.core import (
+    KV,
+    Batch,
+    Command,
+    CoreConfig,
+    Envelope,
+    InternalError,
+    ProposeResult,
+    Record,
+    Replica,
+    Result,
+)
 
 __all__ = ["Disk", "SimNode", "Waiter"]
 

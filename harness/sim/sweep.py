@@ -22,10 +22,10 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Literal
 
-from targets.errors import UsageError
-from workloads.history import write_jsonl
 from harness.scenario import seed_argument
 from harness.sim.world import SimConfig, SimResult, simulate
+from targets.errors import UsageError
+from workloads.history import write_jsonl
 
 __all__ = ["Sweep", "Until", "parse_bugs", "register_sim", "sweep", "write_failure"]
 

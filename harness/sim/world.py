@@ -29,19 +29,30 @@ import random
 from collections.abc import Callable
 
 from harness.checker import CheckResult, check, model_for, operations
-from targets.errors import InternalError
-from workloads.history import HistoryRecorder
-from workloads.spec import DEFAULT_MIX, WorkloadSpec
 from harness.sim.clients import Clients
 from harness.sim.config import SimConfig, SimResult, replica_core_config
 from harness.sim.nemesis import Fault
 from harness.sim.network import Network
 from harness.sim.node import Disk, SimNode, Waiter
-from targets.paxos.core import InvalidMessage, ProtocolViolation, ReplicaError
+from targets.errors import InternalError
 from targets.paxos.core import (
-    AcceptRecord, Ballot, Batch, ChosenRecord, Command, Envelope, PromiseRecord, Record, Role, SnapshotRecord,
+    AcceptRecord,
+    Ballot,
+    Batch,
+    ChosenRecord,
+    Command,
+    Envelope,
+    InvalidMessage,
+    PromiseRecord,
+    ProtocolViolation,
+    Record,
+    ReplicaError,
+    Role,
+    SnapshotRecord,
 )
 from workloads.generator import Op, OpGenerator
+from workloads.history import HistoryRecorder
+from workloads.spec import DEFAULT_MIX, WorkloadSpec
 
 __all__ = ["SimConfig", "SimResult", "simulate"]
 

@@ -44,7 +44,7 @@ def _run(args: list[str], *, timeout: float, what: str, cwd: Path | None = None,
     except FileNotFoundError as exc:
         raise RuntimeError(f"{what}: {args[0]} is not installed; run this on a Debian bookworm host") from exc
     except subprocess.TimeoutExpired as exc:
-        raise RuntimeError(f"{what}: `{' '.join(args[:4])} ...` did not finish within {timeout:.0f} s "
+        raise RuntimeError(f"{what}: `{' '.join(args[:4])} ...` did not finish within {timeout:g} s "
                            "(is the Debian mirror reachable?)") from exc
     if done.returncode != 0:
         tail = (done.stderr.strip() or done.stdout.strip())[-2000:]

@@ -20,9 +20,9 @@ from urllib.parse import quote
 
 import aiohttp
 
+from replica_image.bugs import KNOWN_BUGS, parse_bugs
 from targets.contract import OPS, Answer, NodeState, Op, Target, http_json, json_object
 from targets.errors import InfraError
-from replica_image.bugs import KNOWN_BUGS, parse_bugs
 
 __all__ = ["PAXOS", "PaxosTarget"]
 

@@ -11,8 +11,19 @@ from replica_image.bugs import KNOWN_BUGS, UnknownBug, parse_bugs
 from replica_image.errors import InternalError, InvalidMessage, ProtocolViolation, ReplicaError
 from replica_image.kv import KV, PRECONDITION_FAILED, STALE, Result
 from replica_image.paxos import (
-    AcceptRecord, Ballot, Batch, ChosenRecord, Command, CoreConfig, Envelope, PromiseRecord, ProposeResult, Record,
-    Replica, Role, SnapshotRecord,
+    AcceptRecord,
+    Ballot,
+    Batch,
+    ChosenRecord,
+    Command,
+    CoreConfig,
+    Envelope,
+    PromiseRecord,
+    ProposeResult,
+    Record,
+    Replica,
+    Role,
+    SnapshotRecord,
 )
 
 __all__ = [

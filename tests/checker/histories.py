@@ -6,11 +6,10 @@ Not a test module (no `test_` prefix); imported by the checker tests and benchma
 from __future__ import annotations
 
 import random
-from typing import Any
 from dataclasses import dataclass, field
+from typing import Any
 
 from workloads.history import CasValue, Event, Scalar, Value
-
 
 Row = tuple[Any, ...]
 """(process, type, f, key, value[, error])"""

@@ -12,8 +12,8 @@ from collections import Counter
 import pytest
 
 from harness.checker import KVModel, RegisterModel, Verdict, check, operations
-from workloads.history import Event, Scalar
 from tests.checker.histories import Execution, cas
+from workloads.history import Event, Scalar
 
 
 def _random_history(seed: int, *, register: bool = False) -> list[Event]:

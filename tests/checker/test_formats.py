@@ -9,8 +9,8 @@ import pytest
 from harness.checker import Verdict, check, detect, model_for, operations, parse
 from harness.checker.edn import EdnError, loads, skip
 from targets.errors import HistoryFormatError, UsageError
-from workloads.history import CasValue, write_jsonl
 from tests.checker.histories import cas, h
+from workloads.history import CasValue, write_jsonl
 
 LOG = """\
 2017-03-01 12:00:00,000 some other log line

@@ -6,8 +6,8 @@ import pytest
 
 from harness.checker import KVModel, RegisterModel, Verdict, check, operations
 from harness.checker.linearizable import SKIPPED
-from workloads.history import Event
 from tests.checker.histories import Row, cas, concurrent_puts, h
+from workloads.history import Event
 
 V, I = Verdict.VALID, Verdict.INVALID
 

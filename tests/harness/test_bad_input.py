@@ -17,7 +17,6 @@ import pytest
 import harness.cluster
 import harness.run_command
 from harness.cli import main
-from targets.errors import InfraError, ScenarioError, UsageError
 from harness.runner import RunOptions
 from harness.scenario import MAX_PROBLEMS, parse_scenario
 from harness.sim import SimConfig
@@ -25,6 +24,7 @@ from harness.sim.sweep import parse_bugs as parse_bugs_option
 from replica_image.bugs import KNOWN_BUGS, UnknownBug, parse_bugs
 from replica_image.config import ConfigError
 from replica_image.config import _bugs as replica_bugs  # BUGS= alone: the rest of the env is another test's
+from targets.errors import InfraError, ScenarioError, UsageError
 
 SRC = "scenarios/x.yaml"
 HEAD = "description: d\nworkload: {duration: 5s}\n"  # lines 1-2

@@ -4,11 +4,11 @@ import dataclasses
 import re
 from pathlib import Path
 
-from harness.checker import check, model_for, operations, parse
-from workloads.history import Event
-from harness.junit import CaseResult
 from faults.log import FaultInterval
+from harness.checker import check, model_for, operations, parse
+from harness.junit import CaseResult
 from harness.report import ReportInput, render_report
+from workloads.history import Event
 
 CORPUS = Path(__file__).resolve().parents[1] / "checker" / "corpus"
 

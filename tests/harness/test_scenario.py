@@ -8,11 +8,18 @@ from pathlib import Path
 import pytest
 
 from harness.durations import format_duration, parse_duration_s
-from targets.errors import ScenarioError
 from harness.scenario import (
-    ChecksSpec, LinkSpec, PartitionSpec, ProcessSpec, RollingRestartSpec, TargetSpec, load_scenario,
-    parse_scenario, scenario_files,
+    ChecksSpec,
+    LinkSpec,
+    PartitionSpec,
+    ProcessSpec,
+    RollingRestartSpec,
+    TargetSpec,
+    load_scenario,
+    parse_scenario,
+    scenario_files,
 )
+from targets.errors import ScenarioError
 
 ROOT = Path(__file__).resolve().parents[2]
 W = "workload: {duration: 10s}\n"

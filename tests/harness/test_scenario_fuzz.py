@@ -20,8 +20,8 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from harness.cli import main
-from targets.errors import ScenarioError, UsageError
 from harness.scenario import Scenario, parse_scenario, scenario_files
+from targets.errors import ScenarioError, UsageError
 
 ROOT = Path(__file__).resolve().parents[2]
 SOURCE = "scenarios/fuzzed.yaml"

@@ -19,13 +19,13 @@ import pytest
 from faults.plan import FaultPlan, make_plan, timeline
 from faults.toxiproxy import ToxiproxyAPI, ToxiproxyNemesis
 from harness.checker import KVModel, Verdict, check, operations
-from workloads.history import HistoryRecorder
 from harness.scenario import parse_scenario
+from targets.paxos import PAXOS
 from tests.faults.conftest import server_binary, start_server
 from tests.replica.procs import LocalCluster, free_port
 from workloads.client import RecordingClient
+from workloads.history import HistoryRecorder
 from workloads.interpreter import final_reads, run_workload
-from targets.paxos import PAXOS
 
 pytestmark = pytest.mark.processes
 

@@ -9,12 +9,12 @@ from typing import TypeVar
 
 import aiohttp
 
-from workloads.history import CasValue, HistoryRecorder
+from targets.paxos import PAXOS
 from tests.faults.conftest import free_port
 from tests.workloads.fake_replica import FakeCluster, FakeReplica
 from workloads.client import Completion, RecordingClient
 from workloads.generator import Op
-from targets.paxos import PAXOS
+from workloads.history import CasValue, HistoryRecorder
 
 T = TypeVar("T")
 

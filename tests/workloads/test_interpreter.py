@@ -15,12 +15,12 @@ from collections import Counter
 import aiohttp
 
 from harness.checker import KVModel, Verdict, check, operations
-from workloads.history import Event, HistoryRecorder
 from harness.scenario import WorkloadSpec
+from targets.paxos import PAXOS
 from tests.workloads.fake_replica import FakeCluster, FakeReplica
 from workloads.client import RecordingClient
+from workloads.history import Event, HistoryRecorder
 from workloads.interpreter import WorkloadStats, final_reads, run_workload
-from targets.paxos import PAXOS
 
 
 def drive(spec: WorkloadSpec, state: FakeReplica, *, seed: int = 7,

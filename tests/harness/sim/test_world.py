@@ -9,8 +9,8 @@ from dataclasses import replace
 import pytest
 
 from harness.checker import Verdict
-from workloads.history import write_jsonl
 from harness.sim import Fault, NetFaults, SimConfig, SimResult, simulate
+from workloads.history import write_jsonl
 
 
 def _jsonl(r: SimResult) -> str:
