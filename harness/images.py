@@ -346,6 +346,7 @@ def noxious_sources() -> list[Path]:
     if (TOXIPROXY_SRC / "Dockerfile").exists():
         files.append(TOXIPROXY_SRC / "Dockerfile")
     files += [p for p in (TOXIPROXY_SRC / "src").rglob("*") if p.is_file()]
+    files += [p for p in (TOXIPROXY_SRC / "vendor").rglob("*") if p.is_file()]  # noxious, patched
     missing = [str(p.relative_to(ROOT)) for p in files if not p.exists()]
     if missing:
         raise InfraError(f"cannot build the offline Toxiproxy server: missing {', '.join(missing)}")
