@@ -60,3 +60,16 @@ def test_fault_timeline_names_the_kind_and_lists_each_fault_in_full() -> None:
                                      cases=[], check=None))
     assert ">partition isolate-leader (drop)</text>" in html  # the axis label: the kind only
     assert f"<td>1.0 s</td><td>2.5 s</td><td>{label}</td>" in html  # the list: everything
+
+
+def test_a_check_not_available_for_the_target_is_shown_as_such_and_does_not_make_the_run_undecided() -> None:
+    from harness.junit import NOT_AVAILABLE
+
+    events, model = _events("c01-ok.txt")
+    result = check(model_for(model), operations(events))
+    html = render_report(ReportInput(
+        scenario="s", description="d", seed=1, nodes=3, duration_s=10.0, events=events, faults=[],
+        cases=[CaseResult(name="linearizable", outcome="pass"),
+               CaseResult(name="agreement", outcome=NOT_AVAILABLE, message="the target has no state probe")],
+        check=result, target="mysys"))
+    assert "PASSED" in html and "not available" in html and "mysys" in html
