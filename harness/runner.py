@@ -42,7 +42,7 @@ from harness.store import RunDir, new_run_dir
 from targets.contract import NodeState
 from targets.errors import InfraError
 from workloads.client import RecordingClient
-from workloads.history import HistoryRecorder, write_jsonl
+from workloads.history import HistoryRecorder
 from workloads.interpreter import WorkloadStats, final_reads, run_workload
 
 __all__ = ["AGREEMENT", "RunOptions", "RunOutcome", "divergence", "run_scenario"]

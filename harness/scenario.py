@@ -16,7 +16,7 @@ import argparse
 import difflib
 import sys
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal, TypeGuard, TypeVar
 
@@ -46,7 +46,7 @@ from harness.durations import DURATION_HINT, parse_duration_s
 from targets.contract import Target
 from targets.errors import ScenarioError
 from targets.registry import DEFAULT_TARGET, TARGETS, get_target
-from workloads.spec import DEFAULT_MIX, OPS, WorkloadSpec
+from workloads.spec import OPS, WorkloadSpec
 
 __all__ = [
     "CLUSTER_SIZES", "OPS", "SHAPES", "ChecksSpec", "ClusterSpec", "FaultSpec", "LinkSpec",
