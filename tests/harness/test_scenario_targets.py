@@ -65,3 +65,21 @@ def test_a_file_invalid_on_its_own_is_not_silently_skipped(tmp_path: Path) -> No
     with pytest.raises(ScenarioError, match="bad.yaml:2"):
         for_target([bad], "etcd")
     assert load_scenario(ROOT / "scenarios" / "halves.yaml", target="etcd").cluster.target == "etcd"
+
+
+def test_a_fault_the_target_cannot_take_is_a_validation_error_at_its_line(monkeypatch: pytest.MonkeyPatch) -> None:
+    from types import MappingProxyType
+
+    from targets import registry
+    from targets.paxos import PaxosTarget
+
+    class NoPause(PaxosTarget):
+        name = "nopause"
+        unsupported_faults = MappingProxyType({"pause": "its nodes cannot be frozen"})
+
+    monkeypatch.setitem(registry.TARGETS, "nopause", NoPause())
+    text = "description: d\nworkload: {duration: 10s}\nfaults:\n  - pause: {target: leader}\n    at: 1s\n    for: 2s\n"
+    with pytest.raises(ScenarioError) as err:
+        parse_scenario(text, target="nopause")
+    assert "<string>:4 faults[0].pause: target nopause cannot take pause: its nodes cannot be frozen" in str(err.value)
+    assert parse_scenario(text).faults  # the same file is fine for paxos
