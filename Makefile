@@ -51,8 +51,10 @@ unit: venv
 
 ## chaos: the default suite (every scenario in scenarios/, one fresh cluster each); results in store/
 ##        TARGET=etcd runs the scenarios that apply to etcd (`paxos-chaos list --target etcd`)
+##        (builds only the images it needs: the base, Toxiproxy and the target's; `make images` builds all)
 SUITE ?= scenarios
-chaos: images
+chaos: venv
+	$(PY) -m harness.images --target $(or $(TARGET),paxos)
 	$(PY) -m harness.cli run --suite $(SUITE) --port-base $(PORT_BASE) $(if $(BUGS),--bugs $(BUGS),) $(if $(TARGET),--target $(TARGET),)
 
 ## sim: the simulator (harness/sim, docs/simulator.md): SEEDS seeds, stop at the first failing one
