@@ -162,21 +162,15 @@ def _register_cluster(sub: "argparse._SubParsersAction[argparse.ArgumentParser]"
     """`up`, `down`, `status`: the cluster lifecycle of `harness.cluster`, under the one CLI."""
     import os
 
+    from harness.cluster import add_arguments
+
     for name, text in (("up", "start a cluster and wait until it is healthy"),
                        ("status", "show every node's container, health and what its target's probe sees"),
                        ("down", "remove the cluster's containers, networks and volumes")):
         p = sub.add_parser(name, help=text, description=text)
         p.add_argument("--project", default=os.environ.get("PROJECT", "paxos-chaos"),
                        help="compose project name (default paxos-chaos)")
-        if name == "down":
-            p.add_argument("--all", action="store_true", help="remove every paxos-chaos project")
-        else:
-            p.add_argument("--n", type=int, default=int(os.environ.get("N", "3")), help="nodes: 3, 5 or 7")
-            p.add_argument("--target", default=os.environ.get("TARGET") or "paxos",
-                           help="the system under test: paxos (default) or etcd")
-            p.add_argument("--port-base", type=int, default=int(os.environ.get("PORT_BASE", "8000")),
-                           help="Toxiproxy API on PORT_BASE+474, client-ni on PORT_BASE+i (default 8000)")
-            p.add_argument("--timeout", type=float, default=120.0, help="seconds to wait for health")
+        add_arguments(p, name)
         p.set_defaults(func=_run_cluster, cmd=name)
 
 

@@ -420,21 +420,26 @@ def print_status(cluster: Cluster) -> None:
               + (f"  ({p.error})" if p.error else ""))
 
 
+def add_arguments(p: argparse.ArgumentParser, cmd: str) -> None:
+    """The options of `up`, `status` or `down` (here and under `paxos-chaos`; `--project` is the caller's)."""
+    if cmd == "down":
+        p.add_argument("--all", action="store_true", help="remove every paxos-chaos project, not just --project")
+        return
+    p.add_argument("--n", type=int, default=int(os.environ.get("N", "3")), help="nodes: 3, 5 or 7")
+    p.add_argument("--target", default=os.environ.get("TARGET") or DEFAULT_TARGET,
+                   help="the system under test: paxos (default) or etcd")
+    p.add_argument("--port-base", type=int, default=int(os.environ.get("PORT_BASE", "8000")),
+                   help="Toxiproxy API on PORT_BASE+474, client-ni on PORT_BASE+i (default 8000)")
+    p.add_argument("--timeout", type=float, default=120.0, help="seconds to wait for health (default 120)")
+
+
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m harness.cluster", description="paxos-chaos cluster lifecycle")
     p.add_argument("--project", default=os.environ.get("PROJECT", DEFAULT_PROJECT),
                    help="compose project name (default paxos-chaos)")
     sub = p.add_subparsers(dest="cmd", required=True)
-    for name in ("up", "status"):
-        s = sub.add_parser(name)
-        s.add_argument("--n", type=int, default=int(os.environ.get("N", "3")), help="nodes: 3, 5 or 7")
-        s.add_argument("--target", default=os.environ.get("TARGET", DEFAULT_TARGET),
-                       help="the system under test (default paxos)")
-        s.add_argument("--port-base", type=int, default=int(os.environ.get("PORT_BASE", "8000")),
-                       help="API on PORT_BASE+474, client-ni on PORT_BASE+i (default 8000)")
-        s.add_argument("--timeout", type=float, default=120.0, help="seconds to wait for health (default 120)")
-    down = sub.add_parser("down")
-    down.add_argument("--all", action="store_true", help="remove every paxos-chaos project, not just --project")
+    for name in ("up", "status", "down"):
+        add_arguments(sub.add_parser(name), name)
     return p
 
 

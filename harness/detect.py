@@ -108,13 +108,13 @@ def register_detect(sub: "argparse._SubParsersAction[argparse.ArgumentParser]") 
 
 
 def _bugs(text: str | None) -> list[str]:
-    KNOWN_BUGS = get_target(DEFAULT_TARGET).known_bugs  # noqa: N806 - the detection suite plants paxos's bugs
+    known = get_target(DEFAULT_TARGET).known_bugs  # the detection suite plants paxos's bugs
 
     if text is None:
-        return sorted(KNOWN_BUGS)
+        return sorted(known)
     names = list(parse_bugs(text))
     if not names:
-        raise UsageError(f"--bugs {text!r}: no bug named; known: {','.join(sorted(KNOWN_BUGS))}")
+        raise UsageError(f"--bugs {text!r}: no bug named; known: {','.join(sorted(known))}")
     return names
 
 

@@ -54,8 +54,7 @@ def _scenarios(args: argparse.Namespace) -> list[Scenario]:
     if args.suite:
         suite, skipped = for_target(scenario_files(args.suite), args.target)
         for path, why in skipped:
-            print(f"[{path.stem}] does not apply to target {args.target}, left out: {why.split(' ', 1)[-1]}",
-                  flush=True)
+            print(f"[{path.stem}] does not apply to target {args.target}, left out: {why}", flush=True)
     if not named and not suite:
         raise UsageError("no scenario given: name YAML files, or use --suite scenarios/")
     return named + suite
@@ -64,10 +63,9 @@ def _scenarios(args: argparse.Namespace) -> list[Scenario]:
 def _run(args: argparse.Namespace) -> int:
     scenarios = _scenarios(args)
     bugs = None if args.bugs is None else parse_bugs(args.bugs)  # a typo: exit 2 before Docker is touched
-    if bugs and any(not get_target(s.cluster.target).known_bugs for s in scenarios):
-        raise UsageError(f"--bugs {args.bugs}: these are the paxos replica's bugs; target "
-                         f"{next(s.cluster.target for s in scenarios if not get_target(s.cluster.target).known_bugs)}"
-                         " has none")
+    without = sorted({s.cluster.target for s in scenarios if not get_target(s.cluster.target).known_bugs})
+    if bugs and without:
+        raise UsageError(f"--bugs {args.bugs}: these are the paxos replica's bugs; target {without[0]} has none")
     from harness.cluster import connect
 
     connect()  # Docker not running: one line and exit 2, before anything is created

@@ -1007,9 +1007,20 @@ def _unknown(word: str, allowed: Sequence[str], what: str) -> str:
            f"use one of: {', '.join(allowed)}"
 
 
+def under_target(path: Path, own: Scenario, target: str | None) -> Scenario | str:
+    """`own` (the file as written, valid) run under `target` (None: its own): the scenario, or why it
+    does not apply (its first validation problem under that target, without the file:line prefix)."""
+    if target is None or target == own.cluster.target:
+        return own
+    try:
+        return load_scenario(path, target=target)
+    except ScenarioError as exc:
+        return str(exc).splitlines()[0].split(" ", 1)[-1]
+
+
 def for_target(paths: Sequence[Path], target: str | None) -> tuple[list[Scenario], list[tuple[Path, str]]]:
     """The scenarios of `paths` that apply to `target` (None: each file's own), and those that do not,
-    each with the reason (its first validation problem under that target, e.g. an op the target lacks).
+    each with the reason (`under_target`).
 
     Raises:
         ScenarioError: a file is invalid on its own (whatever the target): that is the user's to fix.
@@ -1019,14 +1030,11 @@ def for_target(paths: Sequence[Path], target: str | None) -> tuple[list[Scenario
     runnable: list[Scenario] = []
     skipped: list[tuple[Path, str]] = []
     for path in paths:
-        own = load_scenario(path)
-        if target is None or target == own.cluster.target:
-            runnable.append(own)
-            continue
-        try:
-            runnable.append(load_scenario(path, target=target))
-        except ScenarioError as exc:
-            skipped.append((path, str(exc).splitlines()[0]))
+        found = under_target(path, load_scenario(path), target)
+        if isinstance(found, str):
+            skipped.append((path, found))
+        else:
+            runnable.append(found)
     return runnable, skipped
 
 
@@ -1096,15 +1104,11 @@ def _run_list(args: argparse.Namespace) -> int:
             bad += 1
             print(f"{path.stem:24} INVALID  {str(exc).splitlines()[0]}")
             continue
-        where = s.cluster.target
-        if args.target is not None and args.target != s.cluster.target:
-            try:
-                s = load_scenario(path, target=args.target)
-                where = args.target
-            except ScenarioError as exc:
-                why = str(exc).splitlines()[0].split(" ", 1)[-1]
-                print(f"{s.name:24} does not apply to {args.target}: {why}")
-                continue
-        print(f"{s.name:24} {where:<6} n={s.cluster.size}  {s.workload.duration_s:>5g}s  "
+        found = under_target(path, s, args.target)
+        if isinstance(found, str):
+            print(f"{s.name:24} does not apply to {args.target}: {found}")
+            continue
+        s = found
+        print(f"{s.name:24} {s.cluster.target:<6} n={s.cluster.size}  {s.workload.duration_s:>5g}s  "
               f"{len(s.faults):>2} fault item(s)  {s.description}")
     return 2 if bad else 0
