@@ -132,7 +132,7 @@ def _node_service(tgt: Target, n: int, i: int, *, options: Mapping[str, str], di
     way = {j: f"n{j}:{tgt.peer_port(j)}" for j in range(1, n + 1) if j != i} if direct else routes(n, i)
     service = tgt.service(i, n, routes=way, options=options)
     service.update({
-        "volumes": [f"n{i}-data:{tgt.data_dir}"],
+        "volumes": [f"n{i}-data:{tgt.data_dir}", *service.get("volumes", [])],  # the target's own mounts too
         "networks": ["paxos"],
         "depends_on": {"toxiproxy": {"condition": "service_healthy"}},
         "labels": _labels(**{NODE_LABEL: str(i), TARGET_LABEL: tgt.name}),

@@ -15,7 +15,15 @@ import sys
 from pathlib import Path
 
 from harness.runner import RunOptions, RunOutcome, run_scenario
-from harness.scenario import Scenario, for_target, load_scenario, scenario_files, seed_argument
+from harness.scenario import (
+    Scenario,
+    add_node_argument,
+    for_target,
+    load_scenario,
+    option_overrides,
+    scenario_files,
+    seed_argument,
+)
 from harness.sim.sweep import parse_bugs
 from targets.errors import UsageError
 from targets.registry import get_target
@@ -41,18 +49,20 @@ def register_run(sub: "argparse._SubParsersAction[argparse.ArgumentParser]") -> 
     p.add_argument("--bugs", default=None,
                    help="comma-separated replica bugs to enable (overrides the scenarios'; '' for none)")
     p.add_argument("--target", default=os.environ.get("TARGET") or None, metavar="NAME",
-                   help="the system under test, replacing each scenario's cluster.target (paxos, etcd); "
+                   help="the system under test, replacing each scenario's cluster.target (paxos, etcd, maelstrom); "
                         "with --suite, the scenarios that do not apply to it are listed and left out")
+    add_node_argument(p)
     p.set_defaults(func=_run)
 
 
 def _scenarios(args: argparse.Namespace) -> list[Scenario]:
     """Every scenario to run, validated before anything starts (ScenarioError, exit 2). A file named
     on the command line must apply to `--target`; of a `--suite`, those that do not are left out."""
-    named = [load_scenario(p, target=args.target) for p in args.scenarios]
+    overrides = option_overrides(args)
+    named = [load_scenario(p, target=args.target, options=overrides) for p in args.scenarios]
     suite: list[Scenario] = []
     if args.suite:
-        suite, skipped = for_target(scenario_files(args.suite), args.target)
+        suite, skipped = for_target(scenario_files(args.suite), args.target, overrides)
         for path, why in skipped:
             print(f"[{path.stem}] does not apply to target {args.target}, left out: {why}", flush=True)
     if not named and not suite:

@@ -52,7 +52,8 @@ __all__ = [
     "CLUSTER_SIZES", "OPS", "SHAPES", "ChecksSpec", "ClusterSpec", "FaultSpec", "LinkSpec",
     "PartitionSpec", "ProcessSpec", "RollingRestartSpec", "Scenario", "ScheduleEntry", "TOXIC_FAULTS",
     "TargetSpec", "ToxicType",
-    "WorkloadSpec", "load_scenario", "parse_scenario", "register_list", "register_validate",
+    "WorkloadSpec", "add_node_argument", "load_scenario", "option_overrides", "parse_scenario", "register_list",
+    "register_validate",
     "scenario_files", "seed_argument",
 ]
 
@@ -119,8 +120,10 @@ class Scenario:
 # -- loading -----------------------------------------------------------------------------------------
 
 
-def load_scenario(path: str | Path, *, target: str | None = None) -> Scenario:
-    """Read and validate one scenario file; `target` (the CLI's `--target`) replaces `cluster.target`.
+def load_scenario(path: str | Path, *, target: str | None = None,
+                  options: Mapping[str, str] | None = None) -> Scenario:
+    """Read and validate one scenario file; `target` (the CLI's `--target`) replaces `cluster.target`,
+    `options` (the CLI's `--node`, an absolute path) replace the file's target options of those names.
 
     Raises:
         ScenarioError: the file is missing, unreadable, not YAML, or breaks the schema. The message
@@ -138,11 +141,11 @@ def load_scenario(path: str | Path, *, target: str | None = None) -> Scenario:
         raise ScenarioError(f"{p}: is a directory; give a scenario YAML file") from None
     except (OSError, UnicodeDecodeError) as exc:
         raise ScenarioError(f"{p}: cannot read the file ({exc}); check its permissions/encoding") from None
-    return parse_scenario(text, source=str(p), default_name=p.stem, target=target)
+    return parse_scenario(text, source=str(p), default_name=p.stem, target=target, options=options)
 
 
 def parse_scenario(text: str, *, source: str = "<string>", default_name: str = "scenario",
-                   target: str | None = None) -> Scenario:
+                   target: str | None = None, options: Mapping[str, str] | None = None) -> Scenario:
     """Validate scenario YAML `text`; `source` names it in messages. See `load_scenario`."""
     if len(text) > MAX_FILE_BYTES:
         raise ScenarioError(f"{source}: {len(text)} characters is too big for a scenario (limit "
@@ -169,7 +172,7 @@ def parse_scenario(text: str, *, source: str = "<string>", default_name: str = "
                             "`description:` and `workload:` (see docs/scenarios.md)")
     if target is not None and target not in TARGETS:
         raise ScenarioError(f"--target {target!r}: {_unknown(target, sorted(TARGETS), 'target')}")
-    v = _Validator(source, target=target)
+    v = _Validator(source, target=target, options=options)
     scenario = v.scenario(root, default_name)
     if v.problems or scenario is None:
         # an aliased node is validated at each use: say each problem once
@@ -288,9 +291,10 @@ _BAD = _Missing()
 class _Validator:
     """Walks the composed YAML node tree, collecting problems as (line, message)."""
 
-    def __init__(self, source: str, *, target: str | None = None) -> None:
+    def __init__(self, source: str, *, target: str | None = None, options: Mapping[str, str] | None = None) -> None:
         self.source = source
         self.override = target  # the CLI's --target: wins over the file's cluster.target
+        self.option_overrides = dict(options or {})  # the CLI's --node: wins over the file's
         self.system: Target = get_target(target or DEFAULT_TARGET)  # known once `cluster` validated
         self.problems: list[tuple[int, str]] = []
         self.size: int | None = None  # known once `cluster` validated; gates node-name checks
@@ -459,8 +463,9 @@ class _Validator:
                              "", lambda n, p: self.text(n, p, one_line=True))
         seed = self.optional(keys, "seed", "", 1,
                              lambda n, p: self.integer(n, p, 0, MAX_SEED, rule=f"{SEED_RULE} ({MAX_SEED})"))
-        cluster = self.optional(keys, "cluster", "", ClusterSpec(target=self.system.name,
-                                                                  options=self.default_options()), self.cluster)
+        cluster = (self.cluster(keys["cluster"], "cluster") if "cluster" in keys
+                   else self.cluster(MappingNode("tag:yaml.org,2002:map", [], root.start_mark, root.end_mark),
+                                     "cluster"))
         if isinstance(cluster, ClusterSpec):
             self.size = cluster.size
         workload = self.workload(keys["workload"], "workload") if "workload" in keys else _BAD
@@ -475,9 +480,6 @@ class _Validator:
         assert isinstance(faults, tuple) and isinstance(checks, ChecksSpec)
         return Scenario(name=name, description=desc, seed=seed, cluster=cluster, workload=workload,
                         faults=faults, checks=checks, source=self.source)
-
-    def default_options(self) -> tuple[tuple[str, str], ...]:
-        return tuple(sorted(self.system.check_options({}).items()))
 
     def cluster(self, node: Node, path: str) -> ClusterSpec | _Missing:
         keys = self.mapping(node, path, _CLUSTER_KEYS)
@@ -500,18 +502,60 @@ class _Validator:
                                                          f"not of {self.system.name}; remove it")
                 return _BAD
             opt = next(o for o in self.system.options if o.name == key)
-            value = self.choice(keys[key], f"{path}.{key}", opt.choices)
+            value = (self.path_option(keys[key], f"{path}.{key}", key) if opt.kind == "path"
+                     else self.choice(keys[key], f"{path}.{key}", opt.choices))
             if isinstance(value, _Missing):
                 return _BAD
             given[key] = value
+        if not self.apply_option_overrides(node, path, given):
+            return _BAD
         if isinstance(size, _Missing) or isinstance(bugs, _Missing):
             return _BAD
         if bugs and not self.system.known_bugs:
             self.problem(keys["bugs"], f"{path}.bugs", f"target {self.system.name} has no deliberate bugs "
                                                        "(bugs are the paxos replica's); remove it")
             return _BAD
-        options = tuple(sorted(self.system.check_options(given).items()))
+        try:
+            options = tuple(sorted(self.system.check_options(given).items()))
+        except ValueError as exc:  # a path option that must be given
+            self.problem(node, path, f"{exc}")
+            return _BAD
         return ClusterSpec(size=size, bugs=bugs, target=self.system.name, options=options)
+
+    def apply_option_overrides(self, node: Node, path: str, given: dict[str, str]) -> bool:
+        """The CLI's option overrides (`--node`), checked like the file's own; False after a problem."""
+        ok = True
+        for key, value in self.option_overrides.items():
+            opt = next((o for o in self.system.options if o.name == key), None)
+            if opt is None:
+                owners = [t.name for t in TARGETS.values() if key in {o.name for o in t.options}]
+                self.problem(node, path, f"--{key} is an option of target {' and '.join(owners) or '(none)'}, "
+                                         f"not of {self.system.name}; leave it out or use --target")
+                ok = False
+                continue
+            why = self.system.check_path(key, Path(value)) if opt.kind == "path" else None
+            if why is not None:
+                self.problem(node, path, f"--{key} {value}: {why}")
+                ok = False
+            given[key] = value
+        return ok
+
+    def path_option(self, node: Node, path: str, option: str) -> str | _Missing:
+        """A host path, relative to the scenario file's folder, checked by the target; returned absolute."""
+        v = self.scalar(node, path, "a path")
+        if isinstance(v, _Missing):
+            return v
+        if not isinstance(v, str) or not v.strip() or "\0" in v or len(v) > 4096:
+            self.problem(node, path, f"{_show(v)} is not a path; give the file's path, relative to this "
+                                     "scenario's folder, e.g. ./my-node.py")
+            return _BAD
+        base = Path(self.source).parent if self.source != "<string>" else Path.cwd()
+        resolved = (base / Path(v).expanduser()).resolve()
+        why = self.system.check_path(option, resolved)
+        if why is not None:
+            self.problem(node, path, f"{v} ({resolved}): {why}")
+            return _BAD
+        return str(resolved)
 
     def cluster_size(self, node: Node, path: str) -> int | _Missing:
         v = self.scalar(node, path, "3, 5 or 7")
@@ -762,6 +806,8 @@ class _Validator:
         if not self.partition_fits(keys, path, shape, one_way, target, groups):
             return _BAD
         if shape == "isolate-leader":
+            if not self.no_leader_probe(keys["shape"], f"{path}.shape"):
+                return _BAD
             shape, target = "isolate", TargetSpec(kind="leader")
         elif shape == "isolate" and target is None:
             target = TargetSpec(kind="random")
@@ -840,6 +886,8 @@ class _Validator:
             ids = self.node_list(node, path)
             return _BAD if isinstance(ids, _Missing) else TargetSpec(kind="nodes", nodes=ids)
         v = self.scalar(node, path, "a target")
+        if v == "leader" and not self.no_leader_probe(node, path):
+            return _BAD
         if isinstance(v, str) and v in TARGET_WORDS:
             return TargetSpec(kind=v)  # type: ignore[arg-type]  # checked against TARGET_WORDS
         if _is_node_name(v):
@@ -848,6 +896,14 @@ class _Validator:
         if not isinstance(v, _Missing):
             self.problem(node, path, _unknown(_show(v), TARGET_WORDS + ("n1", "[n1, n2]"), "target"))
         return _BAD
+
+    def no_leader_probe(self, node: Node, path: str) -> bool:
+        """False (and a problem) when the target cannot say which node leads (maelstrom's nodes)."""
+        if self.system.leader_probe:
+            return True
+        self.problem(node, path, f"target {self.system.name} has no leader probe, so no step can aim at the "
+                                 "leader; use random, minority, majority or a node such as n1")
+        return False
 
     def link_reader(self, toxic: ToxicType) -> Callable[[Node, str], FaultSpec | _Missing]:
         return lambda node, path: self.link(node, path, toxic)
@@ -1007,20 +1063,23 @@ def _unknown(word: str, allowed: Sequence[str], what: str) -> str:
            f"use one of: {', '.join(allowed)}"
 
 
-def under_target(path: Path, own: Scenario, target: str | None) -> Scenario | str:
-    """`own` (the file as written, valid) run under `target` (None: its own): the scenario, or why it
-    does not apply (its first validation problem under that target, without the file:line prefix)."""
-    if target is None or target == own.cluster.target:
+def under_target(path: Path, own: Scenario, target: str | None,
+                 options: Mapping[str, str] | None = None) -> Scenario | str:
+    """`own` (the file as written, valid) run under `target` (None: its own) with the CLI's option
+    overrides: the scenario, or why it does not apply (its first validation problem under that target,
+    without the file:line prefix)."""
+    if (target is None or target == own.cluster.target) and not options:
         return own
     try:
-        return load_scenario(path, target=target)
+        return load_scenario(path, target=target, options=options)
     except ScenarioError as exc:
         return str(exc).splitlines()[0].split(" ", 1)[-1]
 
 
-def for_target(paths: Sequence[Path], target: str | None) -> tuple[list[Scenario], list[tuple[Path, str]]]:
-    """The scenarios of `paths` that apply to `target` (None: each file's own), and those that do not,
-    each with the reason (`under_target`).
+def for_target(paths: Sequence[Path], target: str | None,
+               options: Mapping[str, str] | None = None) -> tuple[list[Scenario], list[tuple[Path, str]]]:
+    """The scenarios of `paths` that apply to `target` (None: each file's own) with the CLI's option
+    overrides, and those that do not, each with the reason (`under_target`).
 
     Raises:
         ScenarioError: a file is invalid on its own (whatever the target): that is the user's to fix.
@@ -1030,7 +1089,7 @@ def for_target(paths: Sequence[Path], target: str | None) -> tuple[list[Scenario
     runnable: list[Scenario] = []
     skipped: list[tuple[Path, str]] = []
     for path in paths:
-        found = under_target(path, load_scenario(path), target)
+        found = under_target(path, load_scenario(path), target, options)
         if isinstance(found, str):
             skipped.append((path, found))
         else:
@@ -1058,7 +1117,28 @@ def register_list(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
     p.add_argument("directory", nargs="?", default="scenarios", metavar="DIR")
     p.add_argument("--target", default=None, metavar="NAME",
                    help=f"say which scenarios apply to this target ({', '.join(sorted(TARGETS))})")
+    add_node_argument(p)
     p.set_defaults(func=_run_list)
+
+
+def add_node_argument(p: argparse.ArgumentParser) -> None:
+    """`--node PATH`: the Maelstrom node program, replacing each scenario's `cluster.node`."""
+    p.add_argument("--node", default=None, metavar="PATH",
+                   help="target maelstrom: your node program, replacing each scenario's cluster.node")
+
+
+def option_overrides(args: argparse.Namespace) -> dict[str, str]:
+    """The target options the command line sets (`--node`, made absolute against the working folder)."""
+    node = getattr(args, "node", None)
+    if not node:
+        return {}
+    path = Path(node).expanduser().resolve()
+    for target in TARGETS.values():
+        if any(o.name == "node" and o.kind == "path" for o in target.options):
+            why = target.check_path("node", path)
+            if why is not None:
+                raise ScenarioError(f"--node {node}: {why}")
+    return {"node": str(path)}
 
 
 def _expand(paths: Sequence[str]) -> list[Path]:
@@ -1104,7 +1184,7 @@ def _run_list(args: argparse.Namespace) -> int:
             bad += 1
             print(f"{path.stem:24} INVALID  {str(exc).splitlines()[0]}")
             continue
-        found = under_target(path, s, args.target)
+        found = under_target(path, s, args.target, option_overrides(args))
         if isinstance(found, str):
             print(f"{s.name:24} does not apply to {args.target}: {found}")
             continue

@@ -112,12 +112,15 @@ class NodeState:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class TargetOption:
-    """A target-specific key of the scenario's `cluster:` section, e.g. etcd's `reads`."""
+    """A target-specific key of the scenario's `cluster:` section: one of `choices` (etcd's `reads`), or
+    with `kind="path"` a file of the host (maelstrom's `node`), resolved against the scenario file's
+    folder and checked by `Target.check_path`. A path option with `default=""` must be given."""
 
     name: str
-    choices: tuple[str, ...]
+    choices: tuple[str, ...] = ()
     default: str
     doc: str
+    kind: Literal["choice", "path"] = "choice"
 
 
 class Target(ABC):
@@ -184,17 +187,25 @@ class Target(ABC):
             raise ValueError(f"target {self.name} has no deliberate bugs")
         return ()
 
+    def check_path(self, option: str, path: Path) -> str | None:
+        """What is wrong with `path` (absolute) as the value of path option `option`, or None if nothing."""
+        return None
+
     def check_options(self, options: Mapping[str, str]) -> dict[str, str]:
-        """The options with defaults filled in; ValueError naming the key and the choices otherwise."""
+        """The options with defaults filled in; ValueError naming the key and the choices otherwise
+        (also for a path option that must be given and is not)."""
         known = {o.name: o for o in self.options}
         out = {o.name: o.default for o in self.options}
         for key, value in options.items():
             opt = known.get(key)
             if opt is None:
                 raise ValueError(f"target {self.name} has no option {key!r}")
-            if value not in opt.choices:
+            if opt.kind == "choice" and value not in opt.choices:
                 raise ValueError(f"{key}: {value!r} is not one of {', '.join(opt.choices)}")
             out[key] = value
+        for opt in self.options:
+            if opt.kind == "path" and not out[opt.name]:
+                raise ValueError(f"target {self.name} needs `{opt.name}`: {opt.doc}")
         return out
 
 

@@ -8,12 +8,13 @@ from __future__ import annotations
 from targets.contract import Target
 from targets.errors import UsageError
 from targets.etcd import ETCD
+from targets.maelstrom import MAELSTROM
 from targets.paxos import PAXOS
 
 __all__ = ["DEFAULT_TARGET", "TARGETS", "get_target"]
 
 DEFAULT_TARGET = "paxos"
-TARGETS: dict[str, Target] = {t.name: t for t in (PAXOS, ETCD)}
+TARGETS: dict[str, Target] = {t.name: t for t in (PAXOS, ETCD, MAELSTROM)}
 
 
 def get_target(name: str) -> Target:

@@ -40,6 +40,8 @@ HERE = Path(__file__).resolve().parent
 CLIENT_PORT = 2379
 PEER_PORT_BASE = 2380
 DEFAULT_MIX = (("get", 50.0), ("put", 30.0), ("cas", 15.0), ("delete", 5.0))
+#: What the image installs on top of the base with dpkg (targets/debs.py adds their dependencies).
+PACKAGES: tuple[str, ...] = ("etcd-server", "iptables")
 
 
 def _b64(text: str) -> str:
@@ -156,13 +158,13 @@ class EtcdTarget(Target):
                                 "serializable: any member answers from its own state (may be stale)"),)
 
     def sources(self) -> list[Path]:
-        return [HERE / "Dockerfile", HERE / "entrypoint.py", HERE / "debs.py"]
+        return [HERE / "Dockerfile", HERE / "entrypoint.py", HERE.parent / "debs.py"]
 
     def build_context(self, ctx: Path, *, base: str, project_base: bool) -> None:
-        from targets.etcd.debs import download_debs  # host-side apt work, only when building
+        from targets.debs import download_debs  # host-side apt work, only when building
 
         try:
-            download_debs(ctx / "debs")
+            download_debs(ctx / "debs", PACKAGES)
         except RuntimeError as exc:
             raise InfraError(f"target etcd: cannot fetch etcd-server from the Debian mirror: {exc}") from exc
         shutil.copy(HERE / "Dockerfile", ctx / "Dockerfile")

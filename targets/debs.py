@@ -1,17 +1,18 @@
-"""Download, on the host, the Debian packages the etcd image installs with dpkg (no network in the build).
+"""Download, on the host, the Debian packages a target image installs with dpkg (no network in the build).
 
-The image is built on the project's offline base (Debian bookworm minbase + python3 + python3-aiohttp),
-so it needs `etcd-server` and `iptables` plus every dependency a minbase lacks. That set is computed with
+Target images are built on the project's offline base (Debian bookworm minbase + python3 + python3-aiohttp),
+so they need their packages (etcd: `etcd-server`, `iptables`; maelstrom: the runtimes) plus every
+dependency a minbase lacks. That set is computed with
 apt's own resolver rather than by walking `apt-cache depends`, because a walk cannot choose between the
 alternatives of an `a | b` dependency and would download (and dpkg would then try to install) both:
 
 1. the minbase is simulated: `apt-get -s install <every Priority: required package> apt usr-is-merged`
    against an EMPTY dpkg status file (what debootstrap --variant=minbase installs for bookworm);
-2. the same simulation with `etcd-server iptables` added (Depends and Pre-Depends only, no Recommends);
+2. the same simulation with the target's packages added (Depends and Pre-Depends only, no Recommends);
 3. the packages in 2 and not in 1, at the versions apt chose, are fetched with `apt-get download`.
 
 Nothing on the host is installed or changed, except `apt-get update` when the package lists do not know
-etcd-server (which needs root). Works on a fresh Debian bookworm host; every command has a timeout.
+one of the packages (which needs root). Works on a fresh Debian bookworm host; every command has a timeout.
 """
 
 from __future__ import annotations
@@ -22,10 +23,8 @@ import subprocess
 import tempfile
 from pathlib import Path
 
-__all__ = ["PACKAGES", "download_debs"]
+__all__ = ["download_debs"]
 
-#: What the image installs on top of the base; their dependencies are added by `download_debs`.
-PACKAGES: tuple[str, ...] = ("etcd-server", "iptables")
 #: Installed by debootstrap --variant=minbase besides the Priority: required packages (bookworm).
 _MINBASE_EXTRA: tuple[str, ...] = ("apt", "usr-is-merged")
 
@@ -56,13 +55,13 @@ def _apt_env() -> dict[str, str]:
     return {**os.environ, "LC_ALL": "C", "DEBIAN_FRONTEND": "noninteractive"}
 
 
-def _ensure_lists() -> None:
-    """Run `apt-get update` only when the package lists do not offer every package of PACKAGES."""
+def _ensure_lists(packages: tuple[str, ...]) -> None:
+    """Run `apt-get update` only when the package lists do not offer every one of `packages`."""
     def missing() -> list[str]:
-        out = _run(["apt-cache", "policy", *PACKAGES], timeout=_QUERY_TIMEOUT_S, what="apt-cache policy",
+        out = _run(["apt-cache", "policy", *packages], timeout=_QUERY_TIMEOUT_S, what="apt-cache policy",
                    env=_apt_env())
         offered = set(re.findall(r"^(\S+):\n\s+Installed: .*\n\s+Candidate: (?!\(none\))", out, re.M))
-        return [p for p in PACKAGES if p not in offered]
+        return [p for p in packages if p not in offered]
 
     if not missing():
         return
@@ -117,25 +116,25 @@ def _deb_package(path: Path) -> str:
     return _run(["dpkg-deb", "--field", str(path), "Package"], timeout=30, what=f"dpkg-deb --field {path}").strip()
 
 
-def download_debs(dest: Path) -> list[Path]:
-    """Download etcd-server, iptables and every dependency a bookworm minbase lacks into `dest`.
+def download_debs(dest: Path, packages: tuple[str, ...]) -> list[Path]:
+    """Download `packages` and every dependency a bookworm minbase lacks into `dest`.
 
     `dest` is created if needed; .deb files already in it that are not part of the new set are removed,
     so `dpkg -i debs/*.deb` installs exactly this set. Returns the .deb paths, sorted.
     Raises RuntimeError with the failing command and its output (apt missing, mirror unreachable,
-    lists without etcd-server, a download that failed or timed out).
+    lists without one of the packages, a download that failed or timed out).
     """
     dest = Path(dest)
     dest.mkdir(parents=True, exist_ok=True)
-    _ensure_lists()
+    _ensure_lists(packages)
     base = _required_packages() + list(_MINBASE_EXTRA)
-    with tempfile.TemporaryDirectory(prefix="etcd-debs-") as tmp:
+    with tempfile.TemporaryDirectory(prefix="target-debs-") as tmp:
         status = Path(tmp) / "status"
         status.write_text("")
         minbase = _simulate(base, status)
-        full = _simulate(base + list(PACKAGES), status)
+        full = _simulate(base + list(packages), status)
     wanted = {pkg: ver for pkg, ver in sorted(full.items()) if minbase.get(pkg) != ver}
-    absent = [p for p in PACKAGES if p not in wanted]
+    absent = [p for p in packages if p not in wanted]
     if absent:
         raise RuntimeError(f"apt resolved {', '.join(absent)} as part of a minbase: unexpected package lists")
 
@@ -154,8 +153,8 @@ def download_debs(dest: Path) -> list[Path]:
     return debs
 
 
-if __name__ == "__main__":  # python -m targets.etcd.debs DEST: a manual check
+if __name__ == "__main__":  # python -m targets.debs DEST PACKAGE...: a manual check
     import sys
 
-    for path in download_debs(Path(sys.argv[1] if len(sys.argv) > 1 else "debs")):
+    for path in download_debs(Path(sys.argv[1]), tuple(sys.argv[2:])):
         print(path)
