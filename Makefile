@@ -1,6 +1,7 @@
 # The README's commands. Each target installs what it needs on a fresh machine (a virtualenv, the images).
 #   make chaos          run the default suite (scenarios/) against fresh Docker clusters; SUITE=dir, BUGS=a,b,
-#                       TARGET=etcd (the system under test: paxos, the default, or etcd)
+#                       TARGET=etcd (the system under test: paxos, the default, etcd or maelstrom),
+#                       NODE=path/to/program (TARGET=maelstrom: the Maelstrom node to test)
 #   make test           the whole test suite, end-to-end tests included (what CI runs: .ci/run)
 #   make unit           only the fast tests (no Docker, no replica processes)
 #   make sim            the deterministic simulator over 1000 seeds (no Docker); SEEDS=n, BUGS=a,b
@@ -31,7 +32,7 @@ images: venv
 
 ## up: a healthy N-replica cluster behind Toxiproxy (N=3|5|7, PORT_BASE, PROJECT)
 up: images
-	$(CLUSTER) up --n $(N) --port-base $(PORT_BASE) $(if $(TARGET),--target $(TARGET),)
+	$(CLUSTER) up --n $(N) --port-base $(PORT_BASE) $(if $(TARGET),--target $(TARGET),) $(if $(NODE),--node $(abspath $(NODE)),)
 
 ## down: remove the project's containers, networks and volumes (ALL=1: every paxos-chaos project)
 down: venv
@@ -55,7 +56,7 @@ unit: venv
 SUITE ?= scenarios
 chaos: venv
 	$(PY) -m harness.images --target $(or $(TARGET),paxos)
-	$(PY) -m harness.cli run --suite $(SUITE) --port-base $(PORT_BASE) $(if $(BUGS),--bugs $(BUGS),) $(if $(TARGET),--target $(TARGET),)
+	$(PY) -m harness.cli run --suite $(SUITE) --port-base $(PORT_BASE) $(if $(BUGS),--bugs $(BUGS),) $(if $(TARGET),--target $(TARGET),) $(if $(NODE),--node $(abspath $(NODE)),)
 
 ## sim: the simulator (harness/sim, docs/simulator.md): SEEDS seeds, stop at the first failing one
 SEEDS ?= 1000

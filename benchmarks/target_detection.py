@@ -3,6 +3,8 @@ seed, the verdict, when (seconds into the workload) the counterexample's first o
 the wall time of the whole run (cluster up to cluster down).
 
     .venv/bin/python benchmarks/target_detection.py scenarios/etcd/serializable-reads.yaml --seeds 1,2,3
+    .venv/bin/python benchmarks/target_detection.py scenarios/maelstrom/kills.yaml --seeds 1,2,3 \
+        --node targets/maelstrom/examples/memory_kv.js
 
 Needs `make images`. Each run is a fresh cluster on PORT_BASE 12000, removed afterwards.
 """
@@ -24,13 +26,15 @@ def main() -> int:
     parser.add_argument("scenario")
     parser.add_argument("--seeds", default="1,2,3")
     parser.add_argument("--store", default=str(ROOT / "store" / "bench-detection"))
+    parser.add_argument("--node", help="target maelstrom: the node program (passed to run --node)")
     args = parser.parse_args()
     print("seed  exit  verdict   first counterexample op at   run wall time")
     for seed in args.seeds.split(","):
         store = Path(args.store) / f"seed-{seed}"
         t0 = time.monotonic()
         proc = subprocess.run([sys.executable, "-m", "harness.cli", "run", args.scenario, "--seed", seed,
-                               "--store", str(store), "--port-base", "12000", "--project", "pc-bench-detect"],
+                               "--store", str(store), "--port-base", "12000", "--project", "pc-bench-detect",
+                               *(["--node", str(Path(args.node).resolve())] if args.node else [])],
                               cwd=ROOT, capture_output=True, text=True, timeout=900, check=False)
         wall = time.monotonic() - t0
         found = sorted(store.rglob("results.json"))

@@ -290,6 +290,10 @@ class Cluster:
     def up(self, *, timeout_s: float = 120) -> None:
         """Start the cluster and wait until every container is healthy; tears down again on any failure."""
         self._check_images()
+        try:
+            self.spec.system.check_options(self.spec.options)
+        except ValueError as exc:  # e.g. maelstrom without its node program
+            raise UsageError(f"{exc}; with `up`, give it as --node PATH") from None
         busy = [p for p in self.spec.host_ports() if not port_is_free(p)]
         if busy:
             raise UsageError(f"ports {busy} on 127.0.0.1 are in use: is a cluster already up (`make status`)? "
@@ -427,7 +431,10 @@ def add_arguments(p: argparse.ArgumentParser, cmd: str) -> None:
         return
     p.add_argument("--n", type=int, default=int(os.environ.get("N", "3")), help="nodes: 3, 5 or 7")
     p.add_argument("--target", default=os.environ.get("TARGET") or DEFAULT_TARGET,
-                   help="the system under test: paxos (default) or etcd")
+                   help="the system under test: paxos (default), etcd or maelstrom")
+    if cmd == "up":
+        p.add_argument("--node", default=os.environ.get("NODE") or None, metavar="PATH",
+                       help="target maelstrom: the node program to run")
     p.add_argument("--port-base", type=int, default=int(os.environ.get("PORT_BASE", "8000")),
                    help="Toxiproxy API on PORT_BASE+474, client-ni on PORT_BASE+i (default 8000)")
     p.add_argument("--timeout", type=float, default=120.0, help="seconds to wait for health (default 120)")
@@ -456,7 +463,13 @@ def run(args: argparse.Namespace) -> int:
         labels = [c.labels.get(compose.TARGET_LABEL) for c in
                   connect().containers.list(all=True, filters=_by_project(args.project))]
         target = next((name for name in labels if name), target)
-    spec = ClusterSpec(n=args.n, project=args.project, port_base=args.port_base, target=target)
+    options: dict[str, str] = {}
+    if getattr(args, "node", None):
+        try:
+            options["node"] = get_target(target).resolve_path("node", args.node, base=Path.cwd())
+        except ValueError as exc:
+            raise UsageError(f"--node {exc}") from None
+    spec = ClusterSpec(n=args.n, project=args.project, port_base=args.port_base, target=target, options=options)
     cluster = Cluster(spec)
     if args.cmd == "status":
         print_status(cluster)

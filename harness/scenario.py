@@ -533,11 +533,7 @@ class _Validator:
                                          f"not of {self.system.name}; leave it out or use --target")
                 ok = False
                 continue
-            why = self.system.check_path(key, Path(value)) if opt.kind == "path" else None
-            if why is not None:
-                self.problem(node, path, f"--{key} {value}: {why}")
-                ok = False
-            given[key] = value
+            given[key] = value  # a path: made absolute and checked by `option_overrides`
         return ok
 
     def path_option(self, node: Node, path: str, option: str) -> str | _Missing:
@@ -545,17 +541,16 @@ class _Validator:
         v = self.scalar(node, path, "a path")
         if isinstance(v, _Missing):
             return v
-        if not isinstance(v, str) or not v.strip() or "\0" in v or len(v) > 4096:
+        if not isinstance(v, str):
             self.problem(node, path, f"{_show(v)} is not a path; give the file's path, relative to this "
                                      "scenario's folder, e.g. ./my-node.py")
             return _BAD
         base = Path(self.source).parent if self.source != "<string>" else Path.cwd()
-        resolved = (base / Path(v).expanduser()).resolve()
-        why = self.system.check_path(option, resolved)
-        if why is not None:
-            self.problem(node, path, f"{v} ({resolved}): {why}")
+        try:
+            return self.system.resolve_path(option, v, base=base)
+        except ValueError as exc:
+            self.problem(node, path, str(exc))
             return _BAD
-        return str(resolved)
 
     def cluster_size(self, node: Node, path: str) -> int | _Missing:
         v = self.scalar(node, path, "3, 5 or 7")
@@ -1132,13 +1127,11 @@ def option_overrides(args: argparse.Namespace) -> dict[str, str]:
     node = getattr(args, "node", None)
     if not node:
         return {}
-    path = Path(node).expanduser().resolve()
-    for target in TARGETS.values():
-        if any(o.name == "node" and o.kind == "path" for o in target.options):
-            why = target.check_path("node", path)
-            if why is not None:
-                raise ScenarioError(f"--node {node}: {why}")
-    return {"node": str(path)}
+    owner = next(t for t in TARGETS.values() if any(o.name == "node" for o in t.options))
+    try:
+        return {"node": owner.resolve_path("node", node, base=Path.cwd())}
+    except ValueError as exc:
+        raise ScenarioError(f"--node {exc}") from None
 
 
 def _expand(paths: Sequence[str]) -> list[Path]:

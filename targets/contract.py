@@ -191,6 +191,20 @@ class Target(ABC):
         """What is wrong with `path` (absolute) as the value of path option `option`, or None if nothing."""
         return None
 
+    def resolve_path(self, option: str, raw: str, *, base: Path) -> str:
+        """The value of path option `option` as given (`raw`, relative to `base`): absolute and checked.
+
+        The one rule for the scenario's `cluster.<option>` (base: the scenario's folder) and the command
+        line's `--<option>` (base: the working folder). ValueError says what is wrong and how to fix it.
+        """
+        if not raw.strip() or "\0" in raw or len(raw) > 4096:
+            raise ValueError(f"{raw[:60]!r} is not a path; give the file's path, e.g. ./my-node.py")
+        path = (base / Path(raw).expanduser()).resolve()
+        why = self.check_path(option, path)
+        if why is not None:
+            raise ValueError(f"{raw} ({path}): {why}" if str(path) != raw else f"{raw}: {why}")
+        return str(path)
+
     def check_options(self, options: Mapping[str, str]) -> dict[str, str]:
         """The options with defaults filled in; ValueError naming the key and the choices otherwise
         (also for a path option that must be given and is not)."""

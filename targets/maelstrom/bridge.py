@@ -483,11 +483,19 @@ async def _json_errors(request: web.Request, handler: Any) -> web.StreamResponse
         return _error(exc.status, f"{exc.reason}: the bridge serves POST /rpc and GET /health")
 
 
+def _quiet_errors(loop: asyncio.AbstractEventLoop, context: dict[str, Any]) -> None:
+    """asyncio's own reports (a write to the pipe of a node that just died) as one line, no traceback:
+    the bridge says what happened to the node itself."""
+    exc = context.get("exception")
+    say(f"{context.get('message', 'asyncio')}: {exc!r}" if exc is not None else str(context.get("message")))
+
+
 async def main_async(cfg: Config) -> int:
+    loop = asyncio.get_running_loop()
+    loop.set_exception_handler(_quiet_errors)
     bridge = Bridge(cfg)
     await bridge.start()
     stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
     try:
