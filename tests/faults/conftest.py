@@ -154,6 +154,7 @@ class Conn:
 
     chunks: list[bytes] = field(default_factory=list)
     eof_at: float | None = None
+    ended: str | None = None  # "eof" (a FIN), "reset" (an RST) or "error", once the peer is gone
 
     @property
     def data(self) -> bytes:
@@ -208,12 +209,17 @@ class Upstream:
                 chunk = sock.recv(65536)
                 if not chunk:
                     conn.eof_at = time.monotonic()
+                    conn.ended = "eof"
                     return
                 conn.chunks.append(chunk)
                 if self.mode == "echo":
                     sock.sendall(chunk)
+        except ConnectionResetError:
+            conn.eof_at = conn.eof_at or time.monotonic()
+            conn.ended = "reset"
         except OSError:
             conn.eof_at = conn.eof_at or time.monotonic()
+            conn.ended = conn.ended or "error"
         finally:
             sock.close()
 
