@@ -28,7 +28,7 @@ SIZE = 1000  # bytes a probe sends: one write
 WINDOW_S = 2.5  # how long a receiver waits for data that a toxic may hold for good
 CLOSE_AFTER_S = 0.2  # slow_close probes: the sender closes this long after its write
 SLOW_S = 0.5  # "the toxic acted" for the timing toxics below: they add 1 s or more
-PER_CONNECTION_N = 20  # connections at toxicity 0.5: all alike by chance once in 2^19
+PER_CONNECTION_N = 20  # connections at toxicity 0.5
 
 
 @dataclass
@@ -216,11 +216,12 @@ def test_toxicity_zero_never_acts(toxiproxy: Toxiproxy, server: ProbeServer, kin
         assert probe_many(proxy, server, stream, kind, 3) == [False] * 3, stream
 
 
+@pytest.mark.parametrize("stream", STREAMS)
 @pytest.mark.parametrize("kind", KINDS, ids=IDS)
-def test_toxicity_is_decided_per_connection(toxiproxy: Toxiproxy, server: ProbeServer, kind: Kind) -> None:
-    # At 0.5 some connections get the toxic and some do not. Downstream here; upstream is the same
-    # code path in both servers (one roll per toxic per connection, whatever the stream).
+def test_toxicity_is_decided_per_connection(toxiproxy: Toxiproxy, server: ProbeServer, kind: Kind,
+                                            stream: str) -> None:
+    # At 0.5 some connections get the toxic and some do not (all alike: once in 2^19 runs).
     proxy = make_proxy(toxiproxy, server)
-    proxy.add_toxic(type=kind.type, stream="downstream", toxicity=0.5, attributes=kind.attributes)
-    acted = probe_many(proxy, server, "downstream", kind, PER_CONNECTION_N)
+    proxy.add_toxic(type=kind.type, stream=stream, toxicity=0.5, attributes=kind.attributes)
+    acted = probe_many(proxy, server, stream, kind, PER_CONNECTION_N)
     assert 0 < sum(acted) < len(acted), acted
