@@ -25,7 +25,7 @@ from toxiproxy.proxy import Proxy
 
 STREAMS = ("upstream", "downstream")
 SIZE = 1000  # bytes a probe sends: one write
-WINDOW_S = 2.5  # how long a receiver waits for data that a toxic may hold for good
+WINDOW_S = 2.5  # how long a receiver waits for data: the timing toxics below deliver after about 1 s
 CLOSE_AFTER_S = 0.2  # slow_close probes: the sender closes this long after its write
 SLOW_S = 0.5  # "the toxic acted" for the timing toxics below: they add 1 s or more
 PER_CONNECTION_N = 20  # connections at toxicity 0.5
@@ -50,6 +50,7 @@ class Kind:
     attributes: dict[str, int]
     acted: Callable[[Outcome], bool]
     sender_closes: bool = False
+    window_s: float = WINDOW_S
 
 
 def _delayed(o: Outcome) -> bool:
@@ -60,7 +61,8 @@ KINDS = [
     Kind("latency", {"latency": 1000, "jitter": 0}, _delayed),
     Kind("bandwidth", {"rate": 1}, _delayed),  # 1000 bytes at 1 KB/s: about 1 s
     Kind("slicer", {"average_size": 10, "size_variation": 5, "delay": 10_000}, lambda o: o.pieces >= 10),
-    Kind("timeout", {"timeout": 0}, lambda o: o.received == 0 and o.ended == "open"),
+    # Holds the data for good: 1 s of silence where a clean hop takes a millisecond is enough.
+    Kind("timeout", {"timeout": 0}, lambda o: o.received == 0 and o.ended == "open", window_s=1.0),
     Kind("limit_data", {"bytes": 10}, lambda o: o.received <= 10 and o.ended in ("eof", "reset")),
     Kind("reset_peer", {"timeout": 0}, lambda o: o.received == 0 and o.ended == "reset"),
     Kind("slow_close", {"delay": 1500}, lambda o: o.close_delay_s is not None and o.close_delay_s >= 1.0,
@@ -111,11 +113,11 @@ class ProbeServer:
 
 
 def _receive(sock: socket.socket, sent_at: Callable[[], float | None],
-             closed_at: Callable[[], float | None], *, until_closed: bool) -> Outcome:
-    """Reads until SIZE bytes arrived (or, with until_closed, until the end), the end, or WINDOW_S."""
+             closed_at: Callable[[], float | None], *, until_closed: bool, window_s: float) -> Outcome:
+    """Reads until SIZE bytes arrived (or, with until_closed, until the end), the end, or window_s."""
     out = Outcome()
     sock.settimeout(0.05)
-    deadline = time.monotonic() + WINDOW_S + (CLOSE_AFTER_S + 2.0 if until_closed else 0.0)
+    deadline = time.monotonic() + window_s + (CLOSE_AFTER_S + 2.0 if until_closed else 0.0)
     while time.monotonic() < deadline:
         try:
             chunk = sock.recv(65536)
@@ -140,7 +142,7 @@ def _receive(sock: socket.socket, sent_at: Callable[[], float | None],
     return out
 
 
-def probe(proxy: Proxy, server: ProbeServer, stream: str, *, sender_closes: bool = False) -> Outcome:
+def probe(proxy: Proxy, server: ProbeServer, stream: str, kind: Kind) -> Outcome:
     """One connection through `proxy` with SIZE bytes flowing on `stream` only (see the module doc)."""
     host, port = proxy.listen.rsplit(":", 1)
     client = socket.create_connection((host, int(port)), timeout=5.0)
@@ -152,7 +154,7 @@ def probe(proxy: Proxy, server: ProbeServer, stream: str, *, sender_closes: bool
     def send() -> None:
         times["sent"] = time.monotonic()
         sender.sendall(b"p" * SIZE)
-        if sender_closes:
+        if kind.sender_closes:
             time.sleep(CLOSE_AFTER_S)
             times["closed"] = time.monotonic()
             sender.close()
@@ -161,7 +163,7 @@ def probe(proxy: Proxy, server: ProbeServer, stream: str, *, sender_closes: bool
     writer.start()
     try:
         return _receive(receiver, lambda: times.get("sent"), lambda: times.get("closed"),
-                        until_closed=sender_closes)
+                        until_closed=kind.sender_closes, window_s=kind.window_s)
     finally:
         writer.join(timeout=5.0)
         client.close()
@@ -170,7 +172,7 @@ def probe(proxy: Proxy, server: ProbeServer, stream: str, *, sender_closes: bool
 
 def probe_many(proxy: Proxy, server: ProbeServer, stream: str, kind: Kind, n: int) -> list[bool]:
     """Whether the toxic acted, for each of n probes run one after the other."""
-    return [kind.acted(probe(proxy, server, stream, sender_closes=kind.sender_closes)) for _ in range(n)]
+    return [kind.acted(probe(proxy, server, stream, kind)) for _ in range(n)]
 
 
 @pytest.fixture
@@ -192,7 +194,7 @@ def test_without_toxics_no_probe_looks_toxic(toxiproxy: Toxiproxy, server: Probe
     # The control: each detector says "no" on a clean link, so a "yes" below is the toxic's doing.
     proxy = make_proxy(toxiproxy, server)
     for stream in STREAMS:
-        assert not kind.acted(probe(proxy, server, stream, sender_closes=kind.sender_closes)), stream
+        assert not kind.acted(probe(proxy, server, stream, kind)), stream
 
 
 @pytest.mark.parametrize("stream", STREAMS)
@@ -202,8 +204,8 @@ def test_a_toxic_acts_on_its_stream_only(toxiproxy: Toxiproxy, server: ProbeServ
     proxy = make_proxy(toxiproxy, server)
     proxy.add_toxic(type=kind.type, stream=stream, toxicity=1.0, attributes=kind.attributes)
     other = "downstream" if stream == "upstream" else "upstream"
-    assert kind.acted(probe(proxy, server, stream, sender_closes=kind.sender_closes)), f"not on {stream}"
-    assert not kind.acted(probe(proxy, server, other, sender_closes=kind.sender_closes)), f"also on {other}"
+    assert kind.acted(probe(proxy, server, stream, kind)), f"not on {stream}"
+    assert not kind.acted(probe(proxy, server, other, kind)), f"also on {other}"
 
 
 @pytest.mark.parametrize("kind", KINDS, ids=IDS)
