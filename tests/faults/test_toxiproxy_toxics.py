@@ -73,12 +73,6 @@ IDS = [k.type for k in KINDS]
 
 # ------------------------------------------------------------------------------------------ probing
 
-@dataclass
-class _Accepted:
-    sock: socket.socket
-    at: float
-
-
 class ProbeServer:
     """The upstream: accepts connections and hands each to the probe that is waiting for one."""
 
@@ -87,7 +81,7 @@ class ProbeServer:
         self._sock.bind(("127.0.0.1", 0))
         self._sock.listen(64)
         self.address = f"127.0.0.1:{self._sock.getsockname()[1]}"
-        self._accepted: list[_Accepted] = []
+        self._accepted: list[socket.socket] = []
         self._cond = threading.Condition()
         threading.Thread(target=self._loop, daemon=True).start()
 
@@ -98,7 +92,7 @@ class ProbeServer:
             except OSError:
                 return
             with self._cond:
-                self._accepted.append(_Accepted(sock, time.monotonic()))
+                self._accepted.append(sock)
                 self._cond.notify_all()
 
     def take_any(self, timeout_s: float = 5.0) -> socket.socket:
@@ -106,7 +100,7 @@ class ProbeServer:
         with self._cond:
             if not self._cond.wait_for(lambda: bool(self._accepted), timeout=timeout_s):
                 raise AssertionError("the proxy never connected to the upstream")
-            return self._accepted.pop(0).sock
+            return self._accepted.pop(0)
 
     def close(self) -> None:
         self._sock.close()
