@@ -1,7 +1,8 @@
 """The run report: one self-contained HTML file (inline CSS and SVG, no scripts fetched, opens offline).
 
 It shows, top to bottom: the verdicts, the fault timeline, throughput and latency over time with the
-fault intervals shaded, a per-process timeline of operations, per-node status, and for an invalid
+fault intervals shaded (by outcome, and per operation type with latency quantiles: Jepsen's perf plots,
+`harness.report.perf`), a per-process timeline of operations, per-node status, links to the run's files, and for an invalid
 history the counterexample drawn the way Porcupine does (one lane per process, the linearized prefix
 in green, the operations that could not be placed in red).
 
@@ -18,6 +19,7 @@ from faults.log import FaultInterval
 from harness.checker.operation import Operation
 from harness.checker.result import CheckResult, Counterexample
 from harness.junit import NOT_AVAILABLE, CaseResult
+from harness.report.perf import latency_quantiles, throughput_by_type
 from harness.report.svg import Frame, esc, shade, x_axis, y_axis
 from workloads.history import CasValue, Event, Value
 
@@ -45,6 +47,7 @@ class ReportInput:
     node_status: Sequence[Mapping[str, object]] = field(default_factory=tuple)
     reproduce: str = ""
     target: str = "paxos"  # the system under test, with its options, e.g. "etcd (reads: serializable)"
+    files: Sequence[str] = ()  # the run's files, relative to report.html, linked under "Files"
 
 
 def render_report(data: ReportInput) -> str:
@@ -57,9 +60,13 @@ def render_report(data: ReportInput) -> str:
         _section("Checks", _cases(data.cases)),
         _section("Faults", _fault_timeline(data.faults, t_max)),
         _section("Throughput (completed operations per second, by outcome)", _throughput(ops, bands, t_max)),
+        _section("Throughput by operation type (completions per second)", throughput_by_type(ops, bands, t_max)),
         _section("Latency (ms, each operation at its start)", _latency(ops, bands, t_max)),
+        _section("Latency quantiles by operation type (ms, log scale, by start)",
+                 latency_quantiles(ops, bands, t_max)),
         _section("Operations by process", _lanes(ops, bands, t_max)),
         _section("Nodes", _nodes(data.node_status)),
+        _section("Files", _files(data.files)),
     ]
     if data.check is not None:
         for cx in data.check.counterexamples:
@@ -231,7 +238,7 @@ def _lanes(ops: Sequence[_Op], bands: list[tuple[float, float, str]], t_max: flo
 def _nodes(status: Sequence[Mapping[str, object]]) -> str:
     if not status:
         return "<p>No node status was collected.</p>"
-    cols = sorted({k for s in status for k in s})
+    cols = sorted({k for s in status for k in s}, key=lambda c: (c != "node", c))  # the node first
     head = "".join(f"<th>{esc(c)}</th>" for c in cols)
     rows = "".join("<tr>" + "".join(f"<td>{esc(s.get(c, ''))}</td>" for c in cols) + "</tr>" for s in status)
     return f"<table><tr>{head}</tr>{rows}</table>"
@@ -281,6 +288,13 @@ def _legend() -> str:
     items = "".join(f'<span class="sw" style="background:{c}"></span>{k} ' for k, c in _COLORS.items()
                     if k != "pending")
     return f'<p class="legend">{items}<span class="sw" style="background:#f6c8c8"></span>fault active</p>'
+
+
+def _files(files: Sequence[str]) -> str:
+    if not files:
+        return "<p>No files listed.</p>"
+    links = " &middot; ".join(f'<a href="{esc(f)}">{esc(f)}</a>' for f in files)
+    return f"<p>{links}</p><p class=note>Relative to this report: they open when the run directory is kept whole.</p>"
 
 
 def _section(title: str, inner: str) -> str:

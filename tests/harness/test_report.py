@@ -73,3 +73,13 @@ def test_a_check_not_available_for_the_target_is_shown_as_such_and_does_not_make
                CaseResult(name="agreement", outcome=NOT_AVAILABLE, message="the target has no state probe")],
         check=result, target="mysys"))
     assert "PASSED" in html and "not available" in html and "mysys" in html
+
+
+def test_perf_plots_per_operation_type_the_node_first_and_links_to_the_run_files() -> None:
+    html = _report("c01-ok.txt", node_status=[{"role": "leader", "node": 1, "applied_index": 5}],
+                   files=("history.jsonl", "logs/n1.log"))
+    assert "<h2>Throughput by operation type" in html and "<h2>Latency quantiles by operation type" in html
+    assert 'aria-label="latency quantiles by operation type"' in html and "p99</title>" in html
+    nodes = html.split("<h2>Nodes</h2>", 1)[1]
+    assert nodes.index("<th>node</th>") < nodes.index("<th>applied_index</th>") < nodes.index("<th>role</th>")
+    assert '<a href="history.jsonl">' in html and '<a href="logs/n1.log">' in html
