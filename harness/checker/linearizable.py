@@ -36,7 +36,7 @@ SKIPPED: Final = "not finished: the history is already invalid on another key"
 
 def check(model: Model[S], ops: Sequence[Operation], *, deadline: Deadline | None = None,
           memory_bytes: int = DEFAULT_MEMORY_BYTES, exhaustive: bool = False,
-          engine: str = "jit", drop_unobserved: bool = True) -> CheckResult:
+          engine: str = "jit", drop_unobserved: bool = True, deduce: bool = True) -> CheckResult:
     """Decide whether `ops` is linearizable with respect to `model`.
 
     Partitions are searched round-robin with growing slices, so that one hard key cannot starve the
@@ -52,6 +52,8 @@ def check(model: Model[S], ops: Sequence[Operation], *, deadline: Deadline | Non
         engine: "jit" (default) or "wgl"; they give the same verdicts.
         drop_unobserved: leave out unknown-outcome writes that nothing observed (`Model.unobserved`;
             the verdict is the same either way, the search is much smaller). Off only to test that.
+        deduce: give unknown-outcome writes that a completed op observed the observer's return
+            (`Model.observed`; same verdict, they no longer stay open to the end). Off only to test that.
 
     Returns:
         A CheckResult whose verdict merges the partitions' (INVALID > UNKNOWN > VALID), with a
@@ -60,9 +62,8 @@ def check(model: Model[S], ops: Sequence[Operation], *, deadline: Deadline | Non
     Raises:
         HistoryFormatError: an operation the model cannot interpret (e.g. append in the register model).
     """
-    parts = model.partition(ops)
-    if drop_unobserved:
-        parts = {k: _observed(model, part) for k, part in parts.items()}
+    parts = {k: _reduce(model, part, drop_unobserved=drop_unobserved, deduce=deduce)
+             for k, part in model.partition(ops).items()}
     keys = sorted(parts, key=lambda k: (len(parts[k]), k is not None, str(k)))
     factory = ENGINES[engine]
     runs = {k: _Run(model, k, parts[k], memory_bytes, factory) for k in keys}
@@ -88,17 +89,19 @@ def check(model: Model[S], ops: Sequence[Operation], *, deadline: Deadline | Non
     return CheckResult(model=model.name, verdict=merge(r.verdict for r in results), partitions=results)
 
 
-def _observed(model: Model[S], ops: list[Operation]) -> list[Operation]:
-    drop = model.unobserved(ops)
-    return [op for i, op in enumerate(ops) if i not in drop] if drop else ops
+def _reduce(model: Model[S], ops: list[Operation], *, drop_unobserved: bool, deduce: bool) -> list[Operation]:
+    """What the unknown-outcome writes' values tell before searching (both steps keep the verdict)."""
+    if drop_unobserved:
+        drop = model.unobserved(ops)
+        ops = [op for i, op in enumerate(ops) if i not in drop] if drop else ops
+    return model.observed(ops) if deduce else ops
 
 
 def check_partition(model: Model[S], key: str | None, ops: Sequence[Operation], *,
                     memory_bytes: int = DEFAULT_MEMORY_BYTES, engine: str = "jit",
-                    drop_unobserved: bool = True) -> PartitionResult:
+                    drop_unobserved: bool = True, deduce: bool = True) -> PartitionResult:
     """Check one independent sub-history to the end, with no time budget (see `check`)."""
-    if drop_unobserved:
-        ops = _observed(model, list(ops))
+    ops = _reduce(model, list(ops), drop_unobserved=drop_unobserved, deduce=deduce)
     run = _Run(model, key, ops, memory_bytes, ENGINES[engine])
     while True:
         result = run.advance(1 << 20)

@@ -6,7 +6,7 @@ operations (invoked, not yet returned, not yet placed) take effect first, ending
 one. Configurations (event position, set of placed pending operations, state) are memoized: reaching
 one again means it was already explored and failed.
 
-Two reductions keep the branching small, both sound for any model:
+These reductions keep the branching small, all sound for any model:
 - Pending operations occupy "slots" (a slot is reused once its operation returns), so the placed set
   is a small int bitset over slots; with the event position it names the set of placed operations.
 - Reads (`Model.readonly`) are forced: a read that is legal in a configuration can be placed first in
@@ -20,7 +20,14 @@ Two reductions keep the branching small, both sound for any model:
   after a wrong choice that a later read already contradicts.
 
 Operations with an unknown outcome have no return: they stay pending to the end, may be placed at any
-later return, or never.
+later return, or never. Two more reductions are for them, both sound for any model:
+- Subsumption: a configuration that has placed a superset of the unknown-outcome ops another failed
+  (or is being explored) at the same position, with the same known ops placed and the same state, has
+  no completion the other lacks (unknown ops may stay unplaced), so it is skipped. The memo keeps,
+  per (position, known placed, state), the sets of placed unknown ops tried, none a superset of another.
+  Without it every unknown op placed at a different return is a new configuration until the end of the
+  history, and an invalid history has them all explored.
+- Symmetry: of identical unknown ops (same f and input) only the earliest unplaced one is a candidate.
 """
 
 from __future__ import annotations
@@ -49,6 +56,8 @@ class _Tables:
     n_unknown: list[int] = field(default_factory=list)  # unknown-outcome ops invoked before each event
     unknown_resets: list[int] = field(default_factory=list)  # slot mask of those that are resets
     unknown: list[int] = field(default_factory=list)  # unknown-outcome ops, in invocation order
+    twin: list[int] = field(default_factory=list)  # per unknown op: the previous identical one, or -1
+    umask: list[int] = field(default_factory=list)  # slot mask of the unknown ops invoked by each event
     bit: list[int] = field(default_factory=list)  # op -> 1 << its slot
 
 
@@ -79,7 +88,8 @@ class JITSearch:
         n_slots = 0
         slot = [0] * len(self.ops)
         active: dict[int, None] = {}  # insertion-ordered: candidates are tried in invocation order
-        resets = 0
+        resets = umask = 0
+        last_twin: dict[tuple[str, object], int] = {}
         for index, i, is_ret in evs:
             if is_ret:
                 del active[i]
@@ -93,6 +103,10 @@ class JITSearch:
                     slot[i], n_slots = n_slots, n_slots + 1
                 if self.ops[i].ret is None:
                     t.unknown.append(i)
+                    sig = (self.ops[i].f, self.ops[i].input)
+                    t.twin.append(last_twin.get(sig, -1))
+                    last_twin[sig] = i
+                    umask |= 1 << slot[i]
                     if not readonly[i] and not monotone[i]:
                         resets |= 1 << slot[i]
                 else:
@@ -104,14 +118,20 @@ class JITSearch:
             t.ev_index.append(index)
             t.n_unknown.append(len(t.unknown))
             t.unknown_resets.append(resets)
+            t.umask.append(umask)
         t.bit = [1 << s for s in slot]
         return t
 
     def _alternatives(self, t: _Tables, pos: int, placed: int) -> tuple[int, ...]:
-        """Pending writes other than the returning one, not placed yet: known outcomes, then unknown."""
-        bit = t.bit
+        """Pending writes other than the returning one, not placed yet: known outcomes, then unknown.
+
+        Of identical unknown-outcome ops (same f and input) only the earliest unplaced one is offered:
+        once invoked, such ops have no return and no other difference, so placing a later twin leads
+        to the same futures as placing the earlier one (symmetry)."""
+        bit, twin, unknown = t.bit, t.twin, t.unknown
         known = tuple(c for c in t.writes[pos] if not placed & bit[c])
-        return known + tuple(c for c in t.unknown[:t.n_unknown[pos]] if not placed & bit[c])
+        return known + tuple(c for j, c in enumerate(unknown[:t.n_unknown[pos]])
+                             if not placed & bit[c] and (twin[j] < 0 or placed & bit[twin[j]]))
 
     def _prune_tables(self, t: _Tables) -> tuple[list[int], list[int], list[int], list[int]]:
         """For monotone pruning: ret position per op, next resetting call at/after each position, reads
@@ -174,6 +194,11 @@ class JITSearch:
         prune_tables = self._prune_tables(t) if prune else ([], [], [], [])
         n_ev = len(ev_op)
         cache: set[tuple[int, int, Hashable]] = set()
+        # with unknown-outcome ops invoked: (pos, placed known, state) -> the sets of placed unknown
+        # ops tried there, none a superset of another (a superset is subsumed by its subset)
+        subsumed: dict[tuple[int, int, Hashable], list[int]] = {}
+        n_sub = 0  # entries in those lists beyond the first
+        umask = t.umask
         order: list[tuple[int, Hashable]] = []  # placements along the current path
         stack: list[list[Any]] = []  # choice points: [pos, state, placed, alternatives, next, len(order)]
         pos, state, placed = 0, self.init, 0
@@ -182,7 +207,7 @@ class JITSearch:
             budget -= 1
             if not budget:
                 budget = SLICE
-                self.explored = len(cache)
+                self.explored = len(cache) + len(subsumed) + n_sub
                 yield
             while pos < n_ev:  # deterministic part: invocations, and returns of placed operations
                 if ev_ret[pos]:
@@ -192,7 +217,7 @@ class JITSearch:
                     placed ^= b
                 pos += 1
             else:
-                self.explored = len(cache)
+                self.explored = len(cache) + len(subsumed) + n_sub
                 return "valid"
             # the operation returning at pos is not placed yet: place forced reads, then choose
             o = ev_op[pos]
@@ -209,11 +234,28 @@ class JITSearch:
             if ev_index[pos] == stop_at:
                 self._capture(t, pos, order, state, placed)
                 return "stopped"
-            key = (pos, placed, state)
-            if key not in cache:
-                cache.add(key)
-                if len(cache) > max_states:
-                    self.explored = len(cache)
+            um = umask[pos]
+            if not um:
+                key = (pos, placed, state)
+                fresh = key not in cache
+                if fresh:
+                    cache.add(key)
+            else:  # subsumption: see the module docstring
+                ukey = (pos, placed & ~um, state)
+                done = placed & um
+                tried = subsumed.get(ukey)
+                if tried is None:
+                    subsumed[ukey] = [done]
+                    fresh = True
+                else:
+                    fresh = all(m & ~done for m in tried)
+                    if fresh:
+                        tried[:] = [m for m in tried if done & ~m]
+                        tried.append(done)
+                        n_sub += 1
+            if fresh:
+                if len(cache) + len(subsumed) + n_sub > max_states:
+                    self.explored = len(cache) + len(subsumed) + n_sub
                     return "memory budget exhausted"
                 if not (prune and self._dead(t, pos, state, placed, prune_tables)):
                     stack.append([pos, state, placed, None, 0, len(order)])
@@ -245,7 +287,7 @@ class JITSearch:
                     pos, placed = fpos, fplaced | bit[c]
                 break
             else:
-                self.explored = len(cache)
+                self.explored = len(cache) + len(subsumed) + n_sub
                 return "invalid"
 
     def _capture(self, t: _Tables, pos: int, order: list[tuple[int, Hashable]], state: Hashable,
