@@ -12,7 +12,8 @@ VALID.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Hashable, Sequence
+from collections.abc import Callable, Generator, Hashable, Sequence
+from functools import partial
 from typing import Final, Generic, TypeVar
 
 from harness.checker.model import Model
@@ -31,6 +32,10 @@ S = TypeVar("S", bound=Hashable)
 DEFAULT_MEMORY_BYTES: Final = 2 * 1024**3
 _BYTES_PER_STATE: Final = 400  # rough size of one memo entry (tuple, ints, a shared state)
 ENGINES: Final[dict[str, SearchFactory]] = {"jit": JITSearch, "wgl": WGLSearch}
+_RELAXED_FIRST: Final[dict[str, SearchFactory]] = {"jit": partial(JITSearch, relaxed=True)}
+_REPLAY_STATES: Final = 200_000  # budget of the exact replay that looks for a relaxed run's stuck point
+_RELAXED_AFTER_PER_OP: Final = 3  # the relaxed search joins after this many states per op, plus:
+_RELAXED_AFTER_MIN: Final = 200
 SKIPPED: Final = "not finished: the history is already invalid on another key"
 
 
@@ -65,8 +70,7 @@ def check(model: Model[S], ops: Sequence[Operation], *, deadline: Deadline | Non
     parts = {k: _reduce(model, part, drop_unobserved=drop_unobserved, deduce=deduce)
              for k, part in model.partition(ops).items()}
     keys = sorted(parts, key=lambda k: (len(parts[k]), k is not None, str(k)))
-    factory = ENGINES[engine]
-    runs = {k: _Run(model, k, parts[k], memory_bytes, factory) for k in keys}
+    runs = {k: _Run(model, k, parts[k], memory_bytes, engine) for k in keys}
     done: dict[str | None, PartitionResult] = {}
     pending = list(keys)
     turn = 1
@@ -102,7 +106,7 @@ def check_partition(model: Model[S], key: str | None, ops: Sequence[Operation], 
                     drop_unobserved: bool = True, deduce: bool = True) -> PartitionResult:
     """Check one independent sub-history to the end, with no time budget (see `check`)."""
     ops = _reduce(model, list(ops), drop_unobserved=drop_unobserved, deduce=deduce)
-    run = _Run(model, key, ops, memory_bytes, ENGINES[engine])
+    run = _Run(model, key, ops, memory_bytes, engine)
     while True:
         result = run.advance(1 << 20)
         if result is not None:
@@ -110,10 +114,17 @@ def check_partition(model: Model[S], key: str | None, ops: Sequence[Operation], 
 
 
 class _Run(Generic[S]):
-    """The search of one partition, advanced a few slices at a time."""
+    """The search of one partition, advanced a few slices at a time.
+
+    With the JIT engine, a relaxed search (search_jit's docstring) joins the exact one once the exact
+    one has explored more than a few configurations per operation without an answer (a valid history
+    rarely needs more; an invalid one with unknown-outcome ops open to the end may need millions).
+    From then on they take turns, slice by slice, and the first final answer wins: the exact search's
+    valid or invalid, the relaxed search's invalid, or its valid when the linearization it found is a
+    real one. The switch depends on counts, not on the clock, so the checker stays deterministic."""
 
     def __init__(self, model: Model[S], key: str | None, ops: Sequence[Operation], memory_bytes: int,
-                 factory: SearchFactory) -> None:
+                 engine: str) -> None:
         steps = []
         for op in ops:
             try:
@@ -123,37 +134,79 @@ class _Run(Generic[S]):
         self.model, self.key, self.ops, self.steps = model, key, ops, steps
         self.max_states = max(1000, memory_bytes // _BYTES_PER_STATE)
         self.readonly = [model.readonly(op) for op in ops]
-        self.factory = factory
-        self.search: Search = factory(ops, steps, model.init(), self.readonly, model)
-        self.gen = self.search.run(max_states=self.max_states, stop_at=None)
+        self.factory = ENGINES[engine]
+        self.relaxed_factory = _RELAXED_FIRST.get(engine)
+        self.relaxed_after = _RELAXED_AFTER_PER_OP * len(ops) + _RELAXED_AFTER_MIN
+        self.search: Search = self._new(self.factory)
+        self.gen: Generator[None, None, str] | None = self.search.run(max_states=self.max_states, stop_at=None)
+        self.relaxed: Search | None = None
+        self.relaxed_gen: Generator[None, None, str] | None = None
+        self.gave_up = "memory budget exhausted"
+
+    def _new(self, factory: SearchFactory) -> Search:
+        return factory(self.ops, self.steps, self.model.init(), self.readonly, self.model)
 
     def unknown(self, reason: str) -> PartitionResult:
+        explored = self.search.explored + (self.relaxed.explored if self.relaxed is not None else 0)
         return PartitionResult(key=self.key, verdict=Verdict.UNKNOWN, ops=len(self.ops),
-                               explored=self.search.explored, reason=reason)
+                               explored=explored, reason=reason)
 
     def advance(self, slices: int) -> PartitionResult | None:
-        """Run up to `slices` slices; the result once the search has finished, else None."""
+        """Run up to `slices` slices of each running search; the result once one is final, else None."""
         for _ in range(slices):
-            try:
-                next(self.gen)
-            except StopIteration as stop:
-                return self._finish(str(stop.value))
+            if self.gen is not None:
+                try:
+                    next(self.gen)
+                except StopIteration as stop:
+                    if stop.value in ("valid", "invalid"):
+                        return self._finish(str(stop.value), self.search, relaxed=False)
+                    self.gen, self.gave_up = None, str(stop.value)
+            if self.relaxed_gen is None and self.relaxed_factory is not None and (
+                    self.gen is None or self.search.explored > self.relaxed_after):
+                self.relaxed = self._new(self.relaxed_factory)
+                self.relaxed_gen = self.relaxed.run(max_states=self.max_states, stop_at=None)
+                self.relaxed_factory = None  # at most once
+            if self.relaxed_gen is not None and self.relaxed is not None:
+                try:
+                    next(self.relaxed_gen)
+                except StopIteration as stop:
+                    if stop.value in ("valid", "invalid"):
+                        return self._finish(str(stop.value), self.relaxed, relaxed=True)
+                    self.relaxed_gen = None  # RELAXED_VALID or out of memory: the exact search decides
+            if self.gen is None and self.relaxed_gen is None:
+                return self.unknown(self.gave_up)
         return None
 
-    def _finish(self, outcome: str) -> PartitionResult:
-        n, explored = len(self.ops), self.search.explored
+    def _finish(self, outcome: str, search: Search, *, relaxed: bool) -> PartitionResult:
+        n, explored = len(self.ops), search.explored
         if outcome == "valid":
             return PartitionResult(key=self.key, verdict=Verdict.VALID, ops=n, explored=explored)
-        if outcome != "invalid":
-            return self.unknown(outcome)
-        # Second pass: the search is deterministic, so it reaches the furthest return again; stop there
-        # and read off the configuration (cheaper than copying the stack at every new furthest point).
-        # It stops before the first pass ended, so it costs at most as much.
-        again = self.factory(self.ops, self.steps, self.model.init(), self.readonly, self.model)
-        for _ in again.run(max_states=self.max_states, stop_at=self.search.furthest):
-            pass
         return PartitionResult(key=self.key, verdict=Verdict.INVALID, ops=n, explored=explored,
-                               counterexample=_counterexample(self.model, self.key, self.ops, again))
+                               counterexample=_counterexample(self.model, self.key, self.ops,
+                                                              self._replay(search, relaxed=relaxed)))
+
+    def _replay(self, search: Search, *, relaxed: bool) -> Search:
+        """A second pass that stops at the furthest return `search` got stuck at, to read off the
+        configuration there (cheaper than copying the stack at every new furthest point). The search
+        is deterministic, so the same engine gets there again, at most as fast as the first pass.
+        After a relaxed pass, the exact search is tried first, within a budget: its prefix is a real
+        one (the relaxed one may place an unknown op twice); it cannot get further than the relaxed
+        one, and usually gets as far."""
+        stop_at = search.furthest
+        if relaxed:
+            exact = self._new(self.factory)
+            for _ in exact.run(max_states=min(self.max_states, _REPLAY_STATES), stop_at=stop_at):
+                pass
+            if exact.stuck_at is not None:
+                return exact
+        again = self._new(_RELAXED_FIRST[_engine_of(self.factory)] if relaxed else self.factory)
+        for _ in again.run(max_states=self.max_states, stop_at=stop_at):
+            pass
+        return again
+
+
+def _engine_of(factory: SearchFactory) -> str:
+    return next(name for name, f in ENGINES.items() if f is factory)
 
 
 def _counterexample(model: Model[S], key: str | None, ops: Sequence[Operation], search: Search) -> Counterexample:

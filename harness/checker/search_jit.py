@@ -28,6 +28,15 @@ later return, or never. Two more reductions are for them, both sound for any mod
   Without it every unknown op placed at a different return is a new configuration until the end of the
   history, and an invalid history has them all explored.
 - Symmetry: of identical unknown ops (same f and input) only the earliest unplaced one is a candidate.
+
+Subsumption still explores a configuration again when it comes back with fewer unknown ops placed,
+and depth first it often does (an invalid history with 50 unknown deletes on a key: about 500,000
+visits). A relaxed run avoids that: there, unknown ops that are neither reads nor monotone may take
+effect any number of times after their invocation, so they have no placed bit and nothing to
+subsume. It allows more than the real history (every real linearization is a relaxed one), so when
+it finds none the history is invalid; when the one it finds places no unknown op twice it is real and
+the history is valid; otherwise (RELAXED_VALID) the caller runs the exact search. Monotone ops
+(appends) are never relaxed: repeating one would make the states grow without end.
 """
 
 from __future__ import annotations
@@ -41,7 +50,9 @@ from harness.checker.model import Model
 from harness.checker.operation import Operation
 from harness.checker.searchstate import SLICE, Stuck
 
-_LOOKAHEAD_READS = 16  # future reads checked by monotone pruning at each choice point
+_LOOKAHEAD_READS = 16
+RELAXED_VALID = "valid only with an unknown-outcome op taking effect twice"
+"""What a relaxed run returns when the only linearization it found is not one of the real history."""  # future reads checked by monotone pruning at each choice point
 
 
 @dataclass(slots=True)
@@ -58,6 +69,8 @@ class _Tables:
     unknown: list[int] = field(default_factory=list)  # unknown-outcome ops, in invocation order
     twin: list[int] = field(default_factory=list)  # per unknown op: the previous identical one, or -1
     umask: list[int] = field(default_factory=list)  # slot mask of the unknown ops invoked by each event
+    group_calls: dict[int, list[int]] = field(default_factory=dict)  # first of identical unknown ops ->
+    # the event positions of their invocations
     bit: list[int] = field(default_factory=list)  # op -> 1 << its slot
 
 
@@ -65,9 +78,14 @@ class JITSearch:
     """One single-use run over one partition (see harness.checker.searchstate.Search)."""
 
     def __init__(self, ops: Sequence[Operation], steps: Sequence[Callable[[Any], tuple[bool, Any]]],
-                 init: Hashable, readonly: list[bool], model: Model[Any] | None = None) -> None:
+                 init: Hashable, readonly: list[bool], model: Model[Any] | None = None, *,
+                 relaxed: bool = False) -> None:
         self.ops, self.steps, self.init, self.readonly = ops, steps, init, readonly
         self.monotone = [model.monotone(op) for op in ops] if model is not None else [False] * len(ops)
+        # relaxed: unknown-outcome ops that are neither reads nor monotone may take effect any number
+        # of times (their placed bit is never set); see the module docstring
+        self.repeatable = [relaxed and op.ret is None and not readonly[i] and not self.monotone[i]
+                           for i, op in enumerate(ops)]
         self.reaches = model.reaches if model is not None else None
         self.explored = 0
         self.furthest = -1
@@ -90,6 +108,7 @@ class JITSearch:
         active: dict[int, None] = {}  # insertion-ordered: candidates are tried in invocation order
         resets = umask = 0
         last_twin: dict[tuple[str, object], int] = {}
+        root_of: dict[tuple[str, object], int] = {}
         for index, i, is_ret in evs:
             if is_ret:
                 del active[i]
@@ -106,7 +125,10 @@ class JITSearch:
                     sig = (self.ops[i].f, self.ops[i].input)
                     t.twin.append(last_twin.get(sig, -1))
                     last_twin[sig] = i
-                    umask |= 1 << slot[i]
+                    root = root_of[sig] = root_of.get(sig, i)
+                    t.group_calls.setdefault(root, []).append(len(t.ev_op))
+                    if not self.repeatable[i]:
+                        umask |= 1 << slot[i]
                     if not readonly[i] and not monotone[i]:
                         resets |= 1 << slot[i]
                 else:
@@ -189,7 +211,7 @@ class JITSearch:
         index `stop_at`) or the reason for unknown."""
         t = self._build()
         ev_op, ev_ret, ev_index, p_reads, bit = t.ev_op, t.ev_ret, t.ev_index, t.reads, t.bit
-        steps, readonly = self.steps, self.readonly
+        steps, readonly, repeatable = self.steps, self.readonly, self.repeatable
         prune = self.reaches is not None and any(self.monotone)
         prune_tables = self._prune_tables(t) if prune else ([], [], [], [])
         n_ev = len(ev_op)
@@ -200,6 +222,7 @@ class JITSearch:
         n_sub = 0  # entries in those lists beyond the first
         umask = t.umask
         order: list[tuple[int, Hashable]] = []  # placements along the current path
+        at: list[int] = []  # the event position of each placement in `order`
         stack: list[list[Any]] = []  # choice points: [pos, state, placed, alternatives, next, len(order)]
         pos, state, placed = 0, self.init, 0
         budget = SLICE
@@ -218,16 +241,18 @@ class JITSearch:
                 pos += 1
             else:
                 self.explored = len(cache) + len(subsumed) + n_sub
-                return "valid"
+                return RELAXED_VALID if self._repeats(t, order, at) else "valid"
             # the operation returning at pos is not placed yet: place forced reads, then choose
             o = ev_op[pos]
             if readonly[o] and steps[o](state)[0]:
                 order.append((o, state))
+                at.append(pos)
                 pos += 1
                 continue
             for c in p_reads[pos]:
                 if not placed & bit[c] and steps[c](state)[0]:
                     order.append((c, state))
+                    at.append(pos)
                     placed |= bit[c]
             if ev_index[pos] > self.furthest:
                 self.furthest = ev_index[pos]
@@ -278,17 +303,34 @@ class JITSearch:
                 ok, new_state = steps[c](fstate)
                 if not ok:
                     continue
-                del order[olen:]
+                del order[olen:], at[olen:]
                 order.append((c, new_state))
+                at.append(fpos)
                 state = new_state
                 if k == 0:
                     pos, placed = fpos + 1, fplaced
                 else:
-                    pos, placed = fpos, fplaced | bit[c]
+                    pos, placed = fpos, fplaced if repeatable[c] else fplaced | bit[c]
                 break
             else:
                 self.explored = len(cache) + len(subsumed) + n_sub
                 return "invalid"
+
+    def _repeats(self, t: _Tables, order: list[tuple[int, Hashable]], at: list[int]) -> bool:
+        """Whether the relaxed linearization found is not a real one: it places some group of identical
+        unknown ops (always as the group's first op, by symmetry) more often than the group's ops
+        invoked by then can account for. Matching the k-th placement to the k-th op invoked is enough
+        (Hall's condition for intervals that all extend to the end)."""
+        repeatable = self.repeatable
+        placed: dict[int, list[int]] = {}
+        for (i, _s), p in zip(order, at):
+            if repeatable[i]:
+                placed.setdefault(i, []).append(p)
+        for root, where in placed.items():
+            calls = t.group_calls[root]
+            if len(where) > len(calls) or any(p < c for p, c in zip(where, calls)):
+                return True
+        return False
 
     def _capture(self, t: _Tables, pos: int, order: list[tuple[int, Hashable]], state: Hashable,
                  placed: int) -> None:

@@ -23,7 +23,7 @@ from __future__ import annotations
 import dataclasses
 from collections import Counter
 from collections.abc import Hashable, Sequence
-from typing import Final
+from typing import Any, Final
 
 from harness.checker.operation import Operation
 from workloads.history import CasValue
@@ -48,36 +48,95 @@ def bound_observed(ops: Sequence[Operation], *, never: frozenset[Hashable]) -> l
             them (the initial value, what a delete leaves): writes of these are left alone.
 
     Returns:
-        A list of the same operations (same ids, same `status`) in which an unknown-outcome put, write
-        or cas of a value v has `ret` set to the earliest return of a completed read of v or completed
-        cas expecting v, when v is written by no other operation, is not in `never`, no append suffix
-        ends it, and that return comes after the write's invocation. Everything else is unchanged.
+        A list of the same operations (same ids, same `status`) in which an unknown-outcome write has
+        `ret` set to the earliest return of a completed read or cas that observed it (`_Observations`),
+        when its value proves it (written by no other operation, not in `never`, no append suffix ends
+        it) and that return comes after the write's invocation. Everything else is unchanged.
     """
     if all(op.ret is not None for op in ops):
         return list(ops)
     counts: Counter[Hashable] = Counter(written(op) for op in ops if op.f in _WRITES)
     suffixes = [op.input for op in ops if op.f == "append" and isinstance(op.input, str)]
-    first_seen: dict[Hashable, int] = {}  # value -> earliest return of a completed observer
+    seen = _Observations(_delimiter(ops, never), suffixes)
     for op in ops:
         if op.ret is None:
             continue
         if op.f in _READS:
-            seen: Hashable = op.output
+            seen.add(op.output, op.ret)
         elif op.f == "cas" and isinstance(op.input, CasValue):
-            seen = op.input.expect
-        else:
-            continue
-        if seen is not None and (seen not in first_seen or op.ret < first_seen[seen]):
-            first_seen[seen] = op.ret
+            seen.add(op.input.expect, op.ret)
     out = list(ops)
     for i, op in enumerate(ops):
-        if op.ret is not None or op.f not in _WRITES:
+        if op.ret is not None:
             continue
-        v = written(op)
-        ret = first_seen.get(v)
-        if ret is None or ret <= op.call or counts[v] != 1 or v in never:
+        if op.f in _WRITES:
+            v = written(op)
+            if counts[v] != 1 or v in never or (isinstance(v, str) and any(v.endswith(x) for x in suffixes)):
+                continue  # something else could have produced v: seeing v does not prove w happened
+            ret = seen.first_state(v)
+        elif op.f == "append" and isinstance(op.input, str):
+            ret = seen.first_piece(op.input)
+        else:
             continue
-        if isinstance(v, str) and any(v.endswith(s) for s in suffixes):
-            continue  # an append could have produced v: seeing v does not prove w happened
-        out[i] = dataclasses.replace(op, ret=ret)
+        if ret is not None and ret > op.call:
+            out[i] = dataclasses.replace(op, ret=ret)
     return out
+
+
+def _delimiter(ops: Sequence[Operation], never: frozenset[Hashable]) -> str | None:
+    """A character that starts every append suffix, occurs nowhere else in them and in no other written
+    (or initial/absent) string, if there is one (ours: "[" of "[17]"). Then every state splits
+    uniquely into a base (the last put/cas value, or empty) and the appended suffixes, in order."""
+    suffixes = [op.input for op in ops if op.f == "append"]
+    if not suffixes or not all(isinstance(x, str) and x for x in suffixes):
+        return None
+    d = str(suffixes[0])[0]
+    if any(str(x).count(d) != 1 or str(x)[0] != d for x in suffixes):
+        return None
+    others = [written(op) for op in ops if op.f in _WRITES] + list(never)
+    if any(isinstance(v, str) and d in v for v in others):
+        return None
+    return d
+
+
+class _Observations:
+    """The earliest return by which a completed read or cas saw each state, base and appended suffix.
+
+    A read (or a cas's expect) of state o observes o. With a delimiter (see `_delimiter`) it also
+    observes o's base, when non-empty, and each of o's suffixes: the base was the whole state before
+    the suffixes were appended (only a put or cas of exactly that value sets it), and a suffix that
+    only one append writes is in the state only if that append happened."""
+
+    def __init__(self, delimiter: str | None, suffixes: list[str]) -> None:
+        self.delimiter = delimiter
+        self.state: dict[Hashable, int] = {}
+        self.base: dict[str, int] = {}
+        self.piece: dict[str, int] = {}
+        self.unique_suffixes = {x for x, n in Counter(suffixes).items() if n == 1}
+
+    def add(self, value: Hashable, ret: int) -> None:
+        if value is None:
+            return
+        _earliest(self.state, value, ret)
+        d = self.delimiter
+        if d is None or not isinstance(value, str) or d not in value:
+            return
+        base, *rest = value.split(d)
+        if base:
+            _earliest(self.base, base, ret)
+        for chunk in rest:
+            _earliest(self.piece, d + chunk, ret)
+
+    def first_state(self, v: Hashable) -> int | None:
+        rets = [self.state.get(v)]
+        if isinstance(v, str) and v:
+            rets.append(self.base.get(v))
+        return min((r for r in rets if r is not None), default=None)
+
+    def first_piece(self, suffix: str) -> int | None:
+        return self.piece.get(suffix) if suffix in self.unique_suffixes else None
+
+
+def _earliest(table: dict[Any, int], key: Hashable, ret: int) -> None:
+    if key not in table or ret < table[key]:
+        table[key] = ret
