@@ -12,17 +12,18 @@ VALID.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Generator, Hashable, Sequence
+from collections.abc import Callable, Generator, Hashable, Mapping, Sequence
 from functools import partial
 from typing import Final, Generic, TypeVar
 
 from harness.checker.model import Model
 from harness.checker.operation import Operation
-from harness.checker.result import CheckResult, Counterexample, PartitionResult, Placed, Verdict, merge
+from harness.checker.counterexample import counterexample
+from harness.checker.result import CheckResult, Counterexample, PartitionResult, Verdict, merge
 from harness.checker.search_jit import JITSearch
 from harness.checker.search_wgl import WGLSearch
 from harness.checker.searchstate import Search, SearchFactory
-from targets.errors import HistoryFormatError, InternalError
+from targets.errors import HistoryFormatError
 
 Deadline = Callable[[], bool]
 """Returns True once the time budget is spent (e.g. `lambda: time.monotonic() > end`)."""
@@ -70,7 +71,8 @@ def check(model: Model[S], ops: Sequence[Operation], *, deadline: Deadline | Non
     parts = {k: _reduce(model, part, drop_unobserved=drop_unobserved, deduce=deduce)
              for k, part in model.partition(ops).items()}
     keys = sorted(parts, key=lambda k: (len(parts[k]), k is not None, str(k)))
-    runs = {k: _Run(model, k, parts[k], memory_bytes, engine) for k in keys}
+    recorded = {op.id: op for op in ops}
+    runs = {k: _Run(model, k, parts[k], memory_bytes, engine, recorded) for k in keys}
     done: dict[str | None, PartitionResult] = {}
     pending = list(keys)
     turn = 1
@@ -105,8 +107,9 @@ def check_partition(model: Model[S], key: str | None, ops: Sequence[Operation], 
                     memory_bytes: int = DEFAULT_MEMORY_BYTES, engine: str = "jit",
                     drop_unobserved: bool = True, deduce: bool = True) -> PartitionResult:
     """Check one independent sub-history to the end, with no time budget (see `check`)."""
+    recorded = {op.id: op for op in ops}
     ops = _reduce(model, list(ops), drop_unobserved=drop_unobserved, deduce=deduce)
-    run = _Run(model, key, ops, memory_bytes, engine)
+    run = _Run(model, key, ops, memory_bytes, engine, recorded)
     while True:
         result = run.advance(1 << 20)
         if result is not None:
@@ -124,7 +127,7 @@ class _Run(Generic[S]):
     real one. The switch depends on counts, not on the clock, so the checker stays deterministic."""
 
     def __init__(self, model: Model[S], key: str | None, ops: Sequence[Operation], memory_bytes: int,
-                 engine: str) -> None:
+                 engine: str, recorded: Mapping[int, Operation]) -> None:
         steps = []
         for op in ops:
             try:
@@ -132,6 +135,7 @@ class _Run(Generic[S]):
             except ValueError as exc:
                 raise HistoryFormatError(f"operation invoked at event {op.call}: {exc}") from None
         self.model, self.key, self.ops, self.steps = model, key, ops, steps
+        self.recorded = recorded  # by id, as recorded: for the counterexample
         self.max_states = max(1000, memory_bytes // _BYTES_PER_STATE)
         self.readonly = [model.readonly(op) for op in ops]
         self.factory = ENGINES[engine]
@@ -182,8 +186,11 @@ class _Run(Generic[S]):
         if outcome == "valid":
             return PartitionResult(key=self.key, verdict=Verdict.VALID, ops=n, explored=explored)
         return PartitionResult(key=self.key, verdict=Verdict.INVALID, ops=n, explored=explored,
-                               counterexample=_counterexample(self.model, self.key, self.ops,
-                                                              self._replay(search, relaxed=relaxed)))
+                               counterexample=self._counterexample(self._replay(search, relaxed=relaxed)))
+
+    def _counterexample(self, replayed: Search) -> Counterexample:
+        return counterexample(self.model, self.key, self.ops, replayed.stuck_at, replayed.furthest,
+                              self.recorded)
 
     def _replay(self, search: Search, *, relaxed: bool) -> Search:
         """A second pass that stops at the furthest return `search` got stuck at, to read off the
@@ -207,19 +214,3 @@ class _Run(Generic[S]):
 
 def _engine_of(factory: SearchFactory) -> str:
     return next(name for name, f in ENGINES.items() if f is factory)
-
-
-def _counterexample(model: Model[S], key: str | None, ops: Sequence[Operation], search: Search) -> Counterexample:
-    """The Counterexample read off the configuration captured by a `stop_at` run."""
-    st = search.stuck_at
-    if st is None:  # the deterministic second pass must reach the same point
-        raise InternalError("linearizability search: second pass did not reach the furthest return")
-    end = search.furthest
-    start = min(ops[i].call for i in st.unplaced)
-    window_ops = tuple(o for o in ops if o.call <= end and (o.ret is None or o.ret >= start))
-    return Counterexample(
-        key=key, window=(start, end), stuck=ops[st.stuck].id,
-        prefix=tuple(Placed(op=ops[i].id, state=model.describe(s)) for i, s in st.prefix),  # type: ignore[arg-type]
-        unplaced=tuple(ops[i].id for i in st.unplaced),
-        operations=tuple(sorted(window_ops, key=lambda o: o.call)),
-        state_after_prefix=model.describe(st.state))  # type: ignore[arg-type]

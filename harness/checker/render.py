@@ -42,8 +42,8 @@ def _counterexample(cx: Counterexample) -> list[str]:
     lines = [f"  counterexample for key {_key(cx.key)}: events {cx.window[0]}..{cx.window[1]} cannot be "
              "linearized"]
     tail = cx.prefix[-_PREFIX_TAIL:]
-    skipped = len(cx.prefix) - len(tail)
-    lines.append(f"    longest linearizable prefix: {len(cx.prefix)} ops"
+    skipped = cx.prefix_length - len(tail)
+    lines.append(f"    longest linearizable prefix: {cx.prefix_length} ops"
                  + (f" (last {len(tail)} shown)" if skipped else ""))
     for placed in tail:
         lines.append(f"      op {placed.op} -> state {placed.state}")
