@@ -9,8 +9,8 @@ HTML report and the terminal draw it. What is chosen, and why:
   around it);
 - the few operations that completed just before it was invoked, and the last write among them
   (a stale read's explanation is the write it should have seen: that write, and the one it saw);
-- the operations of the last steps of the longest linearization found, and those that could not be
-  placed after it, when they were invoked in that span.
+- the operations of the last steps of the longest linearization found (how the state got there), and
+  those that could not be placed after it, when they were invoked in that span.
 
 Everything is bounded (`SHOWN_MAX` operations, `PREFIX_KEPT` steps), so a counterexample at the end
 of a 100,000-operation history is as small as one in a ten-operation history.
@@ -83,7 +83,9 @@ def _shown(ops: Sequence[Operation], stuck: Stuck, furthest: int) -> list[Operat
     for i, o in enumerate(ops):
         if o.call <= end and o.ret is not None and o.ret >= s.call:
             add(i, 2 + abs(o.call - s.call))  # overlaps the stuck operation
-    for i in recent + list(stuck.unplaced):
+    for i in recent:  # the state changes that led to the stuck point
+        add(i, 3 + abs(ops[i].call - s.call))
+    for i in stuck.unplaced:  # unknown-outcome ops may have been invoked long before: only recent ones
         if ops[i].call >= lo:
             add(i, 3 + abs(ops[i].call - s.call))
     kept = sorted(chosen, key=lambda i: chosen[i])[:SHOWN_MAX]

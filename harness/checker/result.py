@@ -48,8 +48,8 @@ class Counterexample:
     - `unplaced`: ids of the operations invoked before `window[1]` that could not be placed after
       the prefix (`stuck` is among them: it had to be placed before its return and could not).
     - `operations`: what to draw, as recorded, by invocation (at most 40): `stuck`, every operation
-      that overlaps it, those that completed just before it, and the operations of the prefix's last
-      steps and of `unplaced` invoked in that span.
+      that overlaps it, those that completed just before it, the operations of the prefix's last
+      steps, and those of `unplaced` invoked in that span.
     """
 
     key: str | None
