@@ -10,7 +10,9 @@ HTML report and the terminal draw it. What is chosen, and why:
 - the few operations that completed just before it was invoked, and the last write among them
   (a stale read's explanation is the write it should have seen: that write, and the one it saw);
 - the operations of the last steps of the longest linearization found (how the state got there), and
-  those that could not be placed after it, when they were invoked in that span.
+  those that could not be placed after it, when they were invoked in that span;
+- the next reads to complete after it: the JIT engine may know at an append's return that every
+  placement is contradicted by a read still to come (monotone pruning), and that read is the reason.
 
 Everything is bounded (`SHOWN_MAX` operations, `PREFIX_KEPT` steps), so a counterexample at the end
 of a 100,000-operation history is as small as one in a ten-operation history.
@@ -33,6 +35,7 @@ SHOWN_MAX: Final = 40  # operations drawn around the stuck one
 PREFIX_KEPT: Final = 50  # steps of the longest linearization kept (the last ones)
 _BEFORE: Final = 4  # operations that completed just before the stuck one was invoked
 _RECENT_STEPS: Final = 8  # last steps of the prefix whose operations are drawn
+_AFTER: Final = 2  # reads that complete after the stuck operation's return
 
 
 def counterexample(model: Model[S], key: str | None, ops: Sequence[Operation], stuck: Stuck | None,
@@ -85,6 +88,11 @@ def _shown(ops: Sequence[Operation], stuck: Stuck, furthest: int) -> list[Operat
             add(i, 2 + abs(o.call - s.call))  # overlaps the stuck operation
     for i in recent:  # the state changes that led to the stuck point
         add(i, 3 + abs(ops[i].call - s.call))
+    later = sorted((i for i, o in enumerate(ops)
+                    if o.f in ("get", "read") and o.ret is not None and o.ret > end),
+                   key=lambda i: ops[i].ret or 0)
+    for rank, i in enumerate(later[:_AFTER]):
+        add(i, 4 + rank)
     for i in stuck.unplaced:  # unknown-outcome ops may have been invoked long before: only recent ones
         if ops[i].call >= lo:
             add(i, 3 + abs(ops[i].call - s.call))

@@ -49,7 +49,7 @@ class Counterexample:
       the prefix (`stuck` is among them: it had to be placed before its return and could not).
     - `operations`: what to draw, as recorded, by invocation (at most 40): `stuck`, every operation
       that overlaps it, those that completed just before it, the operations of the prefix's last
-      steps, and those of `unplaced` invoked in that span.
+      steps, those of `unplaced` invoked in that span, and the next two reads to complete after it.
     """
 
     key: str | None
