@@ -42,9 +42,11 @@ down: venv
 status: venv
 	$(CLUSTER) status --n $(N) --port-base $(PORT_BASE)
 
-## browser: headless Chromium for the report tests (Debian's package, installed with apt where missing)
+## browser: headless Chromium for the report tests (Debian's package, installed with apt where there is
+##          none; GitHub's Ubuntu runners have google-chrome, which serves as well)
 browser:
 	@command -v chromium >/dev/null 2>&1 || command -v chromium-browser >/dev/null 2>&1 || \
+	  command -v google-chrome >/dev/null 2>&1 || \
 	  { echo "installing Debian's chromium for the report tests (apt-get, needs root)"; \
 	    apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium; }
 
