@@ -56,7 +56,7 @@ unit: venv
 SUITE ?= scenarios
 chaos: venv
 	$(PY) -m harness.images --target $(or $(TARGET),paxos)
-	$(PY) -m harness.cli run --suite $(SUITE) --port-base $(PORT_BASE) $(if $(BUGS),--bugs $(BUGS),) $(if $(TARGET),--target $(TARGET),) $(if $(NODE),--node $(abspath $(NODE)),)
+	$(PY) -m harness.cli run --suite $(SUITE) --port-base $(PORT_BASE) $(if $(SHARD),--shard $(SHARD),) $(if $(BUGS),--bugs $(BUGS),) $(if $(TARGET),--target $(TARGET),) $(if $(NODE),--node $(abspath $(NODE)),)
 
 ## sim: the simulator (harness/sim, docs/simulator.md): SEEDS seeds, stop at the first failing one
 SEEDS ?= 1000
