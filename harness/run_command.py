@@ -14,6 +14,7 @@ import signal
 import sys
 from pathlib import Path
 
+from harness.compose_tool import describe
 from harness.runner import RunOptions, RunOutcome, run_scenario
 from harness.scenario import (
     Scenario,
@@ -105,6 +106,8 @@ def _run(args: argparse.Namespace) -> int:
 
 
 async def _run_all(scenarios: list[Scenario], opts: RunOptions) -> list[RunOutcome]:
+    # which compose (v1 or v2) is half of what a failing CI log needs; no compose at all: exit 2 here
+    print(f"clusters run with {describe()}", flush=True)
     loop = asyncio.get_running_loop()
     me = asyncio.current_task()
 
