@@ -267,11 +267,27 @@ def scenario_files(directory: str | Path) -> list[Path]:
 # -- the validator -----------------------------------------------------------------------------------
 
 T = TypeVar("T")
+# The keys of every mapping and the bounds of every number, in one place: the validator below reads them,
+# and so does harness.scenario_schema, which turns them into the JSON Schema editors use.
 _TOP_KEYS = ("name", "description", "seed", "cluster", "workload", "faults", "checks")
+_TOP_REQUIRED = ("description", "workload")
 _OPTION_KEYS = tuple(sorted({o.name for t in TARGETS.values() for o in t.options}))
 _CLUSTER_KEYS = ("size", "bugs", "target", *_OPTION_KEYS)
 _WORKLOAD_KEYS = ("duration", "concurrency", "rate", "keys", "distribution", "skew", "mix",
                   "timeout", "attempts", "retry_unknown")
+_WORKLOAD_REQUIRED = ("duration",)
+_DISTRIBUTIONS = ("uniform", "skewed")
+MAX_SKEW = 10.0
+MAX_ATTEMPTS = 20
+MAX_WEIGHT = 1e6
+MAX_OP_TIMEOUT_S = 600.0
+_CHECKS_KEYS = ("linearizable", "timeout", "recovery")
+_PARTITION_KEYS = ("shape", "mode", "one-way", "target", "groups")
+_PARTITION_REQUIRED = ("shape",)
+_LINK_KEYS = ("links", "target", "toxicity")  # besides the toxic's own (TOXIC_ATTRS)
+_PROCESS_KEYS: dict[str, tuple[str, ...]] = {"kill": ("target",), "pause": ("target",),
+                                             "restart": ("target", "graceful")}
+_ROLLING_KEYS = ("gap", "graceful")
 _TIMING_KEYS = ("at", "for", "every", "jitter", "until")
 _FAULT_KEYS = ("partition", "latency", "bandwidth", "reset", "slicer", "slow-close", "limit-data", "kill",
                "pause", "restart", "rolling-restart", "one-of")
@@ -456,7 +472,7 @@ class _Validator:
     # ---- sections ----
 
     def scenario(self, root: Node, default_name: str) -> Scenario | None:
-        keys = self.mapping(root, "", _TOP_KEYS, required=("description", "workload"))
+        keys = self.mapping(root, "", _TOP_KEYS, required=_TOP_REQUIRED)
         if keys is None:
             return None
         name = self.optional(keys, "name", "", default_name,
@@ -580,7 +596,7 @@ class _Validator:
         return self.system.parse_bugs(good) if len(good) == len(out) else _BAD
 
     def workload(self, node: Node, path: str) -> WorkloadSpec | _Missing:
-        keys = self.mapping(node, path, _WORKLOAD_KEYS, required=("duration",))
+        keys = self.mapping(node, path, _WORKLOAD_KEYS, required=_WORKLOAD_REQUIRED)
         if keys is None or "duration" not in keys:
             return _BAD
         vals: dict[str, object] = {
@@ -591,13 +607,14 @@ class _Validator:
                                         lambda n, p: self.number(n, p, 0, MAX_RATE, lo_open=True)),
             "keys": self.optional(keys, "keys", path, 5, lambda n, p: self.integer(n, p, 1, MAX_KEYS)),
             "distribution": self.optional(keys, "distribution", path, "uniform",
-                                          lambda n, p: self.choice(n, p, ("uniform", "skewed"))),
+                                          lambda n, p: self.choice(n, p, _DISTRIBUTIONS)),
             "skew": self.optional(keys, "skew", path, 1.0,
-                                  lambda n, p: self.number(n, p, 0, 10, lo_open=True)),
+                                  lambda n, p: self.number(n, p, 0, MAX_SKEW, lo_open=True)),
             "mix": self.optional(keys, "mix", path, self.system.default_mix, self.mix),
             "timeout_s": self.optional(keys, "timeout", path, 2.0,
-                                       lambda n, p: self.duration(n, p, positive=True, hi=600)),
-            "attempts": self.optional(keys, "attempts", path, 3, lambda n, p: self.integer(n, p, 1, 20)),
+                                       lambda n, p: self.duration(n, p, positive=True, hi=MAX_OP_TIMEOUT_S)),
+            "attempts": self.optional(keys, "attempts", path, 3,
+                                      lambda n, p: self.integer(n, p, 1, MAX_ATTEMPTS)),
             "retry_unknown": self.optional(keys, "retry_unknown", path, False, self.boolean),
         }
         if any(isinstance(x, _Missing) for x in vals.values()):
@@ -617,7 +634,7 @@ class _Validator:
         keys = self.mapping(node, path, OPS)
         if keys is None:
             return _BAD
-        weights = {op: self.number(n, f"{path}.{op}", 0, 1e6) for op, n in keys.items()}
+        weights = {op: self.number(n, f"{path}.{op}", 0, MAX_WEIGHT) for op, n in keys.items()}
         unsupported = [op for op, w in weights.items() if op not in self.system.ops and w != 0]
         for op in unsupported:
             self.problem(keys[op], f"{path}.{op}", f"target {self.system.name} has no {op}; its ops are "
@@ -634,7 +651,7 @@ class _Validator:
         return tuple((op, good[op]) for op in OPS if good.get(op, 0) > 0)
 
     def checks(self, node: Node, path: str) -> ChecksSpec | _Missing:
-        keys = self.mapping(node, path, ("linearizable", "timeout", "recovery"))
+        keys = self.mapping(node, path, _CHECKS_KEYS)
         if keys is None:
             return _BAD
         lin = self.optional(keys, "linearizable", path, True, self.boolean)
@@ -787,8 +804,7 @@ class _Validator:
         return readers[kind](node, path)
 
     def partition(self, node: Node, path: str) -> FaultSpec | _Missing:
-        keys = self.mapping(node, path, ("shape", "mode", "one-way", "target", "groups"),
-                            required=("shape",))
+        keys = self.mapping(node, path, _PARTITION_KEYS, required=_PARTITION_REQUIRED)
         if keys is None or "shape" not in keys:
             return _BAD
         shape = self.choice(keys["shape"], f"{path}.shape", SHAPES)
@@ -909,7 +925,7 @@ class _Validator:
         fields = TOXIC_ATTRS[toxic]
         own = tuple(f[0] for f in fields)
         required = tuple(f[0] for f in fields if f[3])
-        keys = self.mapping(node, path, own + ("links", "target", "toxicity"), required=required)
+        keys = self.mapping(node, path, own + _LINK_KEYS, required=required)
         if keys is None or any(r not in keys for r in required):
             return _BAD
         attrs = self.link_attributes(keys, path, toxic)
@@ -955,8 +971,7 @@ class _Validator:
 
     def process(self, node: Node, path: str,
                 action: Literal["kill", "pause", "restart"]) -> FaultSpec | _Missing:
-        allowed = ("target", "graceful") if action == "restart" else ("target",)
-        keys = self.mapping(node, path, allowed)
+        keys = self.mapping(node, path, _PROCESS_KEYS[action])
         if keys is None:
             return _BAD
         target = self.optional(keys, "target", path, TargetSpec(kind="random"), self.target)
@@ -966,7 +981,7 @@ class _Validator:
         return ProcessSpec(action=action, target=target, graceful=graceful)
 
     def rolling_restart(self, node: Node, path: str) -> FaultSpec | _Missing:
-        keys = self.mapping(node, path, ("gap", "graceful"))
+        keys = self.mapping(node, path, _ROLLING_KEYS)
         if keys is None:
             return _BAD
         gap = self.optional(keys, "gap", path, 5.0, lambda n, p: self.duration(n, p, hi=3600))
