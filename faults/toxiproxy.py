@@ -11,16 +11,15 @@ Mapping of faults to toxics (DESIGN 4/5; proxy `ni-nj` carries what replica i se
   held and never delivered, connections stay open);
 - partition, mode `reject`: the proxy is disabled (connections refused, open ones closed). Disables are
   reference-counted, so overlapping partitions heal independently;
-- latency/bandwidth: the toxic on both streams of each link; reset: `reset_peer` on the upstream, or,
-  on servers without `reset_peer` (the noxious-based one), `limit_data` with 0 bytes, which closes a
-  connection as soon as it carries data.
+- latency/bandwidth (and slicer, slow_close, limit_data): the toxic on both streams of each link;
+  reset: `reset_peer` on the upstream stream, so a connection is reset (TCP RST to both peers) once
+  the sender's data arrives. Both servers have it (ours since its noxious patch 2).
 """
 
 from __future__ import annotations
 
 import asyncio
 import concurrent.futures
-import logging
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, replace
@@ -38,7 +37,6 @@ from targets.errors import InfraError, InternalError
 
 __all__ = ["AppliedFault", "ProxyInfo", "ToxicInfo", "ToxiproxyAPI", "ToxiproxyNemesis"]
 
-log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 # One thread for every toxiproxy-python call in the process: the library's server address is global.
@@ -251,7 +249,6 @@ class ToxiproxyNemesis:
         self.size = size
         self._applied: dict[int, AppliedFault] = {}
         self._disables: Counter[str] = Counter()
-        self._reset_type: str | None = None  # learnt on first use: reset_peer, else limit_data
 
     def expected_proxies(self) -> list[str]:
         nodes = range(1, self.size + 1)
@@ -374,38 +371,20 @@ class ToxiproxyNemesis:
         record = _Recording(step, _describe_link(fault, leader))
         try:
             for proxy in proxies:
-                for stream, ttype, attrs in await self._toxic_forms(fault, proxy):
+                for stream in _streams_of(fault):
                     name = f"chaos-{step}-{fault.toxic}-{stream}"
                     record.toxics.append((proxy, name))
-                    await self.api.add_toxic(proxy, name=name, type=ttype, stream=stream,
-                                             toxicity=fault.toxicity, attributes=attrs)
+                    await self.api.add_toxic(proxy, name=name, type=fault.toxic, stream=stream,
+                                             toxicity=fault.toxicity, attributes=dict(fault.attributes))
         finally:
             self._applied[step] = record.snapshot()
         return self._applied[step]
 
-    async def _toxic_forms(self, fault: LinkToxic, proxy: str) -> list[tuple[str, str, dict[str, int]]]:
-        attrs = dict(fault.attributes)
-        if fault.toxic != "reset_peer":
-            return [(s, fault.toxic, attrs) for s in ("upstream", "downstream")]
-        if self._reset_type is None:
-            self._reset_type = await self._probe_reset_peer(proxy)
-        if self._reset_type == "reset_peer":
-            return [("upstream", "reset_peer", attrs)]
-        return [("upstream", "limit_data", {"bytes": 0})]
 
-    async def _probe_reset_peer(self, proxy: str) -> str:
-        """reset_peer if the server has it, else limit_data (logged once)."""
-        try:
-            await self.api.add_toxic(proxy, name="chaos-probe-reset", type="reset_peer",
-                                     stream="upstream", toxicity=0.0, attributes={"timeout": 0})
-        except InfraError as exc:
-            if "reset_peer" not in str(exc):
-                raise
-            log.warning("Toxiproxy at %s:%s has no reset_peer toxic; resets use limit_data 0 bytes "
-                        "(connections close instead of RST)", self.api.host, self.api.port)
-            return "limit_data"
-        await self.api.remove_toxic(proxy, "chaos-probe-reset")
-        return "reset_peer"
+def _streams_of(fault: LinkToxic) -> tuple[str, ...]:
+    """The streams a link toxic goes on: reset_peer only upstream (its first data resets the whole
+    connection, a downstream copy would add nothing), every other toxic on both."""
+    return ("upstream",) if fault.toxic == "reset_peer" else ("upstream", "downstream")
 
 
 class _Recording:

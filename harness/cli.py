@@ -216,8 +216,30 @@ def _register_sim(sub: "argparse._SubParsersAction[argparse.ArgumentParser]") ->
     register_sim(sub)
 
 
+def _register_report(sub: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None:
+    p = sub.add_parser("report", help="rebuild the store's index.html (every run, newest first)",
+                       description="Rebuild STORE/index.html: every run of the store (scenario, target, seed, "
+                                   "verdict, ops, duration, time, link to its report), newest first. Runs do "
+                                   "this themselves; use it after copying or pruning a store.")
+    p.add_argument("store", nargs="?", default="store", metavar="STORE", help="the store (default ./store)")
+    p.set_defaults(func=_report)
+
+
+def _report(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from harness.report.index import write_index
+
+    store = Path(args.store)
+    if not store.is_dir():
+        raise UsageError(f"{store}: no such store; give the folder `paxos-chaos run --store` wrote (default ./store)")
+    print(write_index(store))
+    return 0
+
+
 _REGISTRARS: tuple[Registrar, ...] = (_register_check, _register_run, _register_cluster, _register_validate,
-                                      _register_list, _register_schema, _register_detect, _register_sim)
+                                      _register_list, _register_schema, _register_detect, _register_sim,
+                                      _register_report)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -32,6 +32,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from harness.junit import CaseResult
+from harness.report.index import refresh_index
 from harness.runner import AGREEMENT, RunOptions, run_scenario
 from harness.scenario import Scenario, load_scenario, scenario_files
 from harness.sim import SimConfig
@@ -163,6 +164,7 @@ def _run(args: argparse.Namespace) -> int:
     (out / "detect.json").write_text(json.dumps([dataclasses.asdict(r) for r in results], indent=1) + "\n",
                                      encoding="utf-8")
     print(f"\ndetection table: {out / 'detect.md'}")
+    refresh_index(Path(args.store))
     return 0 if all(_caught(r) for r in results) else 1
 
 

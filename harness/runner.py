@@ -37,10 +37,12 @@ from harness.cluster import Cluster, ClusterSpec, NodeStatus, remove_project
 from harness.junit import NOT_AVAILABLE, CaseResult, to_junit_xml
 from harness.nemesis import Nemesis
 from harness.report import ReportInput, render_report
+from harness.report.index import refresh_index
 from harness.scenario import Scenario
 from harness.store import RunDir, new_run_dir
 from targets.contract import NodeState
 from targets.errors import InfraError
+from targets.registry import get_target
 from workloads.client import RecordingClient
 from workloads.history import HistoryRecorder
 from workloads.interpreter import WorkloadStats, final_reads, run_workload
@@ -116,6 +118,7 @@ async def run_scenario(scenario: Scenario, opts: RunOptions, *, progress: Progre
         _collect_logs(cluster, run_dir)
         await asyncio.to_thread(cluster.down)
         progress(f"[{scenario.name}] cluster removed")
+        refresh_index(opts.store)
 
 
 async def _run_up(scenario: Scenario, cluster: Cluster, run_dir: RunDir, *, seed: int, plan: FaultPlan,
@@ -307,8 +310,10 @@ def _write_faults(run_dir: RunDir, faults: FaultLog) -> None:
 def _write_results(run_dir: RunDir, scenario: Scenario, seed: int, outcome: RunOutcome, result: CheckResult | None,
                    statuses: list[NodeStatus], duration_s: float, faults: FaultLog,
                    recorder: HistoryRecorder) -> None:
+    paths = {o.name for o in get_target(scenario.cluster.target).options if o.kind == "path"}
     reproduce = f"paxos-chaos run {scenario.source} --seed {seed}" + (
-        f" --target {scenario.cluster.target}" if scenario.cluster.target != "paxos" else "")
+        f" --target {scenario.cluster.target}" if scenario.cluster.target != "paxos" else "") + "".join(
+        f" --{key} {value}" for key, value in scenario.cluster.options if key in paths)  # e.g. --node, as run
     run_dir.write_json("results.json", {
         "scenario": scenario.name, "target": scenario.cluster.target, "options": dict(scenario.cluster.options),
         "seed": seed, "exit_code": outcome.exit_code, "ops": outcome.ops,

@@ -52,6 +52,11 @@ def test_a_node_answering_from_local_gossiped_copies_is_caught_under_partitions(
     assert proc.returncode == 1, proc.stdout[-3000:] + proc.stderr[-2000:]
     data = results(tmp_path)
     assert data["check"]["verdict"] == "invalid"
+    # The run can be repeated as it was: with the node given on the command line, not the file's.
+    assert data["reproduce"].endswith(f"--seed 21 --target maelstrom --node {EXAMPLES / 'gossip_kv.rb'}")
+    # The store's index was rebuilt after the run and lists it.
+    assert "maelstrom (gossip_kv.rb)" in (tmp_path / "index.html").read_text() and "FAILED" in (
+        tmp_path / "index.html").read_text()
     examples = [p["counterexample"] for p in data["check"]["partitions"] if p["counterexample"]]
     assert examples and all(ex["operations"] for ex in examples)
 

@@ -1,7 +1,7 @@
 """Fixtures for the Toxiproxy API tests: a real Toxiproxy-API server and real TCP upstreams.
 
-`toxiproxy_url` is our noxious-based server (faults/toxiproxy-server), built with cargo when the
-binary is missing and started on 127.0.0.1 with a free port; or, when the environment variable
+`toxiproxy_url` is our noxious-based server (faults/toxiproxy-server), brought up to date with cargo
+and started on 127.0.0.1 with a free port; or, when the environment variable
 TOXIPROXY_URL is set (e.g. http://127.0.0.1:8474), that server instead, so the same tests run against
 the official Toxiproxy. Such a server must run on this host: its proxies listen on 127.0.0.1 and
 connect to upstreams on 127.0.0.1.
@@ -50,13 +50,18 @@ def api_get(url: str, timeout_s: float = 2.0) -> tuple[int, bytes]:
 
 
 def server_binary() -> Path:
-    """Our server's release binary, built with `cargo build --release --locked` if missing."""
+    """Our server's release binary, brought up to date with `cargo build --release --locked`.
+
+    The build runs even when a binary exists (a no-op in about a second when nothing changed): a
+    binary left from older sources would test the old server, e.g. one without reset_peer. Without
+    cargo an existing binary is used as it is.
+    """
     target = Path(os.environ.get("CARGO_TARGET_DIR", SERVER_SRC / "target"))
     binary = target / "release" / "toxiproxy-server"
-    if binary.exists():
-        return binary
     cargo = shutil.which("cargo") or str(Path.home() / ".cargo" / "bin" / "cargo")
     if not Path(cargo).exists():
+        if binary.exists():
+            return binary
         pytest.skip("cannot test the noxious-based Toxiproxy server: cargo is not installed "
                     "(install Rust, or set TOXIPROXY_URL to a running Toxiproxy)")
     proc = subprocess.run([cargo, "build", "--release", "--locked"], cwd=SERVER_SRC,
@@ -154,6 +159,7 @@ class Conn:
 
     chunks: list[bytes] = field(default_factory=list)
     eof_at: float | None = None
+    ended: str | None = None  # "eof" (a FIN), "reset" (an RST) or "error", once the peer is gone
 
     @property
     def data(self) -> bytes:
@@ -208,12 +214,17 @@ class Upstream:
                 chunk = sock.recv(65536)
                 if not chunk:
                     conn.eof_at = time.monotonic()
+                    conn.ended = "eof"
                     return
                 conn.chunks.append(chunk)
                 if self.mode == "echo":
                     sock.sendall(chunk)
+        except ConnectionResetError:
+            conn.eof_at = conn.eof_at or time.monotonic()
+            conn.ended = "reset"
         except OSError:
             conn.eof_at = conn.eof_at or time.monotonic()
+            conn.ended = conn.ended or "error"
         finally:
             sock.close()
 

@@ -79,6 +79,17 @@ def passes(port: int, wait_s: float = CUT_WAIT_S) -> bool:
         return False
 
 
+def reset_by(port: int) -> bool:
+    """True if a connection through the proxy on `port` is reset (ECONNRESET) once it sends a byte."""
+    with socket.create_connection(("127.0.0.1", port), timeout=5.0) as sock:
+        sock.sendall(b"x")
+        try:
+            sock.recv(1)
+        except ConnectionResetError:
+            return True
+        return False
+
+
 def step(n: int, fault: Partition | LinkToxic) -> FaultStep:
     return FaultStep(step=n, entry=0, start_s=0.0, heal_s=1.0, fault=fault)
 
@@ -212,19 +223,19 @@ def test_latency_toxic_on_the_target_links_delays_them(api: ToxiproxyAPI, cluste
     run(nem.teardown())
 
 
-def test_reset_uses_reset_peer_or_falls_back_and_cuts_connections(api: ToxiproxyAPI,
-                                                                 cluster: dict[str, int]) -> None:
+def test_reset_is_reset_peer_upstream_and_resets_connections(api: ToxiproxyAPI, cluster: dict[str, int]) -> None:
     nem = ToxiproxyNemesis(api, size=SIZE)
     run(nem.setup())
     fault = LinkToxic(toxic="reset_peer", attributes=(("timeout", 0),), toxicity=1.0, links="peers",
                       nodes=(1,))
     applied = run(nem.apply(step(0, fault)))
     assert {p for p, _ in applied.toxics} == {"n1-n2", "n1-n3", "n2-n1", "n3-n1"}
-    assert not passes(cluster["n1-n2"]) and passes(cluster["n2-n3"])
-    types = {t.type for t in run(api.toxics("n1-n2"))}
-    assert types in ({"reset_peer"}, {"limit_data"})
+    found = run(api.toxics("n1-n2"))
+    assert [(t.type, t.stream, t.attributes) for t in found] == [("reset_peer", "upstream", {"timeout": 0})]
+    assert reset_by(cluster["n1-n2"]) and reset_by(cluster["n3-n1"])
+    assert passes(cluster["n2-n3"])
     run(nem.heal(0))
-    assert passes(cluster["n1-n2"])
+    assert run(api.toxics("n1-n2")) == [] and passes(cluster["n1-n2"])
 
 
 def test_process_fault_is_refused(api: ToxiproxyAPI) -> None:

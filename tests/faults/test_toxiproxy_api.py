@@ -91,6 +91,14 @@ def after_toxic_change(sock: socket.socket, proxy: Proxy, is_noxious: bool) -> s
     return connect(proxy)
 
 
+def wait_for_end(upstream: Upstream, limit_s: float = IO_TIMEOUT_S) -> str | None:
+    """How the upstream's first connection ended ("eof" or "reset"), waiting up to limit_s."""
+    deadline = time.monotonic() + limit_s
+    while upstream.conns[0].ended is None and time.monotonic() < deadline:
+        time.sleep(0.02)
+    return upstream.conns[0].ended
+
+
 def api(url: str, method: str, path: str, body: object | None = None) -> requests.Response:
     return requests.request(method, url + path, json=body, timeout=10)
 
@@ -349,29 +357,90 @@ def test_a_connection_made_just_before_a_toxic_change_never_escapes_it(toxiproxy
 
 
 @pytest.mark.parametrize("stream", STREAMS)
-def test_reset_peer_resets_the_connection(toxiproxy_url: str, toxiproxy: Toxiproxy, echo: Upstream,
-                                          stream: str) -> None:
-    make_proxy(toxiproxy, echo)
-    resp = api(toxiproxy_url, "POST", "/proxies/p/toxics",
-               {"type": "reset_peer", "stream": stream, "attributes": {"timeout": 0}})
-    if resp.status_code == 400 and "not supported" in resp.json()["error"]:
-        pytest.skip(f"server does not implement reset_peer: {resp.json()['error']}")
-    assert resp.status_code == 200
-    with connect(toxiproxy.get_proxy("p")) as sock:
+def test_reset_peer_resets_the_connection(toxiproxy: Toxiproxy, echo: Upstream, stream: str) -> None:
+    # "boom" crosses the upstream stream, and (echoed) the downstream one: either toxic fires on it.
+    # Both peers get an RST, not an EOF, and the data that set it off is dropped.
+    proxy = make_proxy(toxiproxy, echo)
+    proxy.add_toxic(type="reset_peer", stream=stream, attributes={"timeout": 0})
+    with connect(proxy) as sock:
         sock.sendall(b"boom")
+        assert read_until_closed(sock) == (b"", "reset")
+    assert wait_for_end(echo) == "reset"
+    if stream == "upstream":
+        assert echo.conns[0].data == b""
+
+
+def test_reset_peer_waits_its_timeout_and_drops_the_data_meanwhile(toxiproxy: Toxiproxy, echo: Upstream) -> None:
+    proxy = make_proxy(toxiproxy, echo)
+    proxy.add_toxic(type="reset_peer", stream="upstream", attributes={"timeout": 1000})
+    with connect(proxy) as sock:
+        t0 = time.monotonic()
+        sock.sendall(b"first")
+        time.sleep(0.2)
+        sock.sendall(b"second")  # held while the toxic waits, then dropped with the connection
         data, how = read_until_closed(sock)
-        assert data == b"" and how == "reset"
+        reset_after_s = time.monotonic() - t0
+    assert (data, how) == (b"", "reset")
+    assert reset_after_s >= 0.9
+    assert echo.conns[0].data == b""
 
 
-def test_our_server_rejects_reset_peer_with_a_clear_400(toxiproxy_url: str, toxiproxy: Toxiproxy,
-                                                        echo: Upstream, is_noxious: bool) -> None:
-    if not is_noxious:
-        pytest.skip("only the noxious-based server lacks reset_peer")
+@pytest.mark.parametrize("stream", STREAMS)
+def test_reset_peer_fires_only_on_data_in_its_stream(toxiproxy: Toxiproxy, blob: Upstream, stream: str) -> None:
+    # The blob upstream sends 20 kB at once and the client sends nothing: only downstream data flows.
+    proxy = make_proxy(toxiproxy, blob)
+    proxy.add_toxic(type="reset_peer", stream=stream, attributes={"timeout": 0})
+    with connect(proxy) as sock:
+        if stream == "upstream":
+            assert recv_exact(sock, len(Upstream.BLOB)) == Upstream.BLOB
+            assert read_until_closed(sock, limit_s=0.5) == (b"", "open")
+        else:
+            assert read_until_closed(sock) == (b"", "reset")
+
+
+@pytest.mark.parametrize("attributes,field", [
+    ({"timeout": -5}, "attributes.timeout"),
+    ({"timeout": "soon"}, "attributes.timeout"),
+    ({"timeout": 1.5}, "attributes.timeout"),
+    ("none", "attributes"),
+])
+def test_bad_reset_peer_attributes_are_a_400_naming_the_field(toxiproxy_url: str, toxiproxy: Toxiproxy,
+                                                              echo: Upstream, is_noxious: bool,
+                                                              attributes: object, field: str) -> None:
     make_proxy(toxiproxy, echo)
-    resp = api(toxiproxy_url, "POST", "/proxies/p/toxics", {"type": "reset_peer"})
+    resp = api(toxiproxy_url, "POST", "/proxies/p/toxics", {"type": "reset_peer", "attributes": attributes})
+    if not is_noxious and attributes == {"timeout": -5}:
+        # Toxiproxy takes any int64 (a negative timeout resets at once); ours refuses it.
+        assert resp.status_code == 200
+        return
     assert resp.status_code == 400
-    assert "reset_peer is not supported" in resp.json()["error"]
-    assert "noxious" in resp.json()["error"]
+    assert resp.json()["status"] == 400
+    assert resp.json()["error"].startswith("bad request body")
+    if is_noxious:  # Toxiproxy's own wording is Go's JSON decoder's
+        assert field in resp.json()["error"] and "must be" in resp.json()["error"]
+    assert api(toxiproxy_url, "GET", "/proxies/p/toxics").json() == []
+
+
+@pytest.mark.parametrize("toxicity", [1.5, -1, "x", [0.5]])
+def test_bad_toxicity_is_a_400_naming_the_field(toxiproxy_url: str, toxiproxy: Toxiproxy, echo: Upstream,
+                                                is_noxious: bool, toxicity: object) -> None:
+    proxy = make_proxy(toxiproxy, echo)
+    proxy.add_toxic(type="latency", name="lag", attributes={"latency": 10})
+    bodies = [("/proxies/p/toxics", {"type": "reset_peer", "toxicity": toxicity}),
+              ("/proxies/p/toxics/lag", {"toxicity": toxicity})]  # create and update
+    for path, body in bodies:
+        resp = api(toxiproxy_url, "POST", path, body)
+        if not is_noxious and isinstance(toxicity, (int, float)):
+            # Toxiproxy stores any float32 (above 1 always fires, below 0 never); ours refuses it.
+            assert resp.status_code == 200
+            continue
+        assert resp.status_code == 400, path
+        assert resp.json()["error"].startswith("bad request body")
+        if is_noxious:
+            assert '"toxicity" must be a number in [0, 1]' in resp.json()["error"]
+    if is_noxious:
+        assert [t["name"] for t in api(toxiproxy_url, "GET", "/proxies/p/toxics").json()] == ["lag"]
+        assert api(toxiproxy_url, "GET", "/proxies/p/toxics/lag").json()["toxicity"] == 1.0
 
 
 @pytest.mark.parametrize("stream", STREAMS)

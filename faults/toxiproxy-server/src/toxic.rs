@@ -9,8 +9,9 @@ use crate::error::ApiError;
 use noxious::toxic::{StreamDirection, Toxic, ToxicKind};
 use serde_json::{json, Map, Value};
 
-/// Toxic types this server runs (all noxious has). `reset_peer` is Toxiproxy's but not noxious's.
-pub const SUPPORTED_TYPES: &str = "latency, bandwidth, slow_close, timeout, slicer, limit_data, noop";
+/// Toxic types this server runs: Toxiproxy 2.x's, with `reset_peer` from our noxious patch.
+pub const SUPPORTED_TYPES: &str =
+    "latency, bandwidth, slow_close, timeout, slicer, limit_data, reset_peer, noop";
 
 /// One toxic installed on a proxy. Invariant: `kind` passed `validate_kind`.
 #[derive(Debug, Clone, PartialEq)]
@@ -82,11 +83,17 @@ impl ToxicSpec {
 
     /// The noxious toxics that implement this one, in chain order.
     ///
+    /// None at toxicity 0: noxious runs a toxic when `toxicity >= r` with r uniform in [0, 1), so
+    /// 0 would still fire once in 2^24 connections; Toxiproxy (`r < toxicity`) never fires it.
+    ///
     /// Bandwidth gets a hidden slicer in front of it (always active, no delay): noxious 1.0.4's
     /// bandwidth toxic forwards only 100 bytes per 100 ms slot and then panics on a Duration
     /// underflow for any chunk larger than rate*100 bytes, dropping the connection. Chunks of at
     /// most rate*100 bytes never enter that loop, and are paced exactly (len/rate ms each).
     pub fn to_noxious(&self) -> Vec<Toxic> {
+        if self.toxicity <= 0.0 {
+            return vec![];
+        }
         let main = Toxic {
             kind: self.kind,
             name: self.name.clone(),
@@ -163,13 +170,8 @@ fn fields_of(type_name: &str) -> Result<&'static [&'static str], ApiError> {
         "timeout" => &["timeout"],
         "slicer" => &["average_size", "size_variation", "delay"],
         "limit_data" => &["bytes"],
+        "reset_peer" => &["timeout"],
         "noop" => &[],
-        "reset_peer" => {
-            return Err(ApiError::invalid_toxic_type(&format!(
-                "reset_peer is not supported by this server (the noxious 1.0.4 library has no \
-                 reset_peer toxic); supported types: {SUPPORTED_TYPES}"
-            )))
-        }
         "" => {
             return Err(ApiError::invalid_toxic_type(&format!(
                 "\"type\" is missing; supported types: {SUPPORTED_TYPES}"
@@ -194,6 +196,7 @@ fn values_of(kind: &ToxicKind) -> Vec<u64> {
             vec![average_size, size_variation, delay]
         }
         ToxicKind::LimitData { bytes } => vec![bytes],
+        ToxicKind::ResetPeer { timeout } => vec![timeout],
     }
 }
 
@@ -235,6 +238,7 @@ fn build_kind(type_name: &str, v: &[u64]) -> Result<ToxicKind, ApiError> {
         "timeout" => ToxicKind::Timeout { timeout: v[0] },
         "slicer" => ToxicKind::Slicer { average_size: v[0], size_variation: v[1], delay: v[2] },
         "limit_data" => ToxicKind::LimitData { bytes: v[0] },
+        "reset_peer" => ToxicKind::ResetPeer { timeout: v[0] },
         _ => ToxicKind::Noop,
     };
     validate_kind(&kind)?;
@@ -287,7 +291,9 @@ mod tests {
         assert_eq!(parse(json!({"type": "latency", "name": "taken"})).unwrap_err().status, 409);
         let bad = parse(json!({"type": "latency", "attributes": {"latency": -1}})).unwrap_err();
         assert!(bad.message.starts_with("bad request body: attributes.latency"), "{}", bad.message);
-        assert!(parse(json!({"type": "reset_peer"})).unwrap_err().message.contains("noxious"));
+        let bad = parse(json!({"type": "reset_peer", "attributes": {"timeout": -5}})).unwrap_err();
+        assert_eq!(bad.status, 400);
+        assert!(bad.message.contains("attributes.timeout must be a non-negative integer"), "{}", bad.message);
     }
 
     #[test]
@@ -295,7 +301,32 @@ mod tests {
         assert!(parse(json!({"type": "latency", "attributes": {"latency": 1, "jitter": 2}})).is_err());
         assert!(parse(json!({"type": "slicer", "attributes": {"average_size": 0}})).is_err());
         assert!(parse(json!({"type": "slicer", "attributes": {"average_size": 4, "size_variation": 4}})).is_err());
-        assert!(parse(json!({"type": "timeout", "toxicity": 1.5})).is_err());
+        for toxicity in [json!(1.5), json!(-1), json!("x")] {
+            let bad = parse(json!({"type": "timeout", "toxicity": toxicity})).unwrap_err();
+            assert_eq!(bad.status, 400);
+            assert!(bad.message.contains("\"toxicity\" must be a number in [0, 1]"), "{}", bad.message);
+        }
+    }
+
+    #[test]
+    fn reset_peer_is_a_toxic_with_a_timeout() {
+        let t = parse(json!({"type": "reset_peer", "stream": "upstream", "attributes": {"timeout": 250}})).unwrap();
+        assert_eq!(t.name, "reset_peer_upstream");
+        assert_eq!(t.kind, ToxicKind::ResetPeer { timeout: 250 });
+        assert_eq!(t.to_json()["attributes"], json!({"timeout": 250}));
+        let immediate = parse(json!({"type": "reset_peer"})).unwrap();
+        assert_eq!(immediate.kind, ToxicKind::ResetPeer { timeout: 0 });
+    }
+
+    #[test]
+    fn toxicity_zero_installs_nothing_in_noxious() {
+        for kind in ["latency", "timeout", "reset_peer", "limit_data", "bandwidth"] {
+            let t = parse(json!({"type": kind, "toxicity": 0, "attributes": {"rate": 1}})).unwrap();
+            assert!(t.to_noxious().is_empty(), "{kind}");
+            assert_eq!(t.to_json()["toxicity"], json!(0.0));
+        }
+        let half = parse(json!({"type": "timeout", "toxicity": 0.5})).unwrap();
+        assert_eq!(half.to_noxious()[0].toxicity, 0.5);
     }
 
     #[test]

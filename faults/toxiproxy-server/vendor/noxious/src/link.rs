@@ -13,6 +13,7 @@ use futures::StreamExt;
 use futures::{Sink, Stream};
 use rand::{distributions::Standard, rngs::StdRng, Rng, SeedableRng};
 use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::{io, sync::Arc};
 use tokio::pin;
 use tokio::sync::{oneshot, Mutex as AsyncMutex};
@@ -27,6 +28,10 @@ pub(crate) struct Link {
     stop: Stop,
     stopper: Stopper,
     disband_receiver: Option<oneshot::Receiver<Ends>>,
+    /// paxos-chaos patch (reset_peer): raised by a reset_peer toxic of either link of the
+    /// connection (`create_links` shares one flag between the two); each link then closes its
+    /// ends with a TCP RST instead of handing them back.
+    pub(crate) reset: Arc<AtomicBool>,
 }
 
 type Ends = (Read, Write);
@@ -46,6 +51,7 @@ impl Link {
             stop,
             stopper,
             disband_receiver: None,
+            reset: Arc::new(AtomicBool::new(false)),
         }
     }
 
@@ -73,6 +79,7 @@ impl Link {
         disband_sender: oneshot::Sender<Ends>,
     ) -> JoinHandle<()> {
         let mut stop = self.stop.clone();
+        let reset = self.reset.clone();
         tokio::spawn(async move {
             if !stop.stop_received() {
                 let forward_res = forward(&mut reader, &mut writer, &mut stop).await;
@@ -80,7 +87,7 @@ impl Link {
                     // TODO: maybe log this error in case it's a specific I/O error.
                 }
             }
-            let _ = disband_sender.send((reader, writer));
+            release_ends(&reset, reader, writer, disband_sender);
         })
     }
 
@@ -106,6 +113,10 @@ impl Link {
             .into_iter()
             .zip(rand_gen.sample_iter(Standard))
             .map(ToxicRunner::new)
+            .map(|mut runner| {
+                runner.reset = self.reset.clone();
+                runner
+            })
             .collect();
 
         let (close_read_join, close_write_join): (
@@ -255,6 +266,7 @@ impl Link {
         disband_sender: oneshot::Sender<Ends>,
     ) -> JoinHandle<()> {
         let direction = self.direction;
+        let reset = self.reset.clone();
         tokio::spawn(async move {
             let result: Result<(io::Result<Read>, io::Result<Write>), tokio::task::JoinError> =
                 tokio::try_join!(close_read_join, close_write_join);
@@ -262,7 +274,7 @@ impl Link {
                 Ok((read_res, write_res)) => {
                     if let Ok(reader) = read_res {
                         if let Ok(writer) = write_res {
-                            let _ = disband_sender.send((reader, writer));
+                            release_ends(&reset, reader, writer, disband_sender);
                             debug!("Joining {} task", direction);
                             return;
                         }
@@ -290,6 +302,17 @@ impl Link {
     }
 }
 
+/// paxos-chaos patch (reset_peer): the ends of a link whose connection was reset are closed with
+/// a TCP RST (see `ReadStream::abort`); otherwise they go back to whoever disbands the link.
+fn release_ends(reset: &AtomicBool, reader: Read, writer: Write, disband: oneshot::Sender<Ends>) {
+    if reset.load(Ordering::SeqCst) {
+        reader.into_inner().abort();
+        writer.into_inner().abort();
+    } else {
+        let _ = disband.send((reader, writer));
+    }
+}
+
 impl PartialEq for Link {
     fn eq(&self, other: &Self) -> bool {
         self.upstream_addr == other.upstream_addr && self.direction == other.direction
@@ -302,6 +325,8 @@ pub(crate) struct ToxicRunner {
     toxic: Toxic,
     closer: Option<Closer>,
     override_stop: Option<Stop>,
+    /// paxos-chaos patch: the connection's reset flag (`Link::reset`), raised by reset_peer.
+    reset: Arc<AtomicBool>,
 }
 
 impl ToxicRunner {
@@ -311,6 +336,7 @@ impl ToxicRunner {
             toxic,
             closer: None,
             override_stop: None,
+            reset: Arc::new(AtomicBool::new(false)),
         }
     }
 
@@ -379,6 +405,9 @@ impl ToxicRunner {
                 ToxicKind::LimitData { bytes } => {
                     let stop = self.take_override_stop();
                     toxics::run_limit_data(input, output, stop, bytes, state).await
+                }
+                ToxicKind::ResetPeer { timeout } => {
+                    toxics::run_reset_peer(input, output, timeout, &self.reset).await
                 }
             }
         } else {

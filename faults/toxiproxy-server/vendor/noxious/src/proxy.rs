@@ -329,6 +329,9 @@ fn create_links(
         links_stop,
     );
 
+    // paxos-chaos patch (reset_peer): one reset flag per connection, seen by both links.
+    client_link.reset = upstream_link.reset.clone();
+
     let upstream_handle = upstream_link.establish(
         streams.client_read,
         streams.upstream_write,

@@ -137,6 +137,27 @@ impl WriteStream {
     }
 }
 
+/// paxos-chaos patch (reset_peer): closing a connection with a TCP RST instead of a FIN. Each
+/// half sets SO_LINGER 0 on its socket; the write half is forgotten rather than dropped, because
+/// dropping it sends a FIN first (shutdown), after which the peer reads EOF, not a reset. The
+/// socket closes, with the RST, when its last half is gone.
+impl ReadStream {
+    pub(crate) fn abort(self) {
+        #[cfg(not(test))]
+        let _ = self.inner.as_ref().set_zero_linger();
+    }
+}
+
+impl WriteStream {
+    pub(crate) fn abort(self) {
+        #[cfg(not(test))]
+        {
+            let _ = self.inner.as_ref().set_zero_linger();
+            self.inner.forget();
+        }
+    }
+}
+
 impl AsyncRead for ReadStream {
     fn poll_read(
         self: std::pin::Pin<&mut Self>,

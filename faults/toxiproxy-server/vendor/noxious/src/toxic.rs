@@ -66,6 +66,14 @@ pub enum ToxicKind {
         /// the limit
         bytes: u64,
     },
+    /// paxos-chaos patch: Toxiproxy's reset_peer. Takes the first chunk (or the end of the
+    /// stream), drops it, and `timeout` ms later resets the connection: both sockets are closed
+    /// with SO_LINGER 0, so both peers get a TCP RST and no FIN.
+    #[serde(rename = "reset_peer")]
+    ResetPeer {
+        /// in milliseconds
+        timeout: u64,
+    },
 }
 
 /// Something that can be attached to a link to modify the way the data is passed through
@@ -185,6 +193,7 @@ impl ToxicKind {
             ToxicKind::SlowClose { .. } => "slow_close",
             ToxicKind::Slicer { .. } => "slicer",
             ToxicKind::LimitData { .. } => "limit_data",
+            ToxicKind::ResetPeer { .. } => "reset_peer",
         }
     }
 }
@@ -263,6 +272,9 @@ impl fmt::Display for ToxicKind {
             }
             ToxicKind::LimitData { bytes } => {
                 write!(f, "LimitData({})", bytes)
+            }
+            ToxicKind::ResetPeer { timeout } => {
+                write!(f, "ResetPeer({})", timeout)
             }
         }
     }
