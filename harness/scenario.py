@@ -1137,8 +1137,8 @@ def register_list(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
                      help="one JSON array, an object per scenario (name, file, target, size, duration_s, "
                           "faults, description, applies, why; or file and error for an invalid one)")
     out.add_argument("--shards", type=shard_count, default=None, metavar="N",
-                     help="print a CI job matrix, {\"include\": [{\"shard\": \"K/N\", \"scenarios\": "
-                          "\"a b\"}, ...]}: the scenarios that apply (to --target) dealt round-robin by "
+                     help="print a CI job matrix, {\"include\": [{\"shard\": \"K/N\", \"target\": \"\", "
+                          "\"scenarios\": \"a b\"}, ...]} (target: --target, or \"\" for each file's own): the scenarios that apply (to --target) dealt round-robin by "
                           "sorted name into N slices, empty slices left out; exit 2, printing nothing, "
                           "if a scenario is invalid")
     p.set_defaults(func=_run_list)
@@ -1238,7 +1238,8 @@ def _print_matrix(files: Sequence[Path], args: argparse.Namespace) -> int:
     scenario raises before anything is printed: a half matrix would silently skip scenarios."""
     runnable, _ = for_target(files, args.target, option_overrides(args))
     slices = split(runnable, [_shard_key(s) for s in runnable], args.shards)
-    include = [{"shard": f"{k}/{args.shards}", "scenarios": " ".join(s.name for s in part)}
+    # the target goes along so that matrices of several targets can be concatenated (the nightly's)
+    include = [{"shard": f"{k}/{args.shards}", "target": args.target or "", "scenarios": " ".join(s.name for s in part)}
                for k, part in enumerate(slices, start=1) if part]
     print(json.dumps({"include": include}))
     return 0

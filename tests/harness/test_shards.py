@@ -101,6 +101,8 @@ def test_sixteen_scenarios_over_twenty_shards_leave_out_the_empty_ones(
 def test_the_matrix_shards_only_the_scenarios_that_apply_to_the_target(
         capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
     include = _matrix(capsys, str(SUITE), "--shards", "2", "--target", "etcd")
+    assert {job["target"] for job in include} == {"etcd"}  # matrices of several targets concatenate
+    assert {job["target"] for job in _matrix(capsys, str(SUITE), "--shards", "2")} == {""}  # each file's own
     listed = [name for job in include for name in job["scenarios"].split()]
     assert main(["list", str(SUITE), "--target", "etcd", "--json"]) == 0
     applies = [e["name"] for e in json.loads(capsys.readouterr().out) if e["applies"]]
