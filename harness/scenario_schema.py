@@ -20,10 +20,12 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 from typing import Any
 
 from faults.schema import LINKS, MODES, SHAPES, TARGET_WORDS, TOXIC_ATTRS, TOXIC_FAULTS
 from harness.durations import DURATION_HINT, DURATION_PATTERN
+# the validator's own tables, private to it: this module is the validator's twin, read-only
 from harness.scenario import (
     _CHECKS_KEYS,
     _CLUSTER_KEYS,
@@ -110,6 +112,14 @@ def _only(keys: tuple[str, ...], props: Schema) -> Schema:
     return {k: props[k] for k in keys}
 
 
+def _literal(word: str) -> str:
+    """`word` inside a pattern. Not re.escape: it writes `\\-`, which JavaScript's regular expressions in
+    unicode mode (editors' schema checkers) refuse; our names need no escaping at all."""
+    if not re.fullmatch(r"[A-Za-z0-9_-]+", word):
+        raise AssertionError(f"{word!r} would need escaping in a JSON Schema pattern")
+    return word
+
+
 def _ref(name: str) -> Schema:
     return {"$ref": f"#/definitions/{name}"}
 
@@ -137,7 +147,9 @@ def _cluster() -> Schema:
     bugs = sorted({b for t in TARGETS.values() for b in t.known_bugs})
     props: Schema = {
         "size": {"enum": list(CLUSTER_SIZES), "description": "How many replicas."},
-        "bugs": {"type": "array", "items": {"enum": bugs},
+        # listed for completion; the bug parser ignores blanks around a name, so the pattern does too
+        "bugs": {"type": "array", "items": {"anyOf": [{"enum": bugs}, {"type": "string", "pattern":
+                                                     r"^\s*(?:" + "|".join(map(_literal, bugs)) + r")\s*$"}]},
                  "description": "Deliberate bugs of the paxos replica to switch on (docs/detection.md)."},
         "target": {"enum": sorted(TARGETS), "description": "The system under test (default "
                    f"{DEFAULT_TARGET}): " + "; ".join(f"{t.name}: {t.description}" for t in TARGETS.values())},

@@ -4,7 +4,10 @@ it never flags a file the validator accepts (checked the way an editor checks, w
 
 from __future__ import annotations
 
+import json
 import re
+import shutil
+import subprocess
 from pathlib import Path
 from typing import Any
 
@@ -113,6 +116,7 @@ ACCEPTED = [
     HEAD + "faults: [{kill: {target: n01}, at: 0}]\n",  # leading zero, 0 without unit
     "description: d\nworkload: {duration: ' 1m30s ', rate: 5, skew: 2, distribution: skewed}\n",
     HEAD + "cluster: {target: etcd, reads: serializable}\n",
+    HEAD + "cluster: {bugs: [' no-dedup ', no-dedup]}\n",  # blanks around a name, a repeat: the parser drops them
     HEAD + "cluster: {target: maelstrom, node: ../targets/maelstrom/examples/lin_kv_leader.py}\n",
     "description: d\nworkload:\n  <<: {duration: 5s, keys: 3}\n  keys: 4\n",  # a merge key, own key wins
 ]
@@ -157,3 +161,27 @@ def test_the_duration_pattern_is_the_parser_s_rule(text: str) -> None:
     except ValueError:
         parsed = False
     assert bool(re.fullmatch(DURATION_PATTERN, text)) == parsed
+
+
+def _patterns(node: object) -> list[str]:
+    if isinstance(node, dict):
+        return [v for k, v in node.items() if k == "pattern" and isinstance(v, str)] + [
+            p for v in node.values() for p in _patterns(v)]
+    if isinstance(node, list):
+        return [p for v in node for p in _patterns(v)]
+    return []
+
+
+@pytest.mark.skipif(shutil.which("node") is None, reason="node is not installed")
+def test_every_pattern_compiles_in_javascript_unicode_mode_and_agrees_on_durations() -> None:
+    # editors check schemas in JavaScript, whose regular expressions (unicode mode) refuse some of Python's
+    patterns = _patterns(scenario_schema())
+    assert len(patterns) >= 4
+    script = ("const [ps, samples] = JSON.parse(process.argv[1]);"
+              "ps.forEach(p => new RegExp(p, 'u'));"
+              "console.log(JSON.stringify(samples.map(s => new RegExp(ps[0], 'u').test(s))));")
+    samples = ["10s", "500ms", "1m30s", " 2m ", "1.5h", "30s1m", "1ms5s", "10 sec", "-5s", "", "5", "1m5ms"]
+    ordered = [DURATION_PATTERN, *patterns]
+    out = subprocess.run(["node", "-e", script, json.dumps([ordered, samples])], capture_output=True, text=True,
+                         timeout=60, check=True).stdout
+    assert json.loads(out) == [bool(re.fullmatch(DURATION_PATTERN, s)) for s in samples]
