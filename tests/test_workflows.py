@@ -102,13 +102,13 @@ def _script(job: str, step: str) -> str:
 def test_every_paxos_chaos_command_of_the_nightly_parses() -> None:
     lines = [ln for job in ("plan", "suite", "gather") for s in _load("nightly.yml")["jobs"][job]["steps"]
              for ln in str(s.get("run", "")).splitlines() if '/.venv/bin/paxos-chaos" ' in ln]
-    assert len(lines) == 4
+    assert len(lines) == 5
     env = {"PATH": os.environ["PATH"], "SUITE": "scenarios", "SHARDS": "4", "SHARD": "1/4", "TARGET": "etcd",
            "target": "etcd"}
     parser = build_parser()
     for line in lines:
         # bash itself expands the words, quotes and ${TARGET:+...} as the step would
-        words = line.split('paxos-chaos"', 1)[1].split(" done")[0]
+        words = line.split('paxos-chaos"', 1)[1].split(" done")[0].split(" | ")[0]
         argv = subprocess.run(["bash", "-c", f'printf "%s\\0" {words}'], env=env, capture_output=True,
                               text=True, check=True).stdout.split("\0")[:-1]
         args = parser.parse_args(argv)  # a renamed option would make the nightly exit 2 every night
@@ -122,8 +122,11 @@ def _stand_in(tmp_path: Path, exit_code: int) -> dict[str, str]:
     (fake_bin / "make").write_text("#!/bin/sh\nexit 0\n")
     venv = tmp_path / ".venv" / "bin"
     venv.mkdir(parents=True)
-    (venv / "python").write_text("#!/bin/sh\nexit 0\n")
-    (venv / "paxos-chaos").write_text(f"#!/bin/sh\necho \"paxos-chaos $*\"\nexit {exit_code}\n")
+    (venv / "python").write_text(f"#!/bin/sh\necho \"$@\" >> {tmp_path / 'images.log'}\nexit ${{IMAGES_EXIT:-0}}\n")
+    (venv / "paxos-chaos").write_text(  # `list --json` as the real one prints it, trimmed to what is read
+        "#!/bin/sh\nif [ \"$1 $3\" = 'list --json' ]; then\n"
+        "  echo '[{\"target\": \"maelstrom\"}, {\"target\": \"paxos\"}, {\"target\": \"maelstrom\"}]'; exit 0\nfi\n"
+        f"echo \"paxos-chaos $*\"\nexit {exit_code}\n")
     for f in (*fake_bin.iterdir(), *venv.iterdir()):
         f.chmod(0o755)
     return {"PATH": f"{fake_bin}:/usr/bin:/bin", "PAXOS_CHAOS_REPOSITORY": "o/r", "GITHUB_REPOSITORY": "o/r",
@@ -141,9 +144,7 @@ def _stand_in(tmp_path: Path, exit_code: int) -> dict[str, str]:
 def test_the_shard_fails_on_1_and_2_and_flags_3(tmp_path: Path, code: int, step_exit: int, summary: str,
                                                 annotation: str | None) -> None:
     env = _stand_in(tmp_path, code)
-    # what GitHub runs a `run:` step with: bash --noprofile --norc -eo pipefail
-    proc = subprocess.run(["bash", "--noprofile", "--norc", "-eo", "pipefail", "-c", _script("suite", "Run the shard")],
-                          cwd=tmp_path, env=env, capture_output=True, text=True, timeout=60)
+    proc = _shard_step(tmp_path, env)
     assert proc.returncode == step_exit, proc.stdout + proc.stderr
     assert "paxos-chaos run --suite scenarios --shard 2/4 --store store --target etcd" in proc.stdout
     assert summary in (tmp_path / "summary.md").read_text()
@@ -151,6 +152,31 @@ def test_the_shard_fails_on_1_and_2_and_flags_3(tmp_path: Path, code: int, step_
         assert "::" not in proc.stdout
     else:
         assert annotation in proc.stdout
+
+
+def _shard_step(tmp_path: Path, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    # what GitHub runs a `run:` step with: bash --noprofile --norc -eo pipefail
+    return subprocess.run(["bash", "--noprofile", "--norc", "-eo", "pipefail", "-c", _script("suite", "Run the shard")],
+                          cwd=tmp_path, env=env, capture_output=True, text=True, timeout=60)
+
+
+def test_the_shard_builds_its_target_s_images_and_could_not_run_when_they_fail(tmp_path: Path) -> None:
+    env = _stand_in(tmp_path, 0)
+    assert _shard_step(tmp_path, env).returncode == 0
+    assert (tmp_path / "images.log").read_text() == "-m harness.images --target etcd\n"
+    proc = _shard_step(tmp_path, env | {"IMAGES_EXIT": "1"})
+    assert proc.returncode == 2 and "paxos-chaos run" not in proc.stdout  # nothing runs without its images
+    assert "::error title=COULD NOT RUN" in proc.stdout
+    assert "COULD NOT RUN (images)" in (tmp_path / "summary.md").read_text()
+
+
+@pytest.mark.skipif(shutil.which("jq") is None, reason="jq is not installed (GitHub's runners have it)")
+def test_each_scenario_s_own_target_gets_its_images(tmp_path: Path) -> None:
+    env = _stand_in(tmp_path, 0) | {"TARGET": ""}
+    proc = _shard_step(tmp_path, env)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert (tmp_path / "images.log").read_text() == "-m harness.images --target maelstrom --target paxos\n"
+    assert "paxos-chaos run --suite scenarios --shard 2/4 --store store\n" in proc.stdout  # no --target
 
 
 @pytest.mark.skipif(shutil.which("jq") is None, reason="jq is not installed (GitHub's runners have it)")
