@@ -18,7 +18,7 @@ PORT_BASE ?= 8000
 PROJECT   ?= paxos-chaos
 CLUSTER   := $(PY) -m harness.cluster --project $(PROJECT)
 
-.PHONY: venv images up down status test unit chaos sim clean
+.PHONY: venv images browser up down status test unit chaos sim clean
 
 venv: $(STAMP)
 $(STAMP): pyproject.toml
@@ -43,8 +43,16 @@ down: venv
 status: venv
 	$(CLUSTER) status --n $(N) --port-base $(PORT_BASE)
 
+## browser: headless Chromium for the report tests (Debian's package, installed with apt where there is
+##          none; GitHub's Ubuntu runners have google-chrome, which serves as well)
+browser:
+	@command -v chromium >/dev/null 2>&1 || command -v chromium-browser >/dev/null 2>&1 || \
+	  command -v google-chrome >/dev/null 2>&1 || \
+	  { echo "installing Debian's chromium for the report tests (apt-get, needs root)"; \
+	    apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium; }
+
 ## test: the whole test suite (what CI runs)
-test: images
+test: images browser
 	$(PY) -m pytest
 
 ## unit: only the tests that need neither Docker nor replica processes

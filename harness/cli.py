@@ -222,19 +222,36 @@ def _register_report(sub: "argparse._SubParsersAction[argparse.ArgumentParser]")
                                    "verdict, ops, duration, time, link to its report), newest first. Runs do "
                                    "this themselves; use it after copying or pruning a store.")
     p.add_argument("store", nargs="?", default="store", metavar="STORE", help="the store (default ./store)")
+    p.add_argument("--screenshots", type=int, default=0, metavar="N",
+                   help="also render index.html and the newest N reports with headless Chromium into "
+                        "index.png and report.png beside them (what a person sees, e.g. in a CI artifact)")
     p.set_defaults(func=_report)
 
 
 def _report(args: argparse.Namespace) -> int:
     from pathlib import Path
 
-    from harness.report.index import write_index
+    from harness.browser import screenshot
+    from harness.report.index import collect, write_index
 
     store = Path(args.store)
     if not store.is_dir():
         raise UsageError(f"{store}: no such store; give the folder `paxos-chaos run --store` wrote (default ./store)")
-    print(write_index(store))
-    return 0
+    if not 0 <= args.screenshots <= 1000:
+        raise UsageError(f"--screenshots {args.screenshots}: give 0..1000 reports")
+    index = write_index(store)
+    print(index)
+    if not args.screenshots:
+        return 0
+    pages = [index] + [store / r.link for r in collect(store) if r.kind == "run"][:args.screenshots]
+    troubled = 0
+    for page in pages:
+        if not page.is_file():
+            continue
+        shot = screenshot(page, page.with_suffix(".png"))
+        print(str(shot.png) + (f"  console: {' | '.join(shot.console)[:300]}" if shot.console else ""))
+        troubled += bool(shot.console)
+    return 1 if troubled else 0
 
 
 _REGISTRARS: tuple[Registrar, ...] = (_register_check, _register_run, _register_cluster, _register_validate,

@@ -330,12 +330,18 @@ def _write_results(run_dir: RunDir, scenario: Scenario, seed: int, outcome: RunO
         scenario=scenario.name, description=scenario.description, seed=seed, nodes=scenario.cluster.size,
         duration_s=duration_s, events=recorder.events, faults=faults.intervals(end_s=duration_s),
         cases=outcome.cases, check=result, node_status=node_rows, reproduce=reproduce,
-        target=scenario.cluster.target + "".join(f" ({k}: {v})" for k, v in scenario.cluster.options))))
+        target=scenario.cluster.target + "".join(f" ({k}: {v})" for k, v in scenario.cluster.options),
+        files=("history.jsonl", "faults.jsonl", "results.json", "junit.xml", "scenario.yaml",
+               *(f"logs/{service}.log" for service in _services(scenario.cluster.size))))))
+
+
+def _services(size: int) -> list[str]:
+    return ["toxiproxy", *[f"n{i}" for i in range(1, size + 1)]]
 
 
 def _collect_logs(cluster: Cluster, run_dir: RunDir) -> None:
     """Every container's log into logs/; best effort (the run's verdict does not depend on it)."""
-    for service in ["toxiproxy", *[f"n{i}" for i in cluster.nodes]]:
+    for service in _services(cluster.spec.n):
         try:
             raw: bytes = cluster.container(service).logs(timestamps=True)
             run_dir.write_text(f"logs/{service}.log", raw.decode("utf-8", "replace"))

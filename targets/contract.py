@@ -37,7 +37,7 @@ import aiohttp
 
 __all__ = [
     "OPS", "Answer", "ClientAdapter", "NodeState", "Op", "OpName", "Target", "TargetOption", "agreed_leader",
-    "http_json", "json_object",
+    "http_healthcheck", "http_json", "json_object",
 ]
 
 OpName = Literal["get", "put", "append", "delete", "cas"]
@@ -221,6 +221,14 @@ class Target(ABC):
             if opt.kind == "path" and not out[opt.name]:
                 raise ValueError(f"target {self.name} needs `{opt.name}`: {opt.doc}")
         return out
+
+
+def http_healthcheck(port: int, *, retries: int = 30, start_period: str = "2s") -> dict[str, Any]:
+    """A compose `healthcheck`: the image's python3 GETs http://127.0.0.1:<port>/health inside the
+    container every second; healthy on a 2xx (every target image has python3: the project's base)."""
+    probe = f"import urllib.request; urllib.request.urlopen('http://127.0.0.1:{port}/health', timeout=2)"
+    return {"test": ["CMD", "python3", "-c", probe], "interval": "1s", "timeout": "3s", "retries": retries,
+            "start_period": start_period}
 
 
 def agreed_leader(states: Sequence[NodeState], *, n: int) -> int | None:

@@ -5,6 +5,10 @@ memoized) and `search_wgl` (Wing & Gong with Lowe's memoization, Porcupine's rep
 an independent cross-check). Both are deterministic, resumable generators, which is what lets the
 scheduler here interleave keys and look at the deadline between slices.
 
+Before a partition is searched, what its unknown-outcome writes' values tell is applied (`_reduce`:
+unobserved ones are left out, observed ones get their observer's return, see `unique`). With the JIT
+engine a hard partition also gets a relaxed search beside the exact one (`_Run`).
+
 Budgets: `deadline()` (injected; the checker reads no clock) is polled every few thousand search steps,
 and the memo cache is bounded by an approximate memory budget. Either running out gives UNKNOWN, never
 VALID.
@@ -12,16 +16,18 @@ VALID.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Hashable, Sequence
+from collections.abc import Callable, Generator, Hashable, Mapping, Sequence
+from functools import partial
 from typing import Final, Generic, TypeVar
 
 from harness.checker.model import Model
 from harness.checker.operation import Operation
-from harness.checker.result import CheckResult, Counterexample, PartitionResult, Placed, Verdict, merge
+from harness.checker.counterexample import counterexample
+from harness.checker.result import CheckResult, Counterexample, PartitionResult, Verdict, merge
 from harness.checker.search_jit import JITSearch
 from harness.checker.search_wgl import WGLSearch
 from harness.checker.searchstate import Search, SearchFactory
-from targets.errors import HistoryFormatError, InternalError
+from targets.errors import HistoryFormatError
 
 Deadline = Callable[[], bool]
 """Returns True once the time budget is spent (e.g. `lambda: time.monotonic() > end`)."""
@@ -31,12 +37,16 @@ S = TypeVar("S", bound=Hashable)
 DEFAULT_MEMORY_BYTES: Final = 2 * 1024**3
 _BYTES_PER_STATE: Final = 400  # rough size of one memo entry (tuple, ints, a shared state)
 ENGINES: Final[dict[str, SearchFactory]] = {"jit": JITSearch, "wgl": WGLSearch}
+_RELAXED_FIRST: Final[dict[str, SearchFactory]] = {"jit": partial(JITSearch, relaxed=True)}
+_REPLAY_STATES: Final = 200_000  # budget of the exact replay that looks for a relaxed run's stuck point
+_RELAXED_AFTER_PER_OP: Final = 3  # the relaxed search joins after this many states per op, plus:
+_RELAXED_AFTER_MIN: Final = 200
 SKIPPED: Final = "not finished: the history is already invalid on another key"
 
 
 def check(model: Model[S], ops: Sequence[Operation], *, deadline: Deadline | None = None,
           memory_bytes: int = DEFAULT_MEMORY_BYTES, exhaustive: bool = False,
-          engine: str = "jit", drop_unobserved: bool = True) -> CheckResult:
+          engine: str = "jit", drop_unobserved: bool = True, deduce: bool = True) -> CheckResult:
     """Decide whether `ops` is linearizable with respect to `model`.
 
     Partitions are searched round-robin with growing slices, so that one hard key cannot starve the
@@ -46,12 +56,15 @@ def check(model: Model[S], ops: Sequence[Operation], *, deadline: Deadline | Non
         model: the sequential specification; its `partition` splits the history into independent parts.
         ops: the operations (see `harness.checker.operation.operations`).
         deadline: polled between slices; once it returns True every unfinished partition is UNKNOWN.
-        memory_bytes: approximate bound on the memo cache per partition; exceeding it gives UNKNOWN.
+        memory_bytes: approximate bound on the memo cache of each search of a partition (a hard
+            partition runs two: the exact and the relaxed one); exceeding it gives UNKNOWN.
         exhaustive: keep searching the other keys after one is found invalid (default: stop them, and
             report them UNKNOWN with reason SKIPPED; the history's verdict is INVALID either way).
         engine: "jit" (default) or "wgl"; they give the same verdicts.
         drop_unobserved: leave out unknown-outcome writes that nothing observed (`Model.unobserved`;
             the verdict is the same either way, the search is much smaller). Off only to test that.
+        deduce: give unknown-outcome writes that a completed op observed the observer's return
+            (`Model.observed`; same verdict, they no longer stay open to the end). Off only to test that.
 
     Returns:
         A CheckResult whose verdict merges the partitions' (INVALID > UNKNOWN > VALID), with a
@@ -60,12 +73,11 @@ def check(model: Model[S], ops: Sequence[Operation], *, deadline: Deadline | Non
     Raises:
         HistoryFormatError: an operation the model cannot interpret (e.g. append in the register model).
     """
-    parts = model.partition(ops)
-    if drop_unobserved:
-        parts = {k: _observed(model, part) for k, part in parts.items()}
+    parts = {k: _reduce(model, part, drop_unobserved=drop_unobserved, deduce=deduce)
+             for k, part in model.partition(ops).items()}
     keys = sorted(parts, key=lambda k: (len(parts[k]), k is not None, str(k)))
-    factory = ENGINES[engine]
-    runs = {k: _Run(model, k, parts[k], memory_bytes, factory) for k in keys}
+    recorded = {op.id: op for op in ops}
+    runs = {k: _Run(model, k, parts[k], memory_bytes, engine, recorded) for k in keys}
     done: dict[str | None, PartitionResult] = {}
     pending = list(keys)
     turn = 1
@@ -88,18 +100,21 @@ def check(model: Model[S], ops: Sequence[Operation], *, deadline: Deadline | Non
     return CheckResult(model=model.name, verdict=merge(r.verdict for r in results), partitions=results)
 
 
-def _observed(model: Model[S], ops: list[Operation]) -> list[Operation]:
-    drop = model.unobserved(ops)
-    return [op for i, op in enumerate(ops) if i not in drop] if drop else ops
+def _reduce(model: Model[S], ops: list[Operation], *, drop_unobserved: bool, deduce: bool) -> list[Operation]:
+    """What the unknown-outcome writes' values tell before searching (both steps keep the verdict)."""
+    if drop_unobserved:
+        drop = model.unobserved(ops)
+        ops = [op for i, op in enumerate(ops) if i not in drop] if drop else ops
+    return model.observed(ops) if deduce else ops
 
 
 def check_partition(model: Model[S], key: str | None, ops: Sequence[Operation], *,
                     memory_bytes: int = DEFAULT_MEMORY_BYTES, engine: str = "jit",
-                    drop_unobserved: bool = True) -> PartitionResult:
+                    drop_unobserved: bool = True, deduce: bool = True) -> PartitionResult:
     """Check one independent sub-history to the end, with no time budget (see `check`)."""
-    if drop_unobserved:
-        ops = _observed(model, list(ops))
-    run = _Run(model, key, ops, memory_bytes, ENGINES[engine])
+    recorded = {op.id: op for op in ops}
+    ops = _reduce(model, list(ops), drop_unobserved=drop_unobserved, deduce=deduce)
+    run = _Run(model, key, ops, memory_bytes, engine, recorded)
     while True:
         result = run.advance(1 << 20)
         if result is not None:
@@ -107,10 +122,17 @@ def check_partition(model: Model[S], key: str | None, ops: Sequence[Operation], 
 
 
 class _Run(Generic[S]):
-    """The search of one partition, advanced a few slices at a time."""
+    """The search of one partition, advanced a few slices at a time.
+
+    With the JIT engine, a relaxed search (search_jit's docstring) joins the exact one once the exact
+    one has explored more than a few configurations per operation without an answer (a valid history
+    rarely needs more; an invalid one with unknown-outcome ops open to the end may need millions).
+    From then on they take turns, slice by slice, and the first final answer wins: the exact search's
+    valid or invalid, the relaxed search's invalid, or its valid when the linearization it found is a
+    real one. The switch depends on counts, not on the clock, so the checker stays deterministic."""
 
     def __init__(self, model: Model[S], key: str | None, ops: Sequence[Operation], memory_bytes: int,
-                 factory: SearchFactory) -> None:
+                 engine: str, recorded: Mapping[int, Operation]) -> None:
         steps = []
         for op in ops:
             try:
@@ -118,52 +140,86 @@ class _Run(Generic[S]):
             except ValueError as exc:
                 raise HistoryFormatError(f"operation invoked at event {op.call}: {exc}") from None
         self.model, self.key, self.ops, self.steps = model, key, ops, steps
+        self.recorded = recorded  # by id, as recorded: for the counterexample
         self.max_states = max(1000, memory_bytes // _BYTES_PER_STATE)
         self.readonly = [model.readonly(op) for op in ops]
-        self.factory = factory
-        self.search: Search = factory(ops, steps, model.init(), self.readonly, model)
-        self.gen = self.search.run(max_states=self.max_states, stop_at=None)
+        self.factory = ENGINES[engine]
+        # nothing to relax without unknown-outcome ops that may repeat: the relaxed search would be the
+        # exact one again, at half speed
+        repeatable = any(op.ret is None and not ro and not model.monotone(op)
+                         for op, ro in zip(ops, self.readonly))
+        self.relaxed_factory = _RELAXED_FIRST.get(engine) if repeatable else None
+        self.relaxed_after = _RELAXED_AFTER_PER_OP * len(ops) + _RELAXED_AFTER_MIN
+        self.search: Search = self._new(self.factory)
+        self.gen: Generator[None, None, str] | None = self.search.run(max_states=self.max_states, stop_at=None)
+        self.relaxed: Search | None = None
+        self.relaxed_gen: Generator[None, None, str] | None = None
+        self.gave_up = "memory budget exhausted"
+
+    def _new(self, factory: SearchFactory) -> Search:
+        return factory(self.ops, self.steps, self.model.init(), self.readonly, self.model)
 
     def unknown(self, reason: str) -> PartitionResult:
+        explored = self.search.explored + (self.relaxed.explored if self.relaxed is not None else 0)
         return PartitionResult(key=self.key, verdict=Verdict.UNKNOWN, ops=len(self.ops),
-                               explored=self.search.explored, reason=reason)
+                               explored=explored, reason=reason)
 
     def advance(self, slices: int) -> PartitionResult | None:
-        """Run up to `slices` slices; the result once the search has finished, else None."""
+        """Run up to `slices` slices of each running search; the result once one is final, else None."""
         for _ in range(slices):
-            try:
-                next(self.gen)
-            except StopIteration as stop:
-                return self._finish(str(stop.value))
+            if self.gen is not None:
+                try:
+                    next(self.gen)
+                except StopIteration as stop:
+                    if stop.value in ("valid", "invalid"):
+                        return self._finish(str(stop.value), self.search, relaxed=False)
+                    self.gen, self.gave_up = None, str(stop.value)
+            if self.relaxed_gen is None and self.relaxed_factory is not None and (
+                    self.gen is None or self.search.explored > self.relaxed_after):
+                self.relaxed = self._new(self.relaxed_factory)
+                self.relaxed_gen = self.relaxed.run(max_states=self.max_states, stop_at=None)
+                self.relaxed_factory = None  # at most once
+            if self.relaxed_gen is not None and self.relaxed is not None:
+                try:
+                    next(self.relaxed_gen)
+                except StopIteration as stop:
+                    if stop.value in ("valid", "invalid"):
+                        return self._finish(str(stop.value), self.relaxed, relaxed=True)
+                    self.relaxed_gen = None  # RELAXED_VALID or out of memory: the exact search decides
+            if self.gen is None and self.relaxed_gen is None:
+                return self.unknown(self.gave_up)
         return None
 
-    def _finish(self, outcome: str) -> PartitionResult:
-        n, explored = len(self.ops), self.search.explored
+    def _finish(self, outcome: str, search: Search, *, relaxed: bool) -> PartitionResult:
+        n, explored = len(self.ops), search.explored
         if outcome == "valid":
             return PartitionResult(key=self.key, verdict=Verdict.VALID, ops=n, explored=explored)
-        if outcome != "invalid":
-            return self.unknown(outcome)
-        # Second pass: the search is deterministic, so it reaches the furthest return again; stop there
-        # and read off the configuration (cheaper than copying the stack at every new furthest point).
-        # It stops before the first pass ended, so it costs at most as much.
-        again = self.factory(self.ops, self.steps, self.model.init(), self.readonly, self.model)
-        for _ in again.run(max_states=self.max_states, stop_at=self.search.furthest):
-            pass
         return PartitionResult(key=self.key, verdict=Verdict.INVALID, ops=n, explored=explored,
-                               counterexample=_counterexample(self.model, self.key, self.ops, again))
+                               counterexample=self._counterexample(self._replay(search, relaxed=relaxed)))
+
+    def _counterexample(self, replayed: Search) -> Counterexample:
+        return counterexample(self.model, self.key, self.ops, replayed.stuck_at, replayed.furthest,
+                              self.recorded)
+
+    def _replay(self, search: Search, *, relaxed: bool) -> Search:
+        """A second pass that stops at the furthest return `search` got stuck at, to read off the
+        configuration there (cheaper than copying the stack at every new furthest point). The search
+        is deterministic, so the same engine gets there again, at most as fast as the first pass.
+        After a relaxed pass, the exact search is tried first, within a budget: its prefix is a real
+        one (the relaxed one may place an unknown op twice); it cannot get further than the relaxed
+        one, and usually gets as far."""
+        stop_at = search.furthest
+        if relaxed:
+            exact = self._new(self.factory)
+            for _ in exact.run(max_states=min(self.max_states, _REPLAY_STATES), stop_at=stop_at):
+                pass
+            if exact.stuck_at is not None:
+                return exact
+        again = self._new(_RELAXED_FIRST[_engine_of(self.factory)] if relaxed else self.factory)
+        for _ in again.run(max_states=self.max_states, stop_at=stop_at):
+            pass
+        return again
 
 
-def _counterexample(model: Model[S], key: str | None, ops: Sequence[Operation], search: Search) -> Counterexample:
-    """The Counterexample read off the configuration captured by a `stop_at` run."""
-    st = search.stuck_at
-    if st is None:  # the deterministic second pass must reach the same point
-        raise InternalError("linearizability search: second pass did not reach the furthest return")
-    end = search.furthest
-    start = min(ops[i].call for i in st.unplaced)
-    window_ops = tuple(o for o in ops if o.call <= end and (o.ret is None or o.ret >= start))
-    return Counterexample(
-        key=key, window=(start, end), stuck=ops[st.stuck].id,
-        prefix=tuple(Placed(op=ops[i].id, state=model.describe(s)) for i, s in st.prefix),  # type: ignore[arg-type]
-        unplaced=tuple(ops[i].id for i in st.unplaced),
-        operations=tuple(sorted(window_ops, key=lambda o: o.call)),
-        state_after_prefix=model.describe(st.state))  # type: ignore[arg-type]
+def _engine_of(factory: SearchFactory) -> str:
+    return next(name for name, f in ENGINES.items() if f is factory)

@@ -12,6 +12,7 @@ from collections.abc import Callable, Hashable, Sequence
 from typing import Final, Protocol, TypeVar
 
 from harness.checker.operation import Operation
+from harness.checker.unique import bound_observed
 from workloads.history import CasValue, Scalar
 
 S = TypeVar("S", bound=Hashable)
@@ -46,6 +47,10 @@ class Model(Protocol[S]):
     def unobserved(self, ops: Sequence[Operation]) -> set[int]:
         """Positions of unknown-outcome writes whose value nothing in `ops` ever observed: the search
         may assume they never took effect (see `unobserved_writes`). Return an empty set when unsure."""
+
+    def observed(self, ops: Sequence[Operation]) -> list[Operation]:
+        """`ops` with unknown-outcome writes that a completed op observed given that observer's return
+        (see `harness.checker.unique.bound_observed`). Return `list(ops)` when unsure."""
 
     def describe(self, state: S) -> str:
         """A short human-readable form of a state, for counterexamples."""
@@ -164,6 +169,9 @@ class KVModel:
     def unobserved(self, ops: Sequence[Operation]) -> set[int]:
         return unobserved_writes(ops, substring=True)
 
+    def observed(self, ops: Sequence[Operation]) -> list[Operation]:
+        return bound_observed(ops, never=frozenset({self.absent}))  # delete and the start leave `absent`
+
     def describe(self, state: Scalar) -> str:
         return "absent" if state is None else repr(state)
 
@@ -215,6 +223,9 @@ class RegisterModel:
 
     def unobserved(self, ops: Sequence[Operation]) -> set[int]:
         return unobserved_writes(ops, substring=False)
+
+    def observed(self, ops: Sequence[Operation]) -> list[Operation]:
+        return bound_observed(ops, never=frozenset({self.initial}))
 
     def describe(self, state: Scalar) -> str:
         return "nil" if state is None else repr(state)

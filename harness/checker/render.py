@@ -42,17 +42,24 @@ def _counterexample(cx: Counterexample) -> list[str]:
     lines = [f"  counterexample for key {_key(cx.key)}: events {cx.window[0]}..{cx.window[1]} cannot be "
              "linearized"]
     tail = cx.prefix[-_PREFIX_TAIL:]
-    skipped = len(cx.prefix) - len(tail)
-    lines.append(f"    longest linearizable prefix: {len(cx.prefix)} ops"
+    skipped = cx.prefix_length - len(tail)
+    lines.append(f"    longest linearizable prefix: {cx.prefix_length} ops"
                  + (f" (last {len(tail)} shown)" if skipped else ""))
     for placed in tail:
-        lines.append(f"      op {placed.op} -> state {placed.state}")
+        op = by_id.get(placed.op)
+        lines.append(f"      {_op(op) if op else f'op {placed.op}'} => state {placed.state}")
     lines.append(f"    state after the prefix: {cx.state_after_prefix}")
     lines.append("    could not place:")
     for op_id in cx.unplaced:
         op = by_id.get(op_id)
+        if op is None:
+            continue  # not among the operations shown (e.g. an unknown outcome invoked long before)
         mark = "  (must complete by event %d)" % cx.window[1] if op_id == cx.stuck else ""
-        lines.append(f"      {_op(op) if op else f'op {op_id}'}{mark}")
+        lines.append(f"      {_op(op)}{mark}")
+    hidden = sum(1 for op_id in cx.unplaced if op_id not in by_id)
+    if hidden:
+        lines.append(f"      and {hidden} more invoked before the operations shown: "
+                     + ", ".join(f"op {i}" for i in cx.unplaced if i not in by_id)[:200])
     return lines
 
 

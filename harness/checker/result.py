@@ -37,21 +37,26 @@ class Placed:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Counterexample:
-    """Why one partition (key) is not linearizable, as data for a timeline drawing.
+    """Why one partition (key) is not linearizable, as data for a timeline drawing
+    (`harness.checker.counterexample` says what is chosen and why).
 
     - `window`: (first, last) event index of the smallest failing window: it ends at the return of
       `stuck`, the earliest completion by which every linearization fails (so the history cut just
       before `window[1]` is still linearizable), and starts at the earliest invocation among `unplaced`.
-    - `prefix`: the longest linearization found, in order, with the model state after each op.
+    - `prefix`: the last steps (at most 50) of the longest linearization found, in order, with the
+      model state after each op; `prefix_length` is how many steps it has in all.
     - `unplaced`: ids of the operations invoked before `window[1]` that could not be placed after
-      `prefix` (`stuck` is among them: it had to be placed before its return and could not be).
-    - `operations`: every operation of the partition that overlaps the window, for drawing.
+      the prefix (`stuck` is among them: it had to be placed before its return and could not).
+    - `operations`: what to draw, as recorded, by invocation (at most 40): `stuck`, every operation
+      that overlaps it, those that completed just before it, the operations of the prefix's last
+      steps, those of `unplaced` invoked in that span, and the next two reads to complete after it.
     """
 
     key: str | None
     window: tuple[int, int]
     stuck: int
     prefix: tuple[Placed, ...]
+    prefix_length: int
     unplaced: tuple[int, ...]
     operations: tuple[Operation, ...]
     state_after_prefix: str
@@ -60,6 +65,7 @@ class Counterexample:
         """A JSON-ready form."""
         return {"key": self.key, "window": list(self.window), "stuck": self.stuck,
                 "prefix": [{"op": p.op, "state": p.state} for p in self.prefix],
+                "prefix_length": self.prefix_length,
                 "unplaced": list(self.unplaced), "operations": [o.to_dict() for o in self.operations],
                 "state_after_prefix": self.state_after_prefix}
 

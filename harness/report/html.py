@@ -1,9 +1,10 @@
 """The run report: one self-contained HTML file (inline CSS and SVG, no scripts fetched, opens offline).
 
 It shows, top to bottom: the verdicts, the fault timeline, throughput and latency over time with the
-fault intervals shaded, a per-process timeline of operations, per-node status, and for an invalid
-history the counterexample drawn the way Porcupine does (one lane per process, the linearized prefix
-in green, the operations that could not be placed in red).
+fault intervals shaded (by outcome, and per operation type with latency quantiles: Jepsen's perf plots,
+`harness.report.perf`), a per-process timeline of operations, per-node status, links to the run's files,
+and for an invalid history the counterexample drawn the way Porcupine does (`harness.report.counterexample`:
+the operations around the one that cannot be placed, on a time axis, with the order the search found).
 
 Every chart is bounded (points, lanes, bars) so a 100,000-operation history still gives a file a
 browser opens quickly; what was cut is said under the chart.
@@ -15,9 +16,10 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 from faults.log import FaultInterval
-from harness.checker.operation import Operation
-from harness.checker.result import CheckResult, Counterexample
+from harness.checker.result import CheckResult
 from harness.junit import NOT_AVAILABLE, CaseResult
+from harness.report.counterexample import render_counterexample
+from harness.report.perf import latency_quantiles, throughput_by_type
 from harness.report.svg import Frame, esc, shade, x_axis, y_axis
 from workloads.history import CasValue, Event, Value
 
@@ -45,6 +47,7 @@ class ReportInput:
     node_status: Sequence[Mapping[str, object]] = field(default_factory=tuple)
     reproduce: str = ""
     target: str = "paxos"  # the system under test, with its options, e.g. "etcd (reads: serializable)"
+    files: Sequence[str] = ()  # the run's files, relative to report.html, linked under "Files"
 
 
 def render_report(data: ReportInput) -> str:
@@ -57,13 +60,17 @@ def render_report(data: ReportInput) -> str:
         _section("Checks", _cases(data.cases)),
         _section("Faults", _fault_timeline(data.faults, t_max)),
         _section("Throughput (completed operations per second, by outcome)", _throughput(ops, bands, t_max)),
+        _section("Throughput by operation type (completions per second)", throughput_by_type(ops, bands, t_max)),
         _section("Latency (ms, each operation at its start)", _latency(ops, bands, t_max)),
+        _section("Latency quantiles by operation type (ms, log scale, by start)",
+                 latency_quantiles(ops, bands, t_max)),
         _section("Operations by process", _lanes(ops, bands, t_max)),
         _section("Nodes", _nodes(data.node_status)),
+        _section("Files", _files(data.files)),
     ]
     if data.check is not None:
         for cx in data.check.counterexamples:
-            body.append(_section(f"Counterexample: key {cx.key!r}", _counterexample(cx)))
+            body.append(_section(f"Counterexample: key {cx.key!r}", render_counterexample(cx)))
     return _page(f"paxos-chaos: {data.scenario}", "".join(body))
 
 
@@ -231,56 +238,23 @@ def _lanes(ops: Sequence[_Op], bands: list[tuple[float, float, str]], t_max: flo
 def _nodes(status: Sequence[Mapping[str, object]]) -> str:
     if not status:
         return "<p>No node status was collected.</p>"
-    cols = sorted({k for s in status for k in s})
+    cols = sorted({k for s in status for k in s}, key=lambda c: (c != "node", c))  # the node first
     head = "".join(f"<th>{esc(c)}</th>" for c in cols)
     rows = "".join("<tr>" + "".join(f"<td>{esc(s.get(c, ''))}</td>" for c in cols) + "</tr>" for s in status)
     return f"<table><tr>{head}</tr>{rows}</table>"
-
-
-def _counterexample(cx: Counterexample) -> str:
-    """Porcupine-style: one lane per process over the failing window, by event index."""
-    ops = sorted(cx.operations, key=lambda o: o.call)
-    placed = {p.op: i for i, p in enumerate(cx.prefix)}
-    unplaced = set(cx.unplaced)
-    lo = min([cx.window[0]] + [o.call for o in ops])
-    hi = max([cx.window[1]] + [o.ret for o in ops if o.ret is not None]) + 1
-    procs = sorted({o.process for o in ops})[:_MAX_LANES]
-    lane = {p: i for i, p in enumerate(procs)}
-    lane_h = 26
-    frame = Frame(width=960, height=len(procs) * lane_h + 40, t_max_s=float(hi - lo), left=70)
-    parts = [frame.open("counterexample")]
-    for o in ops:
-        if o.process not in lane:
-            continue
-        y = frame.top + lane[o.process] * lane_h
-        x0, x1 = frame.x(o.call - lo), frame.x((o.ret if o.ret is not None else hi) - lo)
-        color = "#3a9d5d" if o.id in placed else "#d9534f" if o.id in unplaced else "#999"
-        mark = f"#{placed[o.id] + 1} " if o.id in placed else "✗ " if o.id in unplaced else ""
-        parts.append(f'<rect x="{x0:.1f}" y="{y + 2}" width="{max(3.0, x1 - x0):.1f}" height="{lane_h - 6}" '
-                     f'fill="{color}" opacity="0.35" stroke="{"#000" if o.id == cx.stuck else color}">'
-                     f"<title>{esc(_op_label(o))}</title></rect>"
-                     f'<text x="{x0 + 3:.1f}" y="{y + 16}" font-size="10" fill="#111">{esc((mark + _op_label(o))[:90])}</text>')
-    for p, i in lane.items():
-        parts.append(f'<text x="{frame.left - 6}" y="{frame.top + i * lane_h + 16}" font-size="11" '
-                     f'text-anchor="end">p{p}</text>')
-    prefix = " → ".join(f"#{i + 1} op{p.op} ⇒ {p.state}" for i, p in enumerate(cx.prefix[-8:]))
-    return ("<p>Green: the longest linearizable prefix found (numbered in order). Red: operations that "
-            "could not be placed after it. Outlined: the operation that had to take effect before it "
-            f"returned and could not. Window: events {cx.window[0]} to {cx.window[1]}. State after the prefix: "
-            f"<code>{esc(cx.state_after_prefix)}</code>.</p>" + "".join(parts) + "</svg>"
-            + (f"<p class=note>Prefix (last steps): {esc(prefix)}</p>" if prefix else ""))
-
-
-def _op_label(o: Operation) -> str:
-    arg = "" if o.f in ("get", "read", "delete") else _fmt(o.input)
-    out = f" = {_fmt(o.output)}" if o.f in ("get", "read") and o.status == "ok" else ""
-    return f"{o.f}({arg}){out}" + ("" if o.status == "ok" else f" [{o.status}]")
 
 
 def _legend() -> str:
     items = "".join(f'<span class="sw" style="background:{c}"></span>{k} ' for k, c in _COLORS.items()
                     if k != "pending")
     return f'<p class="legend">{items}<span class="sw" style="background:#f6c8c8"></span>fault active</p>'
+
+
+def _files(files: Sequence[str]) -> str:
+    if not files:
+        return "<p>No files listed.</p>"
+    links = " &middot; ".join(f'<a href="{esc(f)}">{esc(f)}</a>' for f in files)
+    return f"<p>{links}</p><p class=note>Relative to this report: they open when the run directory is kept whole.</p>"
 
 
 def _section(title: str, inner: str) -> str:

@@ -31,7 +31,16 @@ from typing import Any
 
 import aiohttp
 
-from targets.contract import Answer, NodeState, Op, Target, TargetOption, http_json, json_object
+from targets.contract import (
+    Answer,
+    NodeState,
+    Op,
+    Target,
+    TargetOption,
+    http_healthcheck,
+    http_json,
+    json_object,
+)
 from targets.errors import InfraError
 
 __all__ = ["ETCD", "EtcdAdapter", "EtcdTarget", "classify"]
@@ -174,8 +183,6 @@ class EtcdTarget(Target):
         return PEER_PORT_BASE + j
 
     def service(self, i: int, n: int, *, routes: Mapping[int, str], options: Mapping[str, str]) -> dict[str, Any]:
-        probe = (f"import urllib.request; urllib.request.urlopen('http://127.0.0.1:{CLIENT_PORT}/health', "
-                 "timeout=2)")
         return {
             "image": self.image,
             "environment": {
@@ -185,8 +192,7 @@ class EtcdTarget(Target):
                 "CLUSTER_TOKEN": "paxos-chaos-etcd",  # each cluster has fresh volumes: no clash to avoid
             },
             "cap_add": ["NET_ADMIN"],
-            "healthcheck": {"test": ["CMD", "python3", "-c", probe], "interval": "1s", "timeout": "3s",
-                            "retries": 60, "start_period": "2s"},
+            "healthcheck": http_healthcheck(CLIENT_PORT, retries=60, start_period="2s"),
             "stop_grace_period": "5s",
         }
 

@@ -24,7 +24,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from targets.contract import Target, TargetOption
+from targets.contract import Target, TargetOption, http_healthcheck
 from targets.errors import InfraError
 from targets.maelstrom.client import MaelstromAdapter
 
@@ -113,8 +113,6 @@ class MaelstromTarget(Target):
 
     def service(self, i: int, n: int, *, routes: Mapping[int, str], options: Mapping[str, str]) -> dict[str, Any]:
         program = Path(self.check_options(options)["node"])
-        probe = (f"import urllib.request; urllib.request.urlopen('http://127.0.0.1:{CLIENT_PORT}/health', "
-                 "timeout=2)")
         return {
             "image": self.image,
             "environment": {
@@ -129,8 +127,7 @@ class MaelstromTarget(Target):
                 "INIT_TIMEOUT_S": "${MAELSTROM_INIT_TIMEOUT_S:-10}",
             },
             "volumes": [f"{program.parent}:/node:ro"],
-            "healthcheck": {"test": ["CMD", "python3", "-c", probe], "interval": "1s", "timeout": "3s",
-                            "retries": 30, "start_period": "1s"},
+            "healthcheck": http_healthcheck(CLIENT_PORT, retries=30, start_period="1s"),
             "stop_grace_period": "3s",
         }
 

@@ -21,7 +21,7 @@ from urllib.parse import quote
 import aiohttp
 
 from replica_image.bugs import KNOWN_BUGS, parse_bugs
-from targets.contract import OPS, Answer, NodeState, Op, Target, http_json, json_object
+from targets.contract import OPS, Answer, NodeState, Op, Target, http_healthcheck, http_json, json_object
 from targets.errors import InfraError
 
 __all__ = ["PAXOS", "PaxosTarget"]
@@ -120,8 +120,6 @@ class PaxosTarget(Target):
         return PEER_PORT
 
     def service(self, i: int, n: int, *, routes: Mapping[int, str], options: Mapping[str, str]) -> dict[str, Any]:
-        probe = (f"import urllib.request; urllib.request.urlopen('http://127.0.0.1:{REPLICA_PORT}/health', "
-                 "timeout=2)")
         peers = ",".join(f"{j}=http://{routes[j]}" if j != i else f"{j}=http://n{j}:{PEER_PORT}"
                          for j in range(1, n + 1))
         return {
@@ -138,8 +136,7 @@ class PaxosTarget(Target):
                 # Empty means the replica's default (replica_image/config.py); the harness may tune these.
                 **{name: f"${{{name}:-}}" for name in TUNABLES},
             },
-            "healthcheck": {"test": ["CMD", "python3", "-c", probe], "interval": "1s", "timeout": "3s",
-                            "retries": 30, "start_period": "2s"},
+            "healthcheck": http_healthcheck(REPLICA_PORT, retries=30, start_period="2s"),
             "stop_grace_period": "5s",
         }
 

@@ -133,9 +133,9 @@ class Execution:
 
     def _effect(self, op: _Active) -> None:
         cur = self.store.get(op.key)
-        if op.f == "get":
+        if op.f in ("get", "read"):
             op.result = cur
-        elif op.f == "put":
+        elif op.f in ("put", "write"):
             self.store[op.key] = op.value
         elif op.f == "append":
             self.store[op.key] = op.value if cur is None else f"{cur}{op.value}"
@@ -154,7 +154,7 @@ class Execution:
         elif op.outcome in ("fail", "info"):
             self._emit(op.process, op.outcome, op.f, op.key, op.value, "timeout" if op.outcome == "info" else "503")
         else:
-            self._emit(op.process, "ok", op.f, op.key, op.result if op.f == "get" else op.value)
+            self._emit(op.process, "ok", op.f, op.key, op.result if op.f in ("get", "read") else op.value)
 
     # --- a quiescent tail, with or without one injected anomaly -----------------------------------
     def tail(self, anomaly: str | None) -> list[Event]:
@@ -180,3 +180,30 @@ class Execution:
             seq("append", "+x")
             seq("get", None, "old+x")
         return self.events
+
+
+@dataclass
+class SmallRegister(Execution):
+    """A single cas-register with few values, shaped like the Jepsen etcd logs in Porcupine's test data.
+
+    Those logs (about 90 operations each, 5 live clients, values 0-4, reads/writes/cas, about a fifth
+    of the operations timing out as `info` and retiring their client) are hard not by length but
+    because small values repeat and unknown outcomes stay open to the end.
+    """
+
+    processes: int = 5
+    keys: int = 1
+    ops: int = 90
+    p_fail: float = 0.0
+    p_info: float = 0.18
+    values: int = 5
+
+    def _invoke(self, rng: random.Random, proc: int, uniq: int) -> _Active:
+        f = rng.choice(("read", "write", "cas"))
+        value: Value = None
+        if f == "write":
+            value = rng.randrange(self.values)
+        elif f == "cas":
+            value = cas(rng.randrange(self.values), rng.randrange(self.values))
+        self._emit(proc, "invoke", f, "r", value)
+        return _Active(process=proc, f=f, key="r", value=value)

@@ -205,7 +205,8 @@ def test_counterexample_names_key_window_prefix_and_unplaced() -> None:
     assert [p.op for p in cx.prefix] == [0, 1] and cx.prefix[-1].state == "'b'"
     assert cx.unplaced == (2,) and cx.stuck == 2
     assert cx.state_after_prefix == "'b'"
-    assert [o.id for o in cx.operations] == [2]
+    assert [o.id for o in cx.operations] == [0, 1, 2]  # the stale read, the write it saw, the one it missed
+    assert cx.prefix_length == 2
     assert "window" in cx.to_dict()
 
 

@@ -73,3 +73,32 @@ def test_a_check_not_available_for_the_target_is_shown_as_such_and_does_not_make
                CaseResult(name="agreement", outcome=NOT_AVAILABLE, message="the target has no state probe")],
         check=result, target="mysys"))
     assert "PASSED" in html and "not available" in html and "mysys" in html
+
+
+def test_perf_plots_per_operation_type_the_node_first_and_links_to_the_run_files() -> None:
+    html = _report("c01-ok.txt", node_status=[{"role": "leader", "node": 1, "applied_index": 5}],
+                   files=("history.jsonl", "logs/n1.log"))
+    assert "<h2>Throughput by operation type" in html and "<h2>Latency quantiles by operation type" in html
+    assert 'aria-label="latency quantiles by operation type"' in html and "p99</title>" in html
+    nodes = html.split("<h2>Nodes</h2>", 1)[1]
+    assert nodes.index("<th>node</th>") < nodes.index("<th>applied_index</th>") < nodes.index("<th>role</th>")
+    assert '<a href="history.jsonl">' in html and '<a href="logs/n1.log">' in html
+
+
+def test_the_counterexample_shows_the_stale_read_with_the_writes_around_it_and_no_more() -> None:
+    from harness.checker import KVModel
+    from harness.checker.counterexample import SHOWN_MAX
+    from tests.checker.histories import Execution
+
+    ex = Execution(seed=5, processes=10, keys=2, ops=6000, p_info=0.03)
+    ex.run()
+    events = ex.tail("stale-read")
+    result = check(KVModel(), operations(events))
+    html = render_report(ReportInput(scenario="s", description="d", seed=1, nodes=3, duration_s=1.0,
+                                     events=events, faults=[], cases=[], check=result))
+    section = html[html.index("<h2>Counterexample: key"):]
+    timeline = section[:section.index("</svg>")]
+    assert "put(&#x27;old&#x27;)" in timeline and "put(&#x27;new&#x27;)" in timeline
+    assert "get() = &#x27;old&#x27;" in timeline and "cannot be placed" in timeline
+    assert 3 <= timeline.count("<rect") <= SHOWN_MAX
+    assert "&#x27;new&#x27;</code>" in section  # the state the search reached before the stale read
