@@ -2,6 +2,7 @@
 #   make chaos          run the default suite (scenarios/) against fresh Docker clusters; SUITE=dir, BUGS=a,b,
 #                       TARGET=etcd (the system under test: paxos, the default, etcd or maelstrom),
 #                       NODE=path/to/program (TARGET=maelstrom: the Maelstrom node to test)
+#                       SHARD=K/N (only slice K of N of the suite: `paxos-chaos list DIR --shards N`)
 #   make test           the whole test suite, end-to-end tests included (what CI runs: .ci/run)
 #   make unit           only the fast tests (no Docker, no replica processes)
 #   make sim            the deterministic simulator over 1000 seeds (no Docker); SEEDS=n, BUGS=a,b
@@ -64,7 +65,7 @@ unit: venv
 SUITE ?= scenarios
 chaos: venv
 	$(PY) -m harness.images --target $(or $(TARGET),paxos)
-	$(PY) -m harness.cli run --suite $(SUITE) --port-base $(PORT_BASE) $(if $(BUGS),--bugs $(BUGS),) $(if $(TARGET),--target $(TARGET),) $(if $(NODE),--node $(abspath $(NODE)),)
+	$(PY) -m harness.cli run --suite $(SUITE) --port-base $(PORT_BASE) $(if $(SHARD),--shard $(SHARD),) $(if $(BUGS),--bugs $(BUGS),) $(if $(TARGET),--target $(TARGET),) $(if $(NODE),--node $(abspath $(NODE)),)
 
 ## sim: the simulator (harness/sim, docs/simulator.md): SEEDS seeds, stop at the first failing one
 SEEDS ?= 1000

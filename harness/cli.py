@@ -198,6 +198,12 @@ def _register_list(sub: "argparse._SubParsersAction[argparse.ArgumentParser]") -
     register_list(sub)
 
 
+def _register_schema(sub: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None:
+    from harness.scenario_schema import register_schema
+
+    register_schema(sub)
+
+
 def _register_detect(sub: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None:
     from harness.detect import register_detect
 
@@ -249,7 +255,8 @@ def _report(args: argparse.Namespace) -> int:
 
 
 _REGISTRARS: tuple[Registrar, ...] = (_register_check, _register_run, _register_cluster, _register_validate,
-                                      _register_list, _register_detect, _register_sim, _register_report)
+                                      _register_list, _register_schema, _register_detect, _register_sim,
+                                      _register_report)
 
 
 def build_parser() -> argparse.ArgumentParser:

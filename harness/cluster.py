@@ -20,7 +20,6 @@ from __future__ import annotations
 import argparse
 import os
 import secrets
-import shutil
 import socket
 import subprocess
 import sys
@@ -37,6 +36,7 @@ from docker import DockerClient
 from docker.models.containers import Container
 
 from harness import compose
+from harness.compose_tool import compose_command
 from targets.contract import NodeState, Target, agreed_leader
 from targets.errors import HarnessError, InfraError, UsageError
 from targets.registry import DEFAULT_TARGET, get_target
@@ -120,20 +120,6 @@ class NodeStatus:
     @property
     def role(self) -> str | None:
         return self.probe.role
-
-
-def compose_command() -> list[str]:
-    """The compose tool: `$COMPOSE` if set, else `docker-compose` (1.29 here), else the `docker compose` plugin."""
-    override = os.environ.get("COMPOSE")
-    if override:
-        return override.split()
-    if shutil.which("docker-compose"):
-        return ["docker-compose"]
-    probe = subprocess.run(["docker", "compose", "version"], capture_output=True, timeout=30)
-    if probe.returncode == 0:
-        return ["docker", "compose"]
-    raise InfraError("neither `docker-compose` nor `docker compose` is installed: install Docker Compose "
-                     "(https://docs.docker.com/compose/install/) or set COMPOSE to the command")
 
 
 def connect() -> DockerClient:

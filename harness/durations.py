@@ -8,15 +8,20 @@ from __future__ import annotations
 
 import re
 
-__all__ = ["parse_duration_s", "format_duration", "DURATION_HINT"]
+__all__ = ["DURATION_HINT", "DURATION_PATTERN", "format_duration", "parse_duration_s"]
 
 DURATION_HINT = "use e.g. 10s, 500ms, 2m or 1m30s"
 
 _UNIT_S = {"h": 3600.0, "m": 60.0, "s": 1.0, "ms": 0.001}
 # One or more <number><unit> parts, largest unit first is not enforced (1m30s and 30s1m both mean 90s
 # would be surprising, so the order check below rejects the second).
-_PART = re.compile(r"(\d+(?:\.\d+)?)(ms|h|m|s)")
+_NUMBER = r"\d+(?:\.\d+)?"
+_PART = re.compile(rf"({_NUMBER})(ms|h|m|s)")
 _ORDER = ["h", "m", "s", "ms"]
+# The same rule as one regular expression, for the scenarios' JSON Schema (harness.scenario_schema): each
+# unit at most once, largest first, at least one part, blanks around ignored (the parser strips them). It
+# uses only what JavaScript's regular expressions share with Python's, since editors check with those.
+DURATION_PATTERN = r"^\s*(?=\d)" + "".join(rf"(?:{_NUMBER}{unit})?" for unit in _ORDER) + r"\s*$"
 
 
 def parse_duration_s(text: object) -> float:

@@ -14,6 +14,7 @@ import signal
 import sys
 from pathlib import Path
 
+from harness.compose_tool import describe
 from harness.runner import RunOptions, RunOutcome, run_scenario
 from harness.scenario import (
     Scenario,
@@ -23,7 +24,9 @@ from harness.scenario import (
     option_overrides,
     scenario_files,
     seed_argument,
+    shard_of,
 )
+from harness.shards import parse_shard
 from harness.sim.sweep import parse_bugs
 from targets.errors import UsageError
 from targets.registry import get_target
@@ -39,6 +42,11 @@ def register_run(sub: "argparse._SubParsersAction[argparse.ArgumentParser]") -> 
                     "carried out, 3 a check could not decide.")
     p.add_argument("scenarios", nargs="*", metavar="SCENARIO", help="scenario YAML files")
     p.add_argument("--suite", metavar="DIR", help="run every scenario in DIR (e.g. scenarios/)")
+    p.add_argument("--shard", type=parse_shard, default=None, metavar="K/N",
+                   help="run only slice K of N: the scenarios to run (those of --suite that apply to --target, "
+                        "and any named), sorted by name and dealt round-robin into N slices; the same suite "
+                        "always gives the same slices, so N CI jobs with K=1..N run each scenario once "
+                        "(`paxos-chaos list DIR --shards N` prints that job matrix)")
     p.add_argument("--seed", type=seed_argument,
                    help="override the scenarios' seeds (reproduce a run); an integer 0..2^63-1")
     p.add_argument("--store", default="store", help="where results go (default ./store)")
@@ -67,11 +75,19 @@ def _scenarios(args: argparse.Namespace) -> list[Scenario]:
             print(f"[{path.stem}] does not apply to target {args.target}, left out: {why}", flush=True)
     if not named and not suite:
         raise UsageError("no scenario given: name YAML files, or use --suite scenarios/")
-    return named + suite
+    everything = named + suite
+    if args.shard is None:
+        return everything
+    mine = shard_of(everything, args.shard)
+    print(f"shard {args.shard}: {len(mine)} of {len(everything)} scenario(s): "
+          f"{' '.join(s.name for s in mine) or '(none: fewer scenarios than shards)'}", flush=True)
+    return mine
 
 
 def _run(args: argparse.Namespace) -> int:
     scenarios = _scenarios(args)
+    if not scenarios:  # an empty shard: nothing of it can fail, and nothing needs Docker
+        return 0
     bugs = None if args.bugs is None else parse_bugs(args.bugs)  # a typo: exit 2 before Docker is touched
     without = sorted({s.cluster.target for s in scenarios if not get_target(s.cluster.target).known_bugs})
     if bugs and without:
@@ -90,6 +106,8 @@ def _run(args: argparse.Namespace) -> int:
 
 
 async def _run_all(scenarios: list[Scenario], opts: RunOptions) -> list[RunOutcome]:
+    # which compose (v1 or v2) is half of what a failing CI log needs; no compose at all: exit 2 here
+    print(f"clusters run with {describe()}", flush=True)
     loop = asyncio.get_running_loop()
     me = asyncio.current_task()
 

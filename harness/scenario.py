@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import difflib
+import json
 import sys
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -43,6 +44,7 @@ from faults.schema import (
     ToxicType,
 )
 from harness.durations import DURATION_HINT, parse_duration_s
+from harness.shards import Shard, shard_count, split
 from targets.contract import Target
 from targets.errors import ScenarioError
 from targets.registry import DEFAULT_TARGET, TARGETS, get_target
@@ -54,7 +56,7 @@ __all__ = [
     "TargetSpec", "ToxicType",
     "WorkloadSpec", "add_node_argument", "load_scenario", "option_overrides", "parse_scenario", "register_list",
     "register_validate",
-    "scenario_files", "seed_argument",
+    "scenario_files", "seed_argument", "shard_of",
 ]
 
 CLUSTER_SIZES = (3, 5, 7)
@@ -265,11 +267,27 @@ def scenario_files(directory: str | Path) -> list[Path]:
 # -- the validator -----------------------------------------------------------------------------------
 
 T = TypeVar("T")
+# The keys of every mapping and the bounds of every number, in one place: the validator below reads them,
+# and so does harness.scenario_schema, which turns them into the JSON Schema editors use.
 _TOP_KEYS = ("name", "description", "seed", "cluster", "workload", "faults", "checks")
+_TOP_REQUIRED = ("description", "workload")
 _OPTION_KEYS = tuple(sorted({o.name for t in TARGETS.values() for o in t.options}))
 _CLUSTER_KEYS = ("size", "bugs", "target", *_OPTION_KEYS)
 _WORKLOAD_KEYS = ("duration", "concurrency", "rate", "keys", "distribution", "skew", "mix",
                   "timeout", "attempts", "retry_unknown")
+_WORKLOAD_REQUIRED = ("duration",)
+_DISTRIBUTIONS = ("uniform", "skewed")
+MAX_SKEW = 10.0
+MAX_ATTEMPTS = 20
+MAX_WEIGHT = 1e6
+MAX_OP_TIMEOUT_S = 600.0
+_CHECKS_KEYS = ("linearizable", "timeout", "recovery")
+_PARTITION_KEYS = ("shape", "mode", "one-way", "target", "groups")
+_PARTITION_REQUIRED = ("shape",)
+_LINK_KEYS = ("links", "target", "toxicity")  # besides the toxic's own (TOXIC_ATTRS)
+_PROCESS_KEYS: dict[str, tuple[str, ...]] = {"kill": ("target",), "pause": ("target",),
+                                             "restart": ("target", "graceful")}
+_ROLLING_KEYS = ("gap", "graceful")
 _TIMING_KEYS = ("at", "for", "every", "jitter", "until")
 _FAULT_KEYS = ("partition", "latency", "bandwidth", "reset", "slicer", "slow-close", "limit-data", "kill",
                "pause", "restart", "rolling-restart", "one-of")
@@ -454,7 +472,7 @@ class _Validator:
     # ---- sections ----
 
     def scenario(self, root: Node, default_name: str) -> Scenario | None:
-        keys = self.mapping(root, "", _TOP_KEYS, required=("description", "workload"))
+        keys = self.mapping(root, "", _TOP_KEYS, required=_TOP_REQUIRED)
         if keys is None:
             return None
         name = self.optional(keys, "name", "", default_name,
@@ -578,7 +596,7 @@ class _Validator:
         return self.system.parse_bugs(good) if len(good) == len(out) else _BAD
 
     def workload(self, node: Node, path: str) -> WorkloadSpec | _Missing:
-        keys = self.mapping(node, path, _WORKLOAD_KEYS, required=("duration",))
+        keys = self.mapping(node, path, _WORKLOAD_KEYS, required=_WORKLOAD_REQUIRED)
         if keys is None or "duration" not in keys:
             return _BAD
         vals: dict[str, object] = {
@@ -589,13 +607,14 @@ class _Validator:
                                         lambda n, p: self.number(n, p, 0, MAX_RATE, lo_open=True)),
             "keys": self.optional(keys, "keys", path, 5, lambda n, p: self.integer(n, p, 1, MAX_KEYS)),
             "distribution": self.optional(keys, "distribution", path, "uniform",
-                                          lambda n, p: self.choice(n, p, ("uniform", "skewed"))),
+                                          lambda n, p: self.choice(n, p, _DISTRIBUTIONS)),
             "skew": self.optional(keys, "skew", path, 1.0,
-                                  lambda n, p: self.number(n, p, 0, 10, lo_open=True)),
+                                  lambda n, p: self.number(n, p, 0, MAX_SKEW, lo_open=True)),
             "mix": self.optional(keys, "mix", path, self.system.default_mix, self.mix),
             "timeout_s": self.optional(keys, "timeout", path, 2.0,
-                                       lambda n, p: self.duration(n, p, positive=True, hi=600)),
-            "attempts": self.optional(keys, "attempts", path, 3, lambda n, p: self.integer(n, p, 1, 20)),
+                                       lambda n, p: self.duration(n, p, positive=True, hi=MAX_OP_TIMEOUT_S)),
+            "attempts": self.optional(keys, "attempts", path, 3,
+                                      lambda n, p: self.integer(n, p, 1, MAX_ATTEMPTS)),
             "retry_unknown": self.optional(keys, "retry_unknown", path, False, self.boolean),
         }
         if any(isinstance(x, _Missing) for x in vals.values()):
@@ -615,7 +634,7 @@ class _Validator:
         keys = self.mapping(node, path, OPS)
         if keys is None:
             return _BAD
-        weights = {op: self.number(n, f"{path}.{op}", 0, 1e6) for op, n in keys.items()}
+        weights = {op: self.number(n, f"{path}.{op}", 0, MAX_WEIGHT) for op, n in keys.items()}
         unsupported = [op for op, w in weights.items() if op not in self.system.ops and w != 0]
         for op in unsupported:
             self.problem(keys[op], f"{path}.{op}", f"target {self.system.name} has no {op}; its ops are "
@@ -632,7 +651,7 @@ class _Validator:
         return tuple((op, good[op]) for op in OPS if good.get(op, 0) > 0)
 
     def checks(self, node: Node, path: str) -> ChecksSpec | _Missing:
-        keys = self.mapping(node, path, ("linearizable", "timeout", "recovery"))
+        keys = self.mapping(node, path, _CHECKS_KEYS)
         if keys is None:
             return _BAD
         lin = self.optional(keys, "linearizable", path, True, self.boolean)
@@ -785,8 +804,7 @@ class _Validator:
         return readers[kind](node, path)
 
     def partition(self, node: Node, path: str) -> FaultSpec | _Missing:
-        keys = self.mapping(node, path, ("shape", "mode", "one-way", "target", "groups"),
-                            required=("shape",))
+        keys = self.mapping(node, path, _PARTITION_KEYS, required=_PARTITION_REQUIRED)
         if keys is None or "shape" not in keys:
             return _BAD
         shape = self.choice(keys["shape"], f"{path}.shape", SHAPES)
@@ -907,7 +925,7 @@ class _Validator:
         fields = TOXIC_ATTRS[toxic]
         own = tuple(f[0] for f in fields)
         required = tuple(f[0] for f in fields if f[3])
-        keys = self.mapping(node, path, own + ("links", "target", "toxicity"), required=required)
+        keys = self.mapping(node, path, own + _LINK_KEYS, required=required)
         if keys is None or any(r not in keys for r in required):
             return _BAD
         attrs = self.link_attributes(keys, path, toxic)
@@ -953,8 +971,7 @@ class _Validator:
 
     def process(self, node: Node, path: str,
                 action: Literal["kill", "pause", "restart"]) -> FaultSpec | _Missing:
-        allowed = ("target", "graceful") if action == "restart" else ("target",)
-        keys = self.mapping(node, path, allowed)
+        keys = self.mapping(node, path, _PROCESS_KEYS[action])
         if keys is None:
             return _BAD
         target = self.optional(keys, "target", path, TargetSpec(kind="random"), self.target)
@@ -964,7 +981,7 @@ class _Validator:
         return ProcessSpec(action=action, target=target, graceful=graceful)
 
     def rolling_restart(self, node: Node, path: str) -> FaultSpec | _Missing:
-        keys = self.mapping(node, path, ("gap", "graceful"))
+        keys = self.mapping(node, path, _ROLLING_KEYS)
         if keys is None:
             return _BAD
         gap = self.optional(keys, "gap", path, 5.0, lambda n, p: self.duration(n, p, hi=3600))
@@ -1108,11 +1125,22 @@ def register_list(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
     """Add `paxos-chaos list [DIR]` to the CLI."""
     p = sub.add_parser("list", help="list the scenarios of a directory with their descriptions",
                        description="List the scenarios of DIR (default: scenarios): name, replicas, "
-                       "duration, fault items and the one-line description. Exit 2 if one is invalid.")
+                       "duration, fault items and the one-line description. Exit 2 if one is invalid. "
+                       "--json prints the same as one JSON array; --shards N prints the job matrix of a "
+                       "suite split in N slices (`run --suite DIR --shard K/N` runs slice K).")
     p.add_argument("directory", nargs="?", default="scenarios", metavar="DIR")
     p.add_argument("--target", default=None, metavar="NAME",
                    help=f"say which scenarios apply to this target ({', '.join(sorted(TARGETS))})")
     add_node_argument(p)
+    out = p.add_mutually_exclusive_group()
+    out.add_argument("--json", action="store_true",
+                     help="one JSON array, an object per scenario (name, file, target, size, duration_s, "
+                          "faults, description, applies, why; or file and error for an invalid one)")
+    out.add_argument("--shards", type=shard_count, default=None, metavar="N",
+                     help="print a CI job matrix, {\"include\": [{\"shard\": \"K/N\", \"target\": \"\", "
+                          "\"scenarios\": \"a b\"}, ...]} (target: --target, or \"\" for each file's own): the scenarios that apply (to --target) dealt round-robin by "
+                          "sorted name into N slices, empty slices left out; exit 2, printing nothing, "
+                          "if a scenario is invalid")
     p.set_defaults(func=_run_list)
 
 
@@ -1167,21 +1195,61 @@ def _run_list(args: argparse.Namespace) -> int:
     files = scenario_files(directory)
     if not files:
         raise ScenarioError(f"{directory}: no *.yaml scenario files")
-    bad = 0
     if args.target is not None:
         get_target(args.target)
+    if args.shards is not None:
+        return _print_matrix(files, args)
+    entries: list[dict[str, object]] = []
+    bad = 0
     for path in files:
         try:
             s = load_scenario(path)
         except ScenarioError as exc:
             bad += 1
-            print(f"{path.stem:24} INVALID  {str(exc).splitlines()[0]}")
+            entries.append({"file": str(path), "error": str(exc).splitlines()[0]})
+            if not args.json:
+                print(f"{path.stem:24} INVALID  {str(exc).splitlines()[0]}")
             continue
         found = under_target(path, s, args.target, option_overrides(args))
         if isinstance(found, str):
-            print(f"{s.name:24} does not apply to {args.target}: {found}")
+            entries.append(_list_entry(path, s, why=found))
+            if not args.json:
+                print(f"{s.name:24} does not apply to {args.target}: {found}")
             continue
         s = found
-        print(f"{s.name:24} {s.cluster.target:<6} n={s.cluster.size}  {s.workload.duration_s:>5g}s  "
-              f"{len(s.faults):>2} fault item(s)  {s.description}")
+        entries.append(_list_entry(path, s, why=None))
+        if not args.json:
+            print(f"{s.name:24} {s.cluster.target:<6} n={s.cluster.size}  {s.workload.duration_s:>5g}s  "
+                  f"{len(s.faults):>2} fault item(s)  {s.description}")
+    if args.json:
+        print(json.dumps(entries, indent=1))
     return 2 if bad else 0
+
+
+def _list_entry(path: Path, s: Scenario, *, why: str | None) -> dict[str, object]:
+    return {"name": s.name, "file": str(path), "target": s.cluster.target, "size": s.cluster.size,
+            "duration_s": s.workload.duration_s, "faults": len(s.faults), "description": s.description,
+            "applies": why is None, "why": why}
+
+
+def _print_matrix(files: Sequence[Path], args: argparse.Namespace) -> int:
+    """The job matrix for `--shards N`: the same slices `run --suite DIR --shard K/N` runs (one rule,
+    `harness.shards.split`), so a matrix job never runs a scenario twice or misses one. An invalid
+    scenario raises before anything is printed: a half matrix would silently skip scenarios."""
+    runnable, _ = for_target(files, args.target, option_overrides(args))
+    slices = split(runnable, [_shard_key(s) for s in runnable], args.shards)
+    # the target goes along so that matrices of several targets can be concatenated (the nightly's)
+    include = [{"shard": f"{k}/{args.shards}", "target": args.target or "", "scenarios": " ".join(s.name for s in part)}
+               for k, part in enumerate(slices, start=1) if part]
+    print(json.dumps({"include": include}))
+    return 0
+
+
+def shard_of(scenarios: Sequence[Scenario], shard: Shard) -> list[Scenario]:
+    """Slice `shard` of `scenarios`, by sorted scenario name (the rule of `harness.shards.split`)."""
+    return split(scenarios, [_shard_key(s) for s in scenarios], shard.count)[shard.index - 1]
+
+
+def _shard_key(s: Scenario) -> str:
+    # the name first (what a user sees and the store is keyed by); the file breaks ties between equal names
+    return f"{s.name}\0{s.source}"
