@@ -1,11 +1,13 @@
 """The report and the store's index in a real browser (headless Chromium, Debian's package): each page
 loads without a console message and its screenshot is not blank. The screenshots of a passing and a
-failing run stay in the test's store (`report.png` beside each report, `index.png`) for a person."""
+failing run and of the index are copied to the repository's `store/screenshots/` for a person to look
+at (CI keeps the clone's store)."""
 
 from __future__ import annotations
 
 import dataclasses
 import json
+import shutil
 from pathlib import Path
 
 import pytest
@@ -21,6 +23,7 @@ from harness.report import ReportInput, render_report
 pytestmark = pytest.mark.processes
 
 CORPUS = Path(__file__).resolve().parents[1] / "checker" / "corpus"
+SHOWN = Path(__file__).resolve().parents[2] / "store" / "screenshots"
 
 
 def distinct_colors(png: Path) -> int:
@@ -51,9 +54,13 @@ def test_reports_and_the_index_render_with_no_console_message_and_are_not_blank(
     passing = store_run(store, "passing", "c01-ok.txt")
     failing = store_run(store, "failing", "c01-bad.txt")
     assert main(["report", str(store), "--screenshots", "5"]) == 0
-    for png in (store / "index.png", passing / "report.png", failing / "report.png"):
+    shots = {"index.png": store / "index.png", "passing-report.png": passing / "report.png",
+             "failing-report.png": failing / "report.png"}
+    for name, png in shots.items():
         assert png.is_file(), png
         assert distinct_colors(png) > 20, f"{png} looks blank"
+        SHOWN.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(png, SHOWN / name)
     for page in (store / "index.html", passing / "report.html", failing / "report.html"):
         assert screenshot(page, tmp_path / "again.png").console == (), page
 
