@@ -1,6 +1,6 @@
 """Jepsen's perf plots for the report: latency quantiles over time and throughput, per operation type.
 
-Both charts bucket time (at most `_MAX_BUCKETS` buckets, at least one second each), draw one line per
+Both charts bucket time (at most `_MAX_BUCKETS` buckets, at least 50 ms each), draw one line per
 operation type (and, for latency, per quantile), and shade the fault windows behind the lines. Latency
 uses a log scale, as Jepsen's does: a run mixes sub-millisecond reads with multi-second timeouts.
 Input is any sequence of operations with a type, a start, an end (None: never completed) and an
@@ -39,7 +39,7 @@ def _color(f: str) -> str:
 
 
 def _buckets(t_max: float) -> tuple[int, float]:
-    width = max(1.0, t_max / _MAX_BUCKETS)
+    width = max(0.05, t_max / _MAX_BUCKETS)
     return max(1, math.ceil(t_max / width)), width
 
 
@@ -88,12 +88,16 @@ def latency_quantiles(ops: Sequence[TimedOp], bands: list[tuple[float, float, st
             for b, values in enumerate(by_f[f]):
                 if values:
                     values.sort()
-                    points.append(f"{frame.x((b + 0.5) * width):.1f},{y(_quantile(values, q)):.1f}")
+                    points.append((frame.x((b + 0.5) * width), y(_quantile(values, q))))
             if points:
                 dash = f' stroke-dasharray="{_DASH[q]}"' if _DASH[q] else ""
                 label = "max" if q == 1.0 else f"p{q * 100:g}"
-                parts.append(f'<polyline points="{" ".join(points)}" fill="none" stroke="{_color(f)}" '
+                line = " ".join(f"{px:.1f},{py:.1f}" for px, py in points)
+                parts.append(f'<polyline points="{line}" fill="none" stroke="{_color(f)}" '
                              f'stroke-width="1.4"{dash}><title>{esc(f)} {label}</title></polyline>')
+                if q == 0.5:  # a bucket with no neighbour draws no line: its median still shows
+                    parts.extend(f'<circle cx="{px:.1f}" cy="{py:.1f}" r="1.8" fill="{_color(f)}"/>'
+                                 for px, py in points)
     parts.append(x_axis(frame))
     quantiles = " &nbsp; lines: solid p50, dashed p95, dotted p99, sparse dots max"
     return "".join(parts) + "</svg>" + _legend(sorted(by_f), quantiles)
