@@ -5,14 +5,23 @@ they deserve, and a node that cannot start is named with its stderr, nothing lef
 
 from __future__ import annotations
 
+import asyncio
 import json
+import shutil
+import subprocess
 from pathlib import Path
 from typing import Any
 
+import aiohttp
 import pytest
 
 from harness import images
+from harness.cluster import Cluster, ClusterSpec
+from targets.contract import Answer, Op
+from targets.maelstrom import MAELSTROM
+from tests.e2e.conftest import _created, free_port_base, new_project
 from tests.e2e.test_runner import run
+from tests.e2e.test_teardown import leftovers
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLES = ROOT / "targets" / "maelstrom" / "examples"
@@ -101,3 +110,36 @@ def test_a_node_that_cannot_start_is_exit_2_naming_it_with_its_stderr(built_imag
     assert proc.returncode == 2, out[-3000:]
     assert "target maelstrom" in out and message in out, out[-3000:]
     assert "Traceback" not in out
+
+
+def attempt(cluster: Cluster, node: int, op: Op) -> Answer:
+    async def main() -> Answer:
+        async with aiohttp.ClientSession() as session:
+            return await MAELSTROM.adapter({}).attempt(session, cluster.client_url(node), op, client_id="t",
+                                                       request_id=0, timeout=aiohttp.ClientTimeout(total=10))
+
+    return asyncio.run(main())
+
+
+def test_a_static_linux_binary_runs_as_it_is(built_images: images.BuildReport, tmp_path: Path) -> None:
+    """The route for compiled nodes (Go, Rust with musl, C): a static binary needs nothing in the image."""
+    gcc = shutil.which("gcc")
+    assert gcc, "gcc builds the static test node (the machine kinds we run on have it)"
+    binary = tmp_path / "bin" / "static-node"
+    binary.parent.mkdir()
+    subprocess.run([gcc, "-static", "-O1", "-o", str(binary),
+                    str(ROOT / "tests" / "targets" / "maelstrom_nodes" / "static_node.c")], check=True, timeout=120)
+    spec = ClusterSpec(n=3, project=new_project(), port_base=free_port_base(3), target="maelstrom",
+                       options={"node": str(binary)})
+    cluster = Cluster(spec, workdir=tmp_path / "compose")
+    try:
+        cluster.up(timeout_s=120)
+        assert attempt(cluster, 2, Op(f="get", key="k3")).kind == "ok"  # error 20: an ok read of absent
+        assert attempt(cluster, 2, Op(f="put", key="k3", value="w1-5")).kind == "ok"
+        assert attempt(cluster, 2, Op(f="get", key="k3")) == Answer(kind="ok", read="w1-5")
+        refused = attempt(cluster, 2, Op(f="cas", key="k3", expect="w1-5", value="w1-6"))
+        assert (refused.kind, refused.error) == ("fail", "10 not-supported")  # this node has no cas
+    finally:
+        cluster.down()
+        _created.discard(spec.project)
+    assert leftovers(spec.project) == []
