@@ -9,6 +9,7 @@ Where each one lives:
   ignore-phase1-values, early-reply, small-quorum, reused-ballot, forget-promise-on-restart;
 - state machine (`replica_image/kv.py`): no-dedup;
 - host loop (`replica_image/host.py`): no-fsync;
+- storage (`replica_image/storage.py`, opened by `replica_image/app.py` without fsync): skip-fsync;
 - HTTP server (`replica_image/server.py`): local-reads.
 """
 
@@ -31,6 +32,8 @@ BUGS: Mapping[str, str] = {
     "no-dedup": "a retried request (same client_id and request_id) is applied again",
     "reused-ballot": "ballots are compared by round only, so two proposers can hold the same ballot",
     "forget-promise-on-restart": "promises are not read back after a restart (accepts still are)",
+    "skip-fsync": "acceptor records are written to the log file at once but never fsynced: a kill -9 "
+                  "loses nothing (the page cache survives), a power loss loses what the disk never got",
 }
 
 KNOWN_BUGS: frozenset[str] = frozenset(BUGS)

@@ -136,8 +136,8 @@ class SimNode:
             if rd.persist:
                 if "no-fsync" in self.bugs:
                     self.buffer.extend(rd.persist)
-                else:
-                    self.disk.write(rd.persist, sync=rd.must_sync)
+                else:  # bug skip-fsync: written, never made durable (only a power loss can tell)
+                    self.disk.write(rd.persist, sync=rd.must_sync and "skip-fsync" not in self.bugs)
             self._send(rd.messages)
             if rd.snapshot is not None:
                 self.kv.restore(rd.snapshot.data)

@@ -19,7 +19,7 @@ from replica_image.paxos import (
     Accept, Accepted, AcceptRecord, CoreConfig, Nack, Prepare, Promise, PromiseEntry, PromiseRecord, Proposal,
     Replica, Role,
 )
-from tests.replica.procs import LocalCluster
+from tests.replica.procs import LocalCluster, request
 from tests.replica.helpers import CFG, b, batch, cmd, deliver, drain, make, sent, tick_until_candidate
 
 
@@ -44,7 +44,7 @@ def leader_of_3(*bugs: str, promises: tuple[PromiseEntry, ...] = ()) -> Replica:
 
 
 def test_the_catalogue_is_what_the_config_accepts() -> None:
-    assert len(BUGS) == 9 and all(BUGS.values())
+    assert len(BUGS) == 10 and all(BUGS.values())
     base = {"NODE_ID": "1", "PEERS": "1=http://h:1", "LISTEN": "127.0.0.1:1", "PEER_LISTEN": "127.0.0.1:2",
             "PEER_SECRET": "test-secret-0123456789", "DATA_DIR": "/tmp/x"}
     assert load_config({**base, "BUGS": ",".join(sorted(KNOWN_BUGS))}).bugs == KNOWN_BUGS
@@ -145,3 +145,24 @@ def test_no_fsync_loses_an_acknowledged_write_to_kill_9(tmp_path: Path, bugs: st
         got = c.op(1, "GET", "k", client="r", req=1)
         assert got.status == 200
         assert got.body == ({"value": "acked", "found": True} if survives else {"value": None, "found": False})
+
+
+@pytest.mark.processes
+@pytest.mark.parametrize("bugs,fsyncs", [("", True), ("skip-fsync", False)])
+def test_skip_fsync_writes_records_but_never_fsyncs_and_kill_9_keeps_them(tmp_path: Path, bugs: str,
+                                                                        fsyncs: bool) -> None:
+    """Only a power loss can tell skip-fsync from a correct replica: a process kill keeps the page cache,
+    so the acknowledged write is still there after kill -9, with or without the bug."""
+    with LocalCluster(tmp_path, n=1, env={"BUGS": bugs}) as c:
+        c.start_all()
+        c.wait_leader()
+        assert c.op(1, "PUT", "k", {"value": "acked"}, client="w", req=1).status == 200
+        metrics = request(c.ports[1], "GET", "/metrics").body.get("_text", "")
+        count = next(float(line.split()[-1]) for line in str(metrics).splitlines()
+                     if line.startswith("storage_fsyncs_total"))
+        assert (count > 0) is fsyncs, count
+        c.kill(1)
+        c.start(1)
+        c.wait_healthy(1)
+        c.wait_leader()
+        assert c.op(1, "GET", "k", client="r", req=1).body == {"value": "acked", "found": True}
