@@ -168,10 +168,11 @@ def test_what_a_maelstrom_scenario_cannot_say(cluster: str, extra: str, message:
     assert message in str(err.value)
 
 
-def test_append_and_delete_are_refused_at_their_line() -> None:
-    with pytest.raises(ScenarioError, match="target maelstrom has no append"):
+@pytest.mark.parametrize("op", ["append", "delete"])
+def test_append_and_delete_are_refused_at_their_line(op: str) -> None:
+    with pytest.raises(ScenarioError, match=f"x.yaml:3 workload.mix.{op}: target maelstrom has no {op}"):
         parse_scenario("cluster: {target: maelstrom, node: ../targets/maelstrom/examples/gossip_kv.rb}\n"
-                       "description: d\nworkload: {duration: 10s, mix: {get: 1, append: 1}}\n",
+                       f"description: d\nworkload: {{duration: 10s, mix: {{get: 1, {op}: 1}}}}\n",
                        source=str(ROOT / "scenarios" / "x.yaml"))
 
 
