@@ -12,9 +12,14 @@ import xml.etree.ElementTree as ET
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-__all__ = ["NOT_AVAILABLE", "CaseResult", "to_junit_xml"]
+__all__ = ["NOT_AVAILABLE", "CaseResult", "to_junit_xml", "verdict_word"]
 
 NOT_AVAILABLE = "not available"
+
+
+def verdict_word(exit_code: int) -> str:
+    """What a run's exit code says to a person: the one wording of the summary, the logs and the index."""
+    return {0: "PASSED", 1: "FAILED", 3: "UNDECIDED"}.get(exit_code, f"exit {exit_code}")
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -15,6 +15,7 @@ import sys
 from pathlib import Path
 
 from harness.compose_tool import describe
+from harness.junit import verdict_word
 from harness.runner import RunOptions, RunOutcome, run_scenario
 from harness.scenario import (
     Scenario,
@@ -124,18 +125,15 @@ async def _run_all(scenarios: list[Scenario], opts: RunOptions) -> list[RunOutco
     outcomes = []
     for scenario in scenarios:
         outcome = await run_scenario(scenario, opts, progress=lambda s: print(s, flush=True))
-        print(f"[{scenario.name}] {_word(outcome.exit_code)}: report {outcome.run_dir / 'report.html'}", flush=True)
+        print(f"[{scenario.name}] {verdict_word(outcome.exit_code)}: report {outcome.run_dir / 'report.html'}",
+              flush=True)
         outcomes.append(outcome)
     return outcomes
-
-
-def _word(code: int) -> str:
-    return {0: "PASSED", 1: "FAILED", 3: "UNDECIDED"}.get(code, f"exit {code}")
 
 
 def _summary(outcomes: list[RunOutcome]) -> int:
     print("\nscenario                          result     ops  report")
     for o in outcomes:
-        print(f"{o.scenario:<33} {_word(o.exit_code):<9} {o.ops:>5}  {o.run_dir / 'report.html'}")
+        print(f"{o.scenario:<33} {verdict_word(o.exit_code):<9} {o.ops:>5}  {o.run_dir / 'report.html'}")
     codes = {o.exit_code for o in outcomes}
     return 1 if 1 in codes else 3 if 3 in codes else 0

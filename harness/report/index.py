@@ -20,12 +20,14 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+from harness.junit import verdict_word
 from harness.report.svg import esc
+from harness.store import RunDir
 
 __all__ = ["IndexRow", "collect", "refresh_index", "render_index", "write_index"]
 
 MAX_ROWS = 5_000  # a store of years of nightlies still gives a page a browser opens at once
-_VERDICTS = {0: ("PASSED", "good"), 1: ("FAILED", "bad"), 2: ("ERROR", "bad"), 3: ("UNDECIDED", "unk")}
+_CSS = {0: "good", 1: "bad", 3: "unk"}  # by exit code; the words are junit.verdict_word's
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -102,7 +104,8 @@ def _cells(r: IndexRow) -> str:
         return (f'<td>{esc(r.name)}</td><td colspan="2">deliberate bugs, simulator and suite</td>'
                 f'<td class="unk">TABLE</td><td></td><td></td><td>{esc(_started(r.started))}</td>'
                 f'<td><a href="{esc(r.link)}">detect.md</a></td>')
-    verdict, css = _VERDICTS.get(r.exit_code if r.exit_code is not None else -1, ("?", "unk"))
+    verdict = verdict_word(r.exit_code) if r.exit_code is not None else "?"
+    css = _CSS.get(r.exit_code, "bad") if r.exit_code is not None else "unk"
     if r.problem:
         verdict, css = "UNREADABLE", "bad"
     ops = f"{r.ops:,}" if r.ops is not None else ""
@@ -116,7 +119,7 @@ def _cells(r: IndexRow) -> str:
 def render_index(rows: Sequence[IndexRow], *, title: str = "paxos-chaos store") -> str:
     """The whole HTML document."""
     runs = [r for r in rows if r.kind == "run"]
-    counts = {v: sum(1 for r in runs if not r.problem and r.exit_code == k) for k, (v, _) in _VERDICTS.items()}
+    counts = {verdict_word(k): sum(1 for r in runs if not r.problem and r.exit_code == k) for k in _CSS}
     summary = ", ".join(f"{n} {v.lower()}" for v, n in counts.items() if n) or "no runs yet"
     body = "".join(f"<tr>{_cells(r)}</tr>" for r in rows)
     cut = (f'<p class="note">Only the newest {MAX_ROWS:,} runs are listed.</p>' if len(rows) >= MAX_ROWS else "")
@@ -133,12 +136,7 @@ def render_index(rows: Sequence[IndexRow], *, title: str = "paxos-chaos store") 
 
 def write_index(store: Path) -> Path:
     """Rebuild `store/index.html` (atomically: a reader never sees half a page); returns its path."""
-    store.mkdir(parents=True, exist_ok=True)
-    target = store / "index.html"
-    tmp = store / f".index.html.{os.getpid()}"
-    tmp.write_text(render_index(collect(store)), encoding="utf-8")
-    os.replace(tmp, target)
-    return target
+    return RunDir(store).write_text("index.html", render_index(collect(store)))
 
 
 def refresh_index(store: Path) -> None:
