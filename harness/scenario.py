@@ -258,6 +258,11 @@ class _BoundedLoader(yaml.SafeLoader):
         return _YamlLimit(line, f"{_short(path, 60)}: {message}" if path else message)
 
 
+def _owners(option: str) -> str:
+    """The targets that have `option`, for a message: "etcd" or "a and b"."""
+    return " and ".join(t.name for t in TARGETS.values() if option in {o.name for o in t.options})
+
+
 def scenario_files(directory: str | Path) -> list[Path]:
     """The scenario files of a directory (`*.yaml` and `*.yml`), sorted by name."""
     d = Path(directory)
@@ -514,9 +519,8 @@ class _Validator:
         for key in _OPTION_KEYS:
             if key not in keys:
                 continue
-            owners = [t.name for t in TARGETS.values() if key in {o.name for o in t.options}]
             if key not in {o.name for o in self.system.options}:
-                self.problem(keys[key], f"{path}.{key}", f"is an option of target {' and '.join(owners)}, "
+                self.problem(keys[key], f"{path}.{key}", f"is an option of target {_owners(key)}, "
                                                          f"not of {self.system.name}; remove it")
                 return _BAD
             opt = next(o for o in self.system.options if o.name == key)
@@ -546,8 +550,7 @@ class _Validator:
         for key, value in self.option_overrides.items():
             opt = next((o for o in self.system.options if o.name == key), None)
             if opt is None:
-                owners = [t.name for t in TARGETS.values() if key in {o.name for o in t.options}]
-                self.problem(node, path, f"--{key} is an option of target {' and '.join(owners) or '(none)'}, "
+                self.problem(node, path, f"--{key} is an option of target {_owners(key) or '(none)'}, "
                                          f"not of {self.system.name}; leave it out or use --target")
                 ok = False
                 continue
