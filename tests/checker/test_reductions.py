@@ -63,17 +63,20 @@ def _small_register(seed: int) -> list[Event]:
     return _mutated(ex.run(), rng)
 
 
+def _history(generator: str, seed: int) -> tuple[list[Event], KVModel | RegisterModel]:
+    """History number `seed` of one of the three generators, with the model it is checked against."""
+    if generator == "unique-kv":
+        return _unique_kv(seed), KVModel()
+    if generator == "small-register":
+        return _small_register(seed), RegisterModel()
+    return _random_history(10_000 + seed), KVModel()
+
+
 @pytest.mark.parametrize("generator", ["unique-kv", "small-register", "small-kv"])
 def test_default_check_agrees_with_plain_wgl(generator: str) -> None:
     tally: Counter[Verdict] = Counter()
-    model: KVModel | RegisterModel
     for seed in range(N_HISTORIES):
-        if generator == "unique-kv":
-            events, model = _unique_kv(seed), KVModel()
-        elif generator == "small-register":
-            events, model = _small_register(seed), RegisterModel()
-        else:
-            events, model = _random_history(10_000 + seed), KVModel()
+        events, model = _history(generator, seed)
         fast, plain = _plain(model, events)
         assert fast == plain, f"{generator} seed {seed}: default {fast.name}, plain WGL {plain.name}"
         tally[plain] += 1
@@ -135,14 +138,8 @@ def _relaxed_outcomes(model: KVModel | RegisterModel, events: list[Event]) -> li
 def test_the_relaxed_search_decides_only_what_plain_wgl_decides(generator: str) -> None:
     """Relaxed INVALID must mean invalid, relaxed VALID (a real linearization) must mean valid."""
     decided: Counter[str] = Counter()
-    model: KVModel | RegisterModel
     for seed in range(N_HISTORIES):
-        if generator == "unique-kv":
-            events, model = _unique_kv(seed), KVModel()
-        elif generator == "small-register":
-            events, model = _small_register(seed), RegisterModel()
-        else:
-            events, model = _random_history(10_000 + seed), KVModel()
+        events, model = _history(generator, seed)
         plain = check(model, operations(events), engine="wgl", drop_unobserved=False, deduce=False).verdict
         outcomes = _relaxed_outcomes(model, events)
         if "invalid" in outcomes:
