@@ -287,7 +287,7 @@ class Bridge:
         asyncio.create_task(self._pump_stderr())
         asyncio.create_task(self._pump_stdout())
 
-    def _tail(self) -> str:
+    def stderr_summary(self) -> str:
         return " | ".join(self.stderr_tail) or "(nothing on stderr)"
 
     async def _pump_stderr(self) -> None:
@@ -386,9 +386,9 @@ class Bridge:
         if self.exited in done:
             await asyncio.sleep(0.2)  # let the stderr pump catch the last lines
             raise Fatal(f"{self.cfg.me}: the node exited with code {self.exited.result()} before answering init; "
-                        f"its stderr: {self._tail()}")
+                        f"its stderr: {self.stderr_summary()}")
         raise Fatal(f"{self.cfg.me}: the node did not answer init with init_ok (in_reply_to 1) within "
-                    f"{self.cfg.init_timeout_s:g} s; its stderr: {self._tail()}")
+                    f"{self.cfg.init_timeout_s:g} s; its stderr: {self.stderr_summary()}")
 
     # -- peers ---------------------------------------------------------------------------------------
     async def serve_peer(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
@@ -522,7 +522,7 @@ async def main_async(cfg: Config) -> int:
     await runner.cleanup()
     if bridge.exited.done():
         await asyncio.sleep(0.2)
-        say(f"{cfg.me}: the node exited with code {bridge.exited.result()}; its stderr: {bridge._tail()}")
+        say(f"{cfg.me}: the node exited with code {bridge.exited.result()}; its stderr: {bridge.stderr_summary()}")
         await _kill(bridge)
         return 1
     await _kill(bridge)
