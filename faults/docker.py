@@ -1,4 +1,4 @@
-"""Process faults through the Docker SDK: kill -9, restart, pause/unpause.
+"""Process and disk faults through the Docker SDK: kill -9, restart, pause/unpause, power loss, corrupt.
 
 The nemesis is handed a lookup from replica id to container (the cluster knows the compose labels;
 this module does not). The Docker SDK is synchronous, so every call runs in a worker thread
@@ -10,13 +10,17 @@ Every action is bounded in time and raises `InfraError` with a message that says
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
+import time
 from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import Any
 
 import docker.errors
 from docker.models.containers import Container
 
+from faults import corrupt
 from targets.errors import InfraError
 
 __all__ = ["DockerProcesses"]
@@ -56,6 +60,47 @@ class DockerProcesses:
         """Graceful restart: stop (SIGTERM, SIGKILL after `grace_s`) then start."""
         await self._do(node, "restart", lambda c: c.restart(timeout=grace_s))
 
+    async def power_loss(self, node: int) -> None:
+        """Cut the node's power: powerfs (its PID 1) kills every process, drops every write that was not
+        fsynced, and exits. The node stays down until started (docs/powerfs.md)."""
+        await self._do(node, "power-loss", lambda c: c.kill(signal="SIGUSR1"))
+        await asyncio.to_thread(self._wait_exited, node, "power-loss",
+                                "is the cluster running under powerfs (a scenario with a power-loss fault)?")
+
+    async def corrupt(self, node: int, *, where: str, salt: int, data_dir: str) -> dict[str, object]:
+        """Kill the node (-9), then damage its stopped data files (faults/corrupt.py) from a one-shot
+        container on the node's own image and volumes. Returns what was damaged."""
+        await self.kill(node)
+        await asyncio.to_thread(self._wait_exited, node, "corrupt", "")
+
+        def run() -> dict[str, object]:
+            container = self._lookup(node)
+            source = Path(corrupt.__file__).read_text(encoding="utf-8")
+            client, image = container.client, container.attrs.get("Image")
+            if client is None or not isinstance(image, str) or container.id is None:
+                raise InfraError(f"corrupt: container of n{node} has no image or client")
+            try:
+                out = client.containers.run(
+                    image, entrypoint=["python3", "-c", source, data_dir, where, str(salt)],
+                    volumes_from=[container.id], user="0:0", network_disabled=True, remove=True,
+                    labels={k: v for k, v in container.labels.items()  # ours, so teardown finds it
+                            if k.startswith("io.paxos-chaos.") or k == "com.docker.compose.project"}
+                    | {"io.paxos-chaos.node": f"corrupt-n{node}"},
+                    stdout=True, stderr=True)
+            except docker.errors.DockerException as exc:
+                raise InfraError(f"corrupting n{node}'s files failed: {_first_line(exc)}") from None
+            lines = out.decode(errors="replace").strip().splitlines()
+            try:
+                result = json.loads(lines[-1]) if lines else None
+            except ValueError:
+                result = None
+            if not isinstance(result, dict):
+                raise InfraError(f"corrupting n{node}'s files printed no result: {out[-300:]!r}")
+            return result
+
+        log.info("disk fault: corrupt (%s) n%d", where, node)
+        return await asyncio.wait_for(asyncio.to_thread(run), timeout=120.0)
+
     async def pause(self, node: int) -> None:
         """Freeze every process of the replica (cgroup freezer): it neither crashes nor answers."""
         await self._do(node, "pause", lambda c: c.pause())
@@ -78,6 +123,27 @@ class DockerProcesses:
                 await self.start(node)
                 healed.append(node)
         return healed
+
+    async def refused_start(self, node: int, *, within_s: float) -> str | None:
+        """None if the node is still running `within_s` after a start; else the last lines of its log."""
+        def watch() -> str | None:
+            deadline = time.monotonic() + within_s
+            while time.monotonic() < deadline:
+                if self._status(node) in ("exited", "dead"):
+                    tail = self._lookup(node).logs(tail=3).decode(errors="replace").strip()
+                    return " / ".join(tail.splitlines())[-400:] or "it exited without a word"
+                time.sleep(0.25)
+            return None
+
+        return await asyncio.to_thread(watch)
+
+    def _wait_exited(self, node: int, what: str, hint: str, timeout_s: float = 30.0) -> None:
+        deadline = time.monotonic() + timeout_s
+        while self._status(node) not in ("exited", "dead", "created"):
+            if time.monotonic() > deadline:
+                raise InfraError(f"{what}: n{node} was still running {timeout_s:g}s after the signal; {hint}"
+                                 .rstrip("; "))
+            time.sleep(0.1)
 
     def _status(self, node: int) -> str:
         container = self._lookup(node)
@@ -102,7 +168,7 @@ def _already_in_state(what: str, exc: docker.errors.APIError) -> bool:
     """Docker refuses to pause a paused container or kill a stopped one; for a nemesis that is success."""
     text = str(exc).lower()
     return (
-        (what == "kill" and "is not running" in text)
+        (what in ("kill", "power-loss") and "is not running" in text)
         or (what == "pause" and "already paused" in text)
         or (what == "unpause" and "is not paused" in text)
         or (what == "start" and "already started" in text)

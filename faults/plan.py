@@ -23,6 +23,7 @@ from faults.schema import (
     FaultSpec,
     LinkSpec,
     PartitionSpec,
+    ProcessActionName,
     ProcessSpec,
     RollingRestartSpec,
     ScheduleEntry,
@@ -81,11 +82,15 @@ class LinkToxic:
 @dataclass(frozen=True, slots=True, kw_only=True)
 class ProcessAction:
     """A Docker process fault on `nodes` (None = the leader). kill: SIGKILL, healed by start;
-    pause: freeze, healed by unpause; restart: stop (graceful: SIGTERM first) and start, no heal."""
+    pause: freeze, healed by unpause; restart: stop (graceful: SIGTERM first) and start, no heal;
+    power-loss: every write not fsynced is lost and the node stops, healed by start; corrupt: SIGKILL,
+    then the node's files are damaged (`where`, from `salt`), healed by start."""
 
-    action: Literal["kill", "pause", "restart"]
+    action: ProcessActionName
     nodes: tuple[int, ...] | None
     graceful: bool
+    where: Literal["tail", "random"] = "tail"
+    salt: int = 0  # corrupt: which file and byte, drawn by the plan so a seed replays the same damage
 
     def nodes_for(self, *, leader: int | None) -> tuple[int, ...]:
         """The nodes to act on now. Raises ValueError when the leader is needed and unknown."""
@@ -240,7 +245,9 @@ def _expand(spec: FaultSpec, rng: random.Random, *, size: int,
     if isinstance(spec, ProcessSpec):
         target = resolve_target(spec.target, size=size, rng=rng)
         heal = None if spec.action == "restart" else for_s
-        return [(0.0, heal, ProcessAction(action=spec.action, nodes=target, graceful=spec.graceful))]
+        salt = rng.getrandbits(32) if spec.action == "corrupt" else 0
+        return [(0.0, heal, ProcessAction(action=spec.action, nodes=target, graceful=spec.graceful,
+                                          where=spec.where, salt=salt))]
     if isinstance(spec, LinkSpec):
         target = resolve_target(spec.target, size=size, rng=rng)
         return [(0.0, for_s, LinkToxic(toxic=spec.toxic, attributes=spec.attributes,
@@ -290,5 +297,7 @@ def describe(fault: Fault) -> str:
     if isinstance(fault, LinkToxic):
         attrs = " ".join(f"{k}={v}" for k, v in fault.attributes)
         return f"{fault.toxic} {attrs} on {fault.links} links of {who} (toxicity {fault.toxicity:g})"
-    kind = fault.action if fault.action != "restart" or fault.graceful else "restart (kill -9)"
+    kind: str = fault.action if fault.action != "restart" or fault.graceful else "restart (kill -9)"
+    if fault.action == "corrupt":
+        kind = f"corrupt ({'torn tail' if fault.where == 'tail' else 'flipped byte'})"
     return f"{kind} {who}"

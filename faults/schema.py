@@ -11,8 +11,8 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 __all__ = [
-    "LINKS", "MODES", "SHAPES", "TARGET_WORDS", "TOXIC_ATTRS", "TOXIC_FAULTS", "FaultSpec", "LinkSpec",
-    "PartitionSpec", "ProcessSpec", "RollingRestartSpec", "ScheduleEntry", "TargetKind", "TargetSpec",
+    "CORRUPT_WHERE", "DISK_FAULTS", "LINKS", "MODES", "SHAPES", "TARGET_WORDS", "TOXIC_ATTRS", "TOXIC_FAULTS", "FaultSpec", "LinkSpec",
+    "PartitionSpec", "ProcessActionName", "ProcessSpec", "RollingRestartSpec", "ScheduleEntry", "TargetKind", "TargetSpec",
     "ToxicType",
 ]
 
@@ -20,6 +20,12 @@ SHAPES = ("halves", "isolate", "isolate-leader", "majorities-ring", "bridge", "g
 MODES = ("drop", "reject")
 LINKS = ("peers", "clients", "all")
 TARGET_WORDS = ("leader", "random", "minority", "majority", "all")
+# Disk faults: they need the node's data directory, so they are process faults that also touch its files.
+DISK_FAULTS = ("power-loss", "corrupt")
+# corrupt's `where`: `tail` = a torn final write (garbage after the last byte of the newest file, as a
+# write cut short by a crash leaves), `random` = one flipped byte anywhere in the node's files.
+CORRUPT_WHERE = ("tail", "random")
+ProcessActionName = Literal["kill", "pause", "restart", "power-loss", "corrupt"]
 TargetKind = Literal["leader", "random", "minority", "majority", "all", "nodes"]
 ToxicType = Literal["latency", "bandwidth", "reset_peer", "slicer", "slow_close", "limit_data"]
 # YAML fault name -> Toxiproxy toxic type
@@ -75,11 +81,14 @@ class LinkSpec:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class ProcessSpec:
-    """A process fault: `kill` (-9, healed by a start), `pause` (healed by unpause) or `restart`."""
+    """A process fault: `kill` (-9, healed by a start), `pause` (healed by unpause), `restart`, or a disk
+    fault: `power-loss` (every write not fsynced is lost, then the node is down until healed by a start)
+    and `corrupt` (the node is killed and its files damaged as `where` says, then healed by a start)."""
 
-    action: Literal["kill", "pause", "restart"]
+    action: ProcessActionName
     target: TargetSpec
     graceful: bool = True
+    where: Literal["tail", "random"] = "tail"
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -72,6 +72,7 @@ class ClusterSpec:
     port_base: int = 8000
     env: Mapping[str, str] = field(default_factory=dict)
     direct: bool = False  # benchmarks only: peers bypass Toxiproxy, replicas published on PORT_BASE+100+i
+    powerfs: bool = False  # each node's data directory under powerfs, so power-loss faults can apply
 
     def __post_init__(self) -> None:
         compose.check_size(self.n)
@@ -210,7 +211,8 @@ class Cluster:
         # One secret per Cluster object: the replicas' peer messages carry its HMAC (docs/replica.md).
         # A user's own PAXOS_PEER_SECRET is kept, so `docker-compose` by hand can recreate a replica.
         self._secret = os.environ.get("PAXOS_PEER_SECRET") or secrets.token_hex(32)
-        default_file = spec.n == 3 and workdir is None and not spec.direct and spec.target == DEFAULT_TARGET
+        default_file = (spec.n == 3 and workdir is None and not spec.direct and not spec.powerfs
+                        and spec.target == DEFAULT_TARGET)
         self.workdir = ROOT if default_file else (workdir or ROOT / "store" / "_compose" / spec.project)
 
     # ------------------------------------------------------------------ plumbing
@@ -286,7 +288,8 @@ class Cluster:
                              "Choose another PORT_BASE, e.g. `make up PORT_BASE=9000`")
         if self.workdir != ROOT:
             compose.write_cluster_files(self.spec.n, self.workdir, target=self.spec.system,
-                                        options=self.spec.options, direct=self.spec.direct)
+                                        options=self.spec.options, direct=self.spec.direct,
+                                        powerfs=self.spec.powerfs)
         deadline = time.monotonic() + timeout_s
         try:
             self.compose("up", "-d", "--no-build", timeout_s=timeout_s)

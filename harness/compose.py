@@ -37,7 +37,7 @@ from typing import Any
 
 import yaml
 
-from targets.contract import Target
+from targets.contract import POWERFS_PATH, Target
 from targets.errors import UsageError
 from targets.registry import DEFAULT_TARGET, get_target
 
@@ -52,7 +52,7 @@ __all__ = [
     "proxy_config",
     "render_compose",
     "render_proxies",
-    "write_cluster_files",
+    "powerfs_fragment", "write_cluster_files",
 ]
 
 SIZES = (3, 5, 7)
@@ -127,7 +127,8 @@ def _toxiproxy_service(n: int) -> dict[str, Any]:
     }
 
 
-def _node_service(tgt: Target, n: int, i: int, *, options: Mapping[str, str], direct: bool) -> dict[str, Any]:
+def _node_service(tgt: Target, n: int, i: int, *, options: Mapping[str, str], direct: bool,
+                  powerfs: bool) -> dict[str, Any]:
     # `direct` (benchmarks only: what the proxy hop costs) gives every node its peers' own addresses.
     way = {j: f"n{j}:{tgt.peer_port(j)}" for j in range(1, n + 1) if j != i} if direct else routes(n, i)
     service = tgt.service(i, n, routes=way, options=options)
@@ -139,11 +140,29 @@ def _node_service(tgt: Target, n: int, i: int, *, options: Mapping[str, str], di
     })
     if direct:
         service["ports"] = [f"127.0.0.1:${{PAXOS_DIRECT_PORT_{i}}}:{tgt.client_port}"]
+    if powerfs:
+        service.update(powerfs_fragment(tgt, service))
     return service
 
 
+def powerfs_fragment(tgt: Target, service: Mapping[str, Any]) -> dict[str, Any]:
+    """What runs node `service` under powerfs (docs/powerfs.md): the container starts as root with
+    powerfs as PID 1, which mounts its FUSE layer over the data directory and starts the target's own
+    entrypoint as the target's user. FUSE needs /dev/fuse and CAP_SYS_ADMIN, and AppArmor's default
+    profile (Ubuntu) forbids mount, so it is unconfined: narrower than --privileged."""
+    if not tgt.entrypoint:
+        raise ValueError(f"target {tgt.name} does not declare its entrypoint, so it cannot run under powerfs")
+    return {
+        "entrypoint": [POWERFS_PATH, "--user", tgt.run_as, tgt.data_dir, "--", *tgt.entrypoint],
+        "user": "0:0",
+        "devices": ["/dev/fuse:/dev/fuse"],
+        "cap_add": sorted({*service.get("cap_add", []), "SYS_ADMIN"}),
+        "security_opt": ["apparmor:unconfined"],
+    }
+
+
 def compose_document(n: int, *, target: Target | None = None, options: Mapping[str, str] | None = None,
-                     direct: bool = False) -> dict[str, Any]:
+                     direct: bool = False, powerfs: bool = False) -> dict[str, Any]:
     """The compose file of an N-node cluster of `target` (default paxos) as a plain dict.
 
     `direct=True` is for the proxy-cost benchmark only: peers talk directly and each node is also
@@ -154,7 +173,7 @@ def compose_document(n: int, *, target: Target | None = None, options: Mapping[s
     opts = tgt.check_options(options or {})
     services: dict[str, Any] = {"toxiproxy": _toxiproxy_service(n)}
     for i in range(1, n + 1):
-        services[f"n{i}"] = _node_service(tgt, n, i, options=opts, direct=direct)
+        services[f"n{i}"] = _node_service(tgt, n, i, options=opts, direct=direct, powerfs=powerfs)
     return {
         "version": "2.4",
         "services": services,
@@ -164,10 +183,11 @@ def compose_document(n: int, *, target: Target | None = None, options: Mapping[s
 
 
 def render_compose(n: int, *, target: Target | None = None, options: Mapping[str, str] | None = None,
-                   direct: bool = False) -> str:
+                   direct: bool = False, powerfs: bool = False) -> str:
     """The exact text of the compose file (deterministic, so the committed file can be checked)."""
     tgt = target or get_target(DEFAULT_TARGET)
-    body = yaml.safe_dump(compose_document(n, target=tgt, options=options, direct=direct), sort_keys=False,
+    body = yaml.safe_dump(compose_document(n, target=tgt, options=options, direct=direct, powerfs=powerfs),
+                          sort_keys=False,
                           default_flow_style=False, width=120)
     warning = "# DIRECT PEERS (benchmark only): nodes bypass the proxies.\n" if direct else ""
     flag = "" if tgt.name == DEFAULT_TARGET else f" --target {tgt.name}"
@@ -180,12 +200,14 @@ def render_proxies(n: int, target: Target | None = None) -> str:
 
 
 def write_cluster_files(n: int, directory: Path, *, target: Target | None = None,
-                        options: Mapping[str, str] | None = None, direct: bool = False) -> Path:
+                        options: Mapping[str, str] | None = None, direct: bool = False,
+                        powerfs: bool = False) -> Path:
     """Write the compose file and its Toxiproxy config into `directory`; returns the compose file's path."""
     directory.mkdir(parents=True, exist_ok=True)
     (directory / CONFIG_NAME).write_text(render_proxies(n, target), encoding="utf-8")
     path = directory / COMPOSE_NAME
-    path.write_text(render_compose(n, target=target, options=options, direct=direct), encoding="utf-8")
+    path.write_text(render_compose(n, target=target, options=options, direct=direct, powerfs=powerfs),
+                    encoding="utf-8")
     return path
 
 

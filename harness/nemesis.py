@@ -24,6 +24,16 @@ __all__ = ["Nemesis"]
 log = logging.getLogger(__name__)
 
 LeaderLookup = Callable[[], Awaitable[int | None]]
+# How long a node restarted on corrupted files gets to either stay up or exit.
+REFUSAL_WAIT_S = 8.0
+
+
+def _damage_line(node: int, done: dict[str, object]) -> str:
+    if done.get("damaged") is None:
+        return f"n{node}: nothing to damage ({done.get('why')})"
+    if done.get("where") == "tail":
+        return f"n{node} {done['damaged']} lost its last {done.get('cut_bytes')} bytes"
+    return f"n{node} {done['damaged']} byte {done.get('offset')} flipped"
 
 
 class Nemesis:
@@ -34,13 +44,17 @@ class Nemesis:
     """
 
     def __init__(self, *, net: ToxiproxyNemesis, procs: DockerProcesses, leader: LeaderLookup,
-                 faults: FaultLog, clock_s: Callable[[], float]) -> None:
+                 faults: FaultLog, clock_s: Callable[[], float], data_dir: str = "/data") -> None:
         self._net = net
         self._procs = procs
+        self._data_dir = data_dir
         self._leader = leader
         self._log = faults
         self._clock_s = clock_s
         self._acted_on: dict[int, tuple[int, ...]] = {}
+        # Nodes that would not start again after their files were corrupted: the fault's expected effect
+        # on a correct node (it refuses to serve from damaged state), so the liveness check leaves them out.
+        self.refused: set[int] = set()
 
     async def run(self, plan: FaultPlan, *, stop: asyncio.Event) -> None:
         """Execute the plan's timeline until it ends or `stop` is set (times are seconds since start)."""
@@ -69,9 +83,10 @@ class Nemesis:
             if isinstance(fault, ProcessAction):
                 nodes = fault.nodes_for(leader=leader)
                 self._acted_on[step.step] = nodes
-                for node in nodes:
-                    await self._process(fault, node)
-                self._log.add(step=step.step, action="apply", fault=step.describe(), nodes=nodes)
+                effects = [await self._process(fault, node) for node in nodes]
+                detail = "; ".join(e for e in effects if e)
+                self._log.add(step=step.step, action="apply", nodes=nodes,
+                              fault=step.describe() + (f": {detail}" if detail else ""))
             else:
                 applied = await self._net.apply(step, leader=leader)
                 self._log.add(step=step.step, action="apply", fault=applied.description,
@@ -79,9 +94,15 @@ class Nemesis:
         except (HarnessError, ValueError) as exc:
             self._log.add(step=step.step, action="error", fault=step.describe(), error=str(exc))
 
-    async def _process(self, fault: ProcessAction, node: int) -> None:
+    async def _process(self, fault: ProcessAction, node: int) -> str | None:
+        """Apply `fault` to `node`; returns what it did when that is worth a line of the fault log."""
         if fault.action == "kill":
             await self._procs.kill(node)
+        elif fault.action == "power-loss":
+            await self._procs.power_loss(node)
+        elif fault.action == "corrupt":
+            done = await self._procs.corrupt(node, where=fault.where, salt=fault.salt, data_dir=self._data_dir)
+            return _damage_line(node, done)
         elif fault.action == "pause":
             await self._procs.pause(node)
         elif fault.graceful:
@@ -89,6 +110,7 @@ class Nemesis:
         else:
             await self._procs.kill(node)
             await self._procs.start(node)
+        return None
 
     async def _heal(self, step: FaultStep) -> None:
         fault = step.fault
@@ -98,15 +120,27 @@ class Nemesis:
                 if not nodes or fault.action == "restart":
                     return
                 for node in nodes:
-                    if fault.action == "kill":
-                        await self._procs.start(node)
-                    else:
+                    if fault.action == "pause":
                         await self._procs.unpause(node)
+                    else:
+                        await self._procs.start(node)
                 self._log.add(step=step.step, action="heal", fault=step.describe(), nodes=nodes)
+                if fault.action == "corrupt":
+                    await self._note_refusals(step, nodes)
             elif await self._net.heal(step) is not None:
                 self._log.add(step=step.step, action="heal", fault=step.describe())
         except HarnessError as exc:
             self._log.add(step=step.step, action="error", fault=f"heal: {step.describe()}", error=str(exc))
+
+    async def _note_refusals(self, step: FaultStep, nodes: tuple[int, ...]) -> None:
+        """A node whose files were corrupted may rightly refuse to start: record that as the effect."""
+        for node in nodes:
+            why = await self._procs.refused_start(node, within_s=REFUSAL_WAIT_S)
+            if why is not None:
+                self.refused.add(node)
+                self._log.add(step=step.step, action="effect", nodes=(node,),
+                              fault=f"n{node} refused to start on its corrupted files (expected of a correct "
+                                    f"node): {why}")
 
     async def heal_all(self) -> None:
         """Heal every fault: every proxy enabled and clean, every replica unpaused and started."""

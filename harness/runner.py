@@ -96,7 +96,8 @@ async def run_scenario(scenario: Scenario, opts: RunOptions, *, progress: Progre
     bugs = scenario.cluster.bugs if opts.bugs is None else opts.bugs
     env = dict(opts.replica_env) | ({"BUGS": ",".join(bugs)} if bugs else {})
     cluster = Cluster(ClusterSpec(n=scenario.cluster.size, project=opts.project, port_base=opts.port_base, env=env,
-                                  target=scenario.cluster.target, options=dict(scenario.cluster.options)))
+                                  target=scenario.cluster.target, options=dict(scenario.cluster.options),
+                                  powerfs=scenario.needs_powerfs))
     progress(f"[{scenario.name}] seed {seed}, {scenario.cluster.size} {scenario.cluster.target} nodes"
              + "".join(f", {k}: {v}" for k, v in scenario.cluster.options) + f", {len(plan.steps)} fault steps, "
              f"{scenario.workload.duration_s:g}s workload -> {run_dir.path}")
@@ -139,7 +140,8 @@ async def _run_up(scenario: Scenario, cluster: Cluster, run_dir: RunDir, *, seed
         except InfraError:
             return None
 
-    nemesis = Nemesis(net=net, procs=procs, leader=leader, faults=faults, clock_s=lambda: clock_ns() / 1e9)
+    nemesis = Nemesis(net=net, procs=procs, leader=leader, faults=faults, clock_s=lambda: clock_ns() / 1e9,
+                      data_dir=cluster.spec.system.data_dir)
     urls = {i: cluster.client_url(i) for i in nodes}
     try:
         return await _drive(scenario, cluster, run_dir, seed=seed, plan=plan, progress=progress, stop=stop,
@@ -169,7 +171,7 @@ async def _drive(scenario: Scenario, cluster: Cluster, run_dir: RunDir, *, seed:
                 stop.set()
                 await nemesis.heal_all()
             progress(f"[{scenario.name}] workload done: {stats.ok} ok, {stats.fail} fail, {stats.info} info; healed")
-            live = await _liveness(cluster, scenario.checks.recovery_s)
+            live = await _liveness(cluster, scenario.checks.recovery_s, refused=frozenset(nemesis.refused))
             client = RecordingClient(adapter=adapter, session=session, urls=urls, recorder=recorder,
                                      timeout_s=scenario.workload.timeout_s, attempts=scenario.workload.attempts,
                                      client_prefix=f"{scenario.name}-{seed}-final")
@@ -213,8 +215,11 @@ def _observe(states: list[NodeState]) -> list[Observation]:
     return [(s.node, s.index, s.digest) for s in states]
 
 
-async def _liveness(cluster: Cluster, recovery_s: float) -> _Liveness:
-    """After the heal: an agreed leader, then every replica at the same applied index and digest."""
+async def _liveness(cluster: Cluster, recovery_s: float, *, refused: frozenset[int] = frozenset()) -> _Liveness:
+    """After the heal: an agreed leader, then every replica at the same applied index and digest.
+
+    `refused` are nodes that refused to start on corrupted files (the fault's expected effect): they are
+    left out of convergence, and the detail says so."""
     deadline = time.monotonic() + recovery_s
     system = cluster.spec.system
     if not system.leader_probe and not system.state_probe:
@@ -232,9 +237,13 @@ async def _liveness(cluster: Cluster, recovery_s: float) -> _Liveness:
     while time.monotonic() < deadline:
         states = await asyncio.to_thread(cluster.common_states)
         seen += _observe(states)
+        states = [s for s in states if s.node not in refused]
         points = {(s.head if s.head is not None else s.index, s.digest) for s in states}
         if len(points) == 1 and None not in {s.digest for s in states}:
-            return _Liveness(leader, True, f"leader n{leader}; all nodes at digest {states[0].digest}", tuple(seen))
+            out = "" if not refused else (f" ({', '.join(f'n{n}' for n in sorted(refused))} left out: refused to "
+                                          "start on corrupted files)")
+            return _Liveness(leader, True, f"leader n{leader}; all nodes at digest {states[0].digest}{out}",
+                             tuple(seen))
         await asyncio.sleep(0.5)
     last = {s.node: (s.head if s.head is not None else s.index, s.digest, s.error) for s in states}
     return _Liveness(leader, False, f"nodes did not converge within {recovery_s:g}s: {last}", tuple(seen))

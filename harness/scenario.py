@@ -28,6 +28,7 @@ from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 from yaml.reader import ReaderError
 
 from faults.schema import (
+    CORRUPT_WHERE,
     LINKS,
     MODES,
     SHAPES,
@@ -37,6 +38,7 @@ from faults.schema import (
     FaultSpec,
     LinkSpec,
     PartitionSpec,
+    ProcessActionName,
     ProcessSpec,
     RollingRestartSpec,
     ScheduleEntry,
@@ -117,6 +119,12 @@ class Scenario:
     faults: tuple[ScheduleEntry, ...]
     checks: ChecksSpec
     source: str
+
+    @property
+    def needs_powerfs(self) -> bool:
+        """Whether a fault needs the nodes' data under powerfs (power loss keeps only what was fsynced)."""
+        return any(isinstance(c, ProcessSpec) and c.action == "power-loss"
+                   for entry in self.faults for c in entry.choices)
 
 
 # -- loading -----------------------------------------------------------------------------------------
@@ -291,11 +299,12 @@ _PARTITION_KEYS = ("shape", "mode", "one-way", "target", "groups")
 _PARTITION_REQUIRED = ("shape",)
 _LINK_KEYS = ("links", "target", "toxicity")  # besides the toxic's own (TOXIC_ATTRS)
 _PROCESS_KEYS: dict[str, tuple[str, ...]] = {"kill": ("target",), "pause": ("target",),
-                                             "restart": ("target", "graceful")}
+                                             "restart": ("target", "graceful"), "power-loss": ("target",),
+                                             "corrupt": ("target", "where")}
 _ROLLING_KEYS = ("gap", "graceful")
 _TIMING_KEYS = ("at", "for", "every", "jitter", "until")
 _FAULT_KEYS = ("partition", "latency", "bandwidth", "reset", "slicer", "slow-close", "limit-data", "kill",
-               "pause", "restart", "rolling-restart", "one-of")
+               "pause", "restart", "rolling-restart", "power-loss", "corrupt", "one-of")
 _INSTANT = (RollingRestartSpec,)
 
 
@@ -796,6 +805,8 @@ class _Validator:
             "kill": lambda n, p: self.process(n, p, "kill"),
             "pause": lambda n, p: self.process(n, p, "pause"),
             "restart": lambda n, p: self.process(n, p, "restart"),
+            "power-loss": lambda n, p: self.process(n, p, "power-loss"),
+            "corrupt": lambda n, p: self.process(n, p, "corrupt"),
             "rolling-restart": self.rolling_restart,
         }
         why = self.system.unsupported_faults.get(kind)
@@ -973,15 +984,18 @@ class _Validator:
         return tuple(out.items())
 
     def process(self, node: Node, path: str,
-                action: Literal["kill", "pause", "restart"]) -> FaultSpec | _Missing:
+                action: ProcessActionName) -> FaultSpec | _Missing:
         keys = self.mapping(node, path, _PROCESS_KEYS[action])
         if keys is None:
             return _BAD
         target = self.optional(keys, "target", path, TargetSpec(kind="random"), self.target)
         graceful = self.optional(keys, "graceful", path, True, self.boolean)
-        if isinstance(target, _Missing) or isinstance(graceful, _Missing):
+        where = self.optional(keys, "where", path, "tail",
+                              lambda n, p: self.choice(n, p, CORRUPT_WHERE))
+        if isinstance(target, _Missing) or isinstance(graceful, _Missing) or isinstance(where, _Missing):
             return _BAD
-        return ProcessSpec(action=action, target=target, graceful=graceful)
+        return ProcessSpec(action=action, target=target, graceful=graceful,
+                           where="random" if where == "random" else "tail")
 
     def rolling_restart(self, node: Node, path: str) -> FaultSpec | _Missing:
         keys = self.mapping(node, path, _ROLLING_KEYS)

@@ -23,7 +23,7 @@ import json
 import re
 from typing import Any
 
-from faults.schema import LINKS, MODES, SHAPES, TARGET_WORDS, TOXIC_ATTRS, TOXIC_FAULTS
+from faults.schema import CORRUPT_WHERE, LINKS, MODES, SHAPES, TARGET_WORDS, TOXIC_ATTRS, TOXIC_FAULTS
 from harness.durations import DURATION_HINT, DURATION_PATTERN
 # the validator's own tables, private to it: this module is the validator's twin, read-only
 from harness.scenario import (
@@ -236,9 +236,12 @@ def _fault_kinds() -> Schema:
             "type": "object", "description": f"Toxiproxy's {toxic} toxic on links (peers, clients or all) of the targeted nodes.",
             "properties": _only(own + _LINK_KEYS, props),
             "required": [f[0] for f in TOXIC_ATTRS[toxic] if f[3]], "additionalProperties": False}
+    what = {"power-loss": "Cut the targeted nodes' power: every write not fsynced is lost (powerfs), then a start.",
+            "corrupt": "Kill the targeted nodes and damage their files (tail: a torn final write; random: a "
+                       "flipped byte), then a start."}
     for action, keys in _PROCESS_KEYS.items():
-        props = {"target": _ref("target"), "graceful": {"type": "boolean"}}
-        kinds[f"fault-{action}"] = {"type": ["object", "null"], "description": f"{action} the targeted replicas' containers (kill: -9, then a start; pause: freeze).",
+        props = {"target": _ref("target"), "graceful": {"type": "boolean"}, "where": {"enum": list(CORRUPT_WHERE)}}
+        kinds[f"fault-{action}"] = {"type": ["object", "null"], "description": what.get(action, f"{action} the targeted replicas' containers (kill: -9, then a start; pause: freeze)."),
                                     "properties": {k: props[k] for k in keys}, "additionalProperties": False}
     kinds["fault-rolling-restart"] = {
         "type": ["object", "null"], "description": "Restart every replica one after another, `gap` apart.",

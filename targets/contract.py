@@ -36,6 +36,7 @@ from typing import Any, Literal, Protocol
 import aiohttp
 
 __all__ = [
+    "POWERFS_PATH",
     "OPS", "Answer", "ClientAdapter", "NodeState", "Op", "OpName", "Target", "TargetOption", "agreed_leader",
     "http_healthcheck", "http_json", "json_object",
 ]
@@ -43,6 +44,9 @@ __all__ = [
 OpName = Literal["get", "put", "append", "delete", "cas"]
 OPS: tuple[OpName, ...] = ("get", "put", "append", "delete", "cas")
 
+
+# Every target image carries powerfs (faults/powerfs, built by harness/images.py) here.
+POWERFS_PATH = "/usr/local/bin/powerfs"
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Op:
@@ -140,6 +144,10 @@ class Target(ABC):
     state_probe: bool = True
     data_dir: str = "/data"
     start_timeout_s: float = 120.0
+    # The image's ENTRYPOINT and the user it runs as: under powerfs (power-loss faults) the container
+    # starts as root with `powerfs --user <run_as> <data_dir> -- <entrypoint>`, so both must be known.
+    entrypoint: tuple[str, ...] = ()
+    run_as: str = "root"
 
     # -- image ---------------------------------------------------------------------------------------
     @abstractmethod

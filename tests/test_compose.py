@@ -12,7 +12,9 @@ import pytest
 import yaml
 
 from harness import compose
+from targets.contract import POWERFS_PATH
 from targets.errors import UsageError
+from targets.registry import get_target
 from targets.paxos import PEER_PORT, REPLICA_PORT
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -111,3 +113,18 @@ def test_direct_benchmark_variant_bypasses_proxies_and_says_so() -> None:
         assert "toxiproxy" not in svc["environment"]["PEERS"]
         assert svc["ports"] == [f"127.0.0.1:${{PAXOS_DIRECT_PORT_{i}}}:{REPLICA_PORT}"]
     assert "DIRECT" not in compose.render_compose(3)
+
+
+@pytest.mark.parametrize("name", ["paxos", "etcd", "maelstrom"])
+def test_powerfs_wraps_each_targets_own_entrypoint_as_its_own_user(name: str) -> None:
+    tgt = get_target(name)
+    opts = {"node": str(Path(__file__).resolve())} if name == "maelstrom" else {}
+    plain = compose.compose_document(3, target=tgt, options=opts)["services"]["n2"]
+    wrapped = compose.compose_document(3, target=tgt, options=opts, powerfs=True)["services"]["n2"]
+    assert wrapped["entrypoint"] == [POWERFS_PATH, "--user", tgt.run_as, tgt.data_dir, "--", *tgt.entrypoint]
+    assert wrapped["user"] == "0:0" and wrapped["devices"] == ["/dev/fuse:/dev/fuse"]
+    assert set(wrapped["cap_add"]) == {"SYS_ADMIN", *plain.get("cap_add", [])}  # etcd keeps NET_ADMIN
+    assert "privileged" not in wrapped
+    changed = ("entrypoint", "user", "devices", "cap_add", "security_opt")
+    assert {k: v for k, v in wrapped.items() if k not in changed} == {
+        k: v for k, v in plain.items() if k not in changed}

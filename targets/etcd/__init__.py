@@ -158,6 +158,8 @@ def _uint(v: object) -> int | None:
 class EtcdTarget(Target):
     name = "etcd"
     image = "paxos-chaos/etcd:latest"
+    # The Dockerfile's ENTRYPOINT; powerfs starts it as root, and it drops to the etcd user itself.
+    entrypoint = ("python3", "/usr/local/bin/etcd-entrypoint")
     description = "etcd 3.4 (Debian's etcd-server) over its v3 JSON gateway"
     client_port = CLIENT_PORT
     ops = ("get", "put", "delete", "cas")

@@ -58,6 +58,7 @@ def _interpreter(first_line: bytes) -> str:
 class MaelstromTarget(Target):
     name = "maelstrom"
     image = "paxos-chaos/maelstrom-node:latest"
+    entrypoint = ("/usr/bin/python3", "/usr/local/bin/maelstrom-bridge")  # the Dockerfile's ENTRYPOINT (root)
     description = "any Maelstrom lin-kv node program, unmodified, bridged over TCP"
     client_port = CLIENT_PORT
     ops = ("get", "put", "cas")

@@ -92,6 +92,8 @@ def _int(v: object) -> int | None:
 class PaxosTarget(Target):
     name = "paxos"
     image = "paxos-chaos/replica:latest"
+    entrypoint = ("python3", "-m", "replica_image")  # the Dockerfile's ENTRYPOINT (powerfs starts it)
+    run_as = "paxos"  # the Dockerfile's USER
     description = "our Multi-Paxos replicated key-value store (replica_image/)"
     client_port = REPLICA_PORT
     ops = OPS

@@ -121,3 +121,22 @@ def test_the_plan_does_not_depend_on_the_interpreter_hash_seed() -> None:
                               env={"PYTHONHASHSEED": seed, "PYTHONPATH": str(root)}, timeout=60).stdout
                for seed in ("0", "1", "12345")}
     assert len(digests) == 1 and len(next(iter(digests)).strip()) == 64
+
+
+def test_disk_faults_are_planned_like_kills_and_corrupt_draws_its_damage_from_the_seed() -> None:
+    faults = ("  - power-loss: {target: majority}\n    at: 2s\n    for: 3s\n"
+              "  - corrupt: {target: n2, where: random}\n    at: 6s\n    for: 2s\n")
+    plan = make_plan(scenario(faults, seed=9))
+    power, damage = (s.fault for s in plan.steps)
+    assert isinstance(power, ProcessAction) and power.action == "power-loss" and len(power.nodes or ()) == 2
+    assert isinstance(damage, ProcessAction) and damage.action == "corrupt" and damage.nodes == (2,)
+    assert damage.where == "random" and damage.salt == _salt(faults, 9)
+    assert damage.salt != _salt(faults, 10)
+    assert [e.action for e in timeline(plan)] == ["apply", "heal", "apply", "heal"]
+    assert plan.steps[1].describe() == "corrupt (flipped byte) n2"
+
+
+def _salt(faults: str, seed: int) -> int:
+    fault = make_plan(scenario(faults, seed=seed)).steps[1].fault
+    assert isinstance(fault, ProcessAction)
+    return fault.salt
