@@ -55,9 +55,9 @@ browser:
 test: images browser
 	$(PY) -m pytest
 
-## unit: only the tests that need neither Docker nor replica processes
+## unit: only the tests that need neither Docker, replica processes nor FUSE mounts
 unit: venv
-	$(PY) -m pytest -m 'not docker and not processes'
+	$(PY) -m pytest -m 'not docker and not processes and not fuse'
 
 ## chaos: the default suite (every scenario in scenarios/, one fresh cluster each); results in store/
 ##        TARGET=etcd runs the scenarios that apply to etcd (`paxos-chaos list --target etcd`)

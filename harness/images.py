@@ -64,6 +64,7 @@ TOXIPROXY_IMAGE = "paxos-chaos/toxiproxy:latest"
 DEBIAN_SUITE = "bookworm"
 DEFAULT_MIRROR = "http://deb.debian.org/debian"
 TOXIPROXY_SRC = ROOT / "faults" / "toxiproxy-server"
+POWERFS_SRC = ROOT / "faults" / "powerfs"
 WORK_DIR = ROOT / ".images"
 PULL_TIMEOUT_S = 300
 
@@ -367,6 +368,24 @@ def cargo_binary() -> Path:
         raise InfraError(f"cargo build of faults/toxiproxy-server failed: {proc.stderr.strip()[-1200:]}")
     target = Path(os.environ.get("CARGO_TARGET_DIR", TOXIPROXY_SRC / "target"))
     binary = target / "release" / "toxiproxy-server"
+    if not binary.exists():
+        raise InfraError(f"cargo build succeeded but {binary} does not exist")
+    return binary
+
+
+def build_powerfs() -> Path:
+    """`cargo build --release --locked` in faults/powerfs (incremental: about a second when nothing
+    changed); returns the built binary, a glibc binary for bookworm-based images (docs/powerfs.md)."""
+    cargo = shutil.which("cargo") or str(Path.home() / ".cargo" / "bin" / "cargo")
+    if not Path(cargo).exists():
+        raise InfraError("cargo is not installed: install Rust (https://rustup.rs) so faults/powerfs "
+                         "(the power-loss FUSE layer) can be built")
+    proc = subprocess.run([cargo, "build", "--release", "--locked"], cwd=POWERFS_SRC,
+                          capture_output=True, text=True, timeout=1800)
+    if proc.returncode != 0:
+        raise InfraError(f"cargo build of faults/powerfs failed: {proc.stderr.strip()[-1200:]}")
+    target = Path(os.environ.get("CARGO_TARGET_DIR", POWERFS_SRC / "target"))
+    binary = target / "release" / "powerfs"
     if not binary.exists():
         raise InfraError(f"cargo build succeeded but {binary} does not exist")
     return binary
