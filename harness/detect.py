@@ -47,8 +47,8 @@ HINTS: dict[str, tuple[str, ...]] = {
     "accept-below-promise": ("pause-leader", "leader-isolation", "flapping-partitions"),
     "ignore-phase1-values": ("leader-isolation", "pause-leader", "flapping-partitions"),
     "no-fsync": ("kill-all", "kill-majority", "rolling-restart"),
-    # Out of the Docker suite's reach until it has a power-loss fault (issue 15): a kill keeps the page cache.
-    "skip-fsync": ("kill-all", "kill-majority"),
+    # A kill keeps the page cache, so only a power loss (powerfs) shows records written and never fsynced.
+    "skip-fsync": ("power-loss-all", "power-loss-majority", "power-loss-leader"),
     "early-reply": ("leader-isolation", "halves"),
     "local-reads": ("leader-isolation", "halves"),
     "small-quorum": ("halves", "leader-isolation"),

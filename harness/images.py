@@ -37,7 +37,7 @@ import docker
 import docker.errors
 from docker import DockerClient
 
-from targets.contract import Target
+from targets.contract import POWERFS_PATH, Target
 from targets.errors import HarnessError, InfraError, UsageError
 from targets.registry import TARGETS, get_target
 
@@ -292,7 +292,7 @@ def build_target(client: DockerClient, target: Target, base: str, *, force: bool
     The target fills the build context (targets/<name>/); the hash of its sources and the base's id,
     kept in an image label, decides whether a rebuild is needed.
     """
-    digest = tree_hash(target.sources(), extra=image_id(client, base))
+    digest = tree_hash(target.sources() + powerfs_sources(), extra=image_id(client, base))
     if not force and image_label(client, target.image, HASH_LABEL) == digest:
         return f"target {target.name}: {target.image} (present, sources unchanged)"
     ctx = WORK_DIR / f"{target.name}-context"
@@ -301,6 +301,7 @@ def build_target(client: DockerClient, target: Target, base: str, *, force: bool
     t0 = time.monotonic()
     try:
         target.build_context(ctx, base=base, project_base=base == BASE_IMAGE)
+        add_powerfs(ctx)
         say(f"building {target.image} on {base}")
         docker_build(client, context=ctx, tag=target.image, buildargs={"BASE_IMAGE": base},
                      labels={HASH_LABEL: digest, "io.paxos-chaos.target": target.name})
@@ -371,6 +372,19 @@ def cargo_binary() -> Path:
     if not binary.exists():
         raise InfraError(f"cargo build succeeded but {binary} does not exist")
     return binary
+
+
+def powerfs_sources() -> list[Path]:
+    return sorted([POWERFS_SRC / "Cargo.toml", POWERFS_SRC / "Cargo.lock", *(POWERFS_SRC / "src").rglob("*.rs")])
+
+
+def add_powerfs(ctx: Path) -> None:
+    """Every target image carries powerfs at POWERFS_PATH, so any target's node can run under it (power
+    loss): one rule for all targets, appended to the target's own Dockerfile."""
+    shutil.copy2(build_powerfs(), ctx / "powerfs")
+    with (ctx / "Dockerfile").open("a", encoding="utf-8") as fh:
+        fh.write(f"\n# Added by harness/images.py: the power-loss layer (docs/powerfs.md).\n"
+                 f"COPY powerfs {POWERFS_PATH}\n")
 
 
 def build_powerfs() -> Path:

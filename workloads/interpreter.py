@@ -129,17 +129,27 @@ async def _worker(w: int, *, spec: WorkloadSpec, seed: int, client: RecordingCli
             process = None
 
 
+FINAL_READ_ROUNDS = 2
+FINAL_READ_PAUSE_S = 0.5
+
+
 async def final_reads(keys: int, *, client: RecordingClient, first_process: int,
                       nodes: list[int]) -> dict[str, str | None]:
-    """Read every key once, each from a fresh process, after the final heal (lost writes show up).
+    """Read every key after the final heal (lost writes show up), as Jepsen's final reads do: a read
+    that does not end `ok` is tried again on the next node, up to FINAL_READ_ROUNDS rounds over all
+    nodes, each try from a fresh process (a node just restarted may not know its leader yet).
 
-    Returns the values read successfully (keys whose read did not end `ok` are left out).
+    Returns the values read successfully (keys no try could read are left out).
     """
     out: dict[str, str | None] = {}
+    tries = FINAL_READ_ROUNDS * len(nodes)
     for i, key in enumerate(key_names(keys)):
-        process = first_process + i
-        done = await client.perform(Op(f="get", key=key), process=process,
-                                    node=nodes[process % len(nodes)])
-        if done.type == "ok":
-            out[key] = done.read
+        for t in range(tries):
+            process = first_process + i * tries + t
+            done = await client.perform(Op(f="get", key=key), process=process,
+                                        node=nodes[(first_process + i + t) % len(nodes)])
+            if done.type == "ok":
+                out[key] = done.read
+                break
+            await asyncio.sleep(FINAL_READ_PAUSE_S)
     return out
