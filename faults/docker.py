@@ -130,8 +130,8 @@ class DockerProcesses:
             deadline = time.monotonic() + within_s
             while time.monotonic() < deadline:
                 if self._status(node) in ("exited", "dead"):
-                    tail = self._lookup(node).logs(tail=3).decode(errors="replace").strip()
-                    return " / ".join(tail.splitlines())[-400:] or "it exited without a word"
+                    lines = self._lookup(node).logs(tail=5).decode(errors="replace").strip().splitlines()
+                    return lines[-1][:400] if lines else "it exited without a word"
                 time.sleep(0.25)
             return None
 

@@ -95,10 +95,13 @@ def new_project() -> str:
     return name
 
 
-def make_cluster(n: int, *, tmp_path: Path, env: dict[str, str] | None = None, target: str = "paxos") -> Cluster:
+def make_cluster(n: int, *, tmp_path: Path, env: dict[str, str] | None = None, target: str = "paxos",
+                 powerfs: bool = False) -> Cluster:
     """An un-started cluster with its own project and ports (paxos N=3 uses the committed file)."""
-    spec = ClusterSpec(n=n, project=new_project(), port_base=free_port_base(n), env=env or {}, target=target)
-    return Cluster(spec, workdir=None if n == 3 and target == "paxos" else tmp_path / "compose")
+    spec = ClusterSpec(n=n, project=new_project(), port_base=free_port_base(n), env=env or {}, target=target,
+                       powerfs=powerfs)
+    committed = n == 3 and target == "paxos" and not powerfs
+    return Cluster(spec, workdir=None if committed else tmp_path / "compose")
 
 
 @contextlib.contextmanager
