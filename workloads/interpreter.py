@@ -142,12 +142,12 @@ async def final_reads(keys: int, *, client: RecordingClient, first_process: int,
     Returns the values read successfully (keys no try could read are left out).
     """
     out: dict[str, str | None] = {}
-    tries = FINAL_READ_ROUNDS * len(nodes)
+    process = first_process
     for i, key in enumerate(key_names(keys)):
-        for t in range(tries):
-            process = first_process + i * tries + t
+        for t in range(FINAL_READ_ROUNDS * len(nodes)):
             done = await client.perform(Op(f="get", key=key), process=process,
                                         node=nodes[(first_process + i + t) % len(nodes)])
+            process += 1
             if done.type == "ok":
                 out[key] = done.read
                 break
