@@ -49,17 +49,11 @@ class Disk:
 @dataclass
 class Node:
     loop: HostLoop[None]
+    replica: Replica  # the loop's core and kv, named for the tests
+    kv: KV
     disk: Disk
     applied: list[tuple[int, Batch | None]] = field(default_factory=list)  # None: a snapshot through slot
     up: bool = True
-
-    @property
-    def replica(self) -> Replica:
-        return self.loop.core
-
-    @property
-    def kv(self) -> KV:
-        return self.loop.kv
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -113,7 +107,7 @@ class Cluster:
 
         loop: HostLoop[None] = HostLoop(core=rep, snapshot_every=0, send=send, answer=_no_waiters,
                                         on_commit=on_commit)
-        return Node(loop=loop, disk=disk, applied=applied)
+        return Node(loop=loop, replica=rep, kv=loop.kv, disk=disk, applied=applied)
 
     # ------------------------------------------------------------------ the driving loop
     def pump(self, i: int) -> None:
