@@ -23,7 +23,7 @@ from replica_image.config import Config
 from replica_image.errors import InvalidMessage, InvalidRecord, MisuseError
 from replica_image.host import Driver
 from replica_image.http_guard import JsonErrorRunner
-from replica_image.kv import KV, validate_snapshot
+from replica_image.kv import validate_snapshot
 from replica_image.metrics import ReplicaMetrics
 from replica_image.paxos import CoreConfig, Record, Replica, SnapshotRecord
 from replica_image.server import ReplicaServer
@@ -124,10 +124,10 @@ async def serve(cfg: Config, recovered: Restored, stop: asyncio.Event) -> None:
     transport = PeerTransport(node_id=cfg.node_id, peers=cfg.peers, secret=cfg.peer_secret, session=session,
                               timeout_s=cfg.peer_timeout_ms / 1000, queue_max=cfg.peer_queue_max,
                               sent=metrics.peer_sent, dropped=metrics.peer_dropped)
-    driver = Driver(core=recovered.core, kv=KV(no_dedup="no-dedup" in cfg.bugs), storage=recovered.storage, live=recovered.live,
+    # the kv and the host-side bugs (no-fsync, no-dedup, ...) come with the core's config into the host loop
+    driver = Driver(core=recovered.core, storage=recovered.storage, live=recovered.live,
                     transport=transport, metrics=metrics, tick_s=cfg.tick_ms / 1000,
                     snapshot_every=cfg.snapshot_every, applied_index=-1,
-                    write_behind_s=1.0 if "no-fsync" in cfg.bugs else None,
                     request_timeout_s=cfg.request_timeout_ms / 1000)
     server = ReplicaServer(cfg=cfg, driver=driver, metrics=metrics, session=session)
     runners = [JsonErrorRunner(server.client_app(), access_log=None),

@@ -8,9 +8,9 @@ Where each one lives:
 - core (`replica_image/paxos/replica.py`, via `CoreConfig.bugs`): accept-below-promise,
   ignore-phase1-values, early-reply, small-quorum, reused-ballot, forget-promise-on-restart;
 - state machine (`replica_image/kv.py`): no-dedup;
-- host loop (`replica_image/host.py`): no-fsync;
-- storage (`replica_image/storage.py`, opened by `replica_image/app.py` without fsync): skip-fsync;
-- HTTP server (`replica_image/server.py`): local-reads.
+- host loop (`replica_image/loop.py`, shared by the replica, the simulator and the test cluster): no-fsync,
+  local-reads (the server and the simulator ask `HostLoop.local_read`), skip-fsync (no sync is asked;
+  the replica's storage is also opened without fsync by `replica_image/app.py`).
 """
 
 from __future__ import annotations

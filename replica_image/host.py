@@ -1,4 +1,5 @@
-"""The host loop: one asyncio task drives the sans-IO core (docs/replica-contract.md).
+"""The aiohttp replica's host: one asyncio task drives the sans-IO core (docs/replica-contract.md)
+through the shared host loop (``replica_image.loop.HostLoop``), supplying its I/O.
 
 Everything that touches the core runs in ``Driver.run``; HTTP handlers only queue work
 (``submit``, ``deliver``) and wait on futures, so ``step``/``propose``/``tick`` are never interleaved
@@ -6,12 +7,12 @@ with a ``ready()``/``advance()`` pair. Each round of the loop:
 
 1. feeds the core what arrived since the last round: peer envelopes, client commands (all of them,
    so commands that piled up during an fsync share a slot: batching), and due ticks;
-2. for each Ready: appends ``persist`` to storage and, when ``must_sync``, fsyncs ONCE for all of it
-   (group commit, in a worker thread so the event loop keeps accepting requests) BEFORE ``messages``
-   are queued for sending; then installs a snapshot, applies ``committed`` to the kv and resolves the
-   waiting clients; then ``advance``;
-3. every ``snapshot_every`` applied slots: ``kv.snapshot()`` -> ``core.snapshot_taken``; once the
-   SnapshotRecord is durable the log is rewritten without what the snapshot covers.
+2. runs ``HostLoop.rounds()`` (persist, send, apply, advance, the snapshot policy and the host-side
+   bug switches live there, once for this replica, the simulator and the test cluster); what this
+   module adds is the disk: each ``Write`` is appended to storage and, when it asks for a sync,
+   fsynced ONCE for all of it (group commit, in a worker thread so the event loop keeps accepting
+   requests) before the loop goes on to send; once a SnapshotRecord is durable the log is rewritten
+   without what the snapshot covers; and bug no-fsync's write-behind timer (``write_behind_s``).
 
 A storage failure stops the loop with the exception (the replica must not run on without durability).
 
@@ -43,7 +44,8 @@ from replica_image.codec import encode_message, encode_record
 from replica_image.compaction import LiveLog
 from replica_image.errors import InvalidMessage
 from replica_image.kv import KV, Result
-from replica_image.paxos import Command, Envelope, ProposeResult, Ready, Replica, Role, SnapshotRecord
+from replica_image.loop import HostLoop, Write
+from replica_image.paxos import Batch, Command, Envelope, ProposeResult, Replica, Role, SnapshotRecord
 from replica_image.metrics import ReplicaMetrics
 from replica_image.storage import Storage
 from replica_image.transport import Outgoing, PeerTransport
@@ -70,6 +72,8 @@ RATE_MIN_BUSY_S = 0.05
 # A command handed to the core and not applied after this many deadlines is no longer counted as held
 # (a bound on the accounting: a leak must not make a leader refuse everything).
 HELD_MAX_DEADLINES = 3
+# Bug no-fsync: how long records the loop holds back wait before they are written (and synced).
+WRITE_BEHIND_S = 1.0
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -140,13 +144,12 @@ class ServiceRate:
 
 
 class Driver:
-    """Owns the core, the kv and storage; see the module docstring for the loop and its duties."""
+    """Owns the host loop (and through it the core and the kv) and storage; see the module docstring."""
 
     def __init__(
         self,
         *,
         core: Replica,
-        kv: KV,
         storage: Storage,
         live: LiveLog,
         transport: PeerTransport,
@@ -154,37 +157,35 @@ class Driver:
         tick_s: float,
         snapshot_every: int,
         applied_index: int,
-        write_behind_s: float | None = None,
+        write_behind_s: float = WRITE_BEHIND_S,
         request_timeout_s: float = 2.0,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         """``request_timeout_s`` is the client deadline (REQUEST_TIMEOUT_MS) that admission serves
-        within; ``clock`` (seconds, monotonic) is for tests."""
+        within; ``write_behind_s`` the period of bug no-fsync's writes; ``clock`` (seconds, monotonic)
+        is for tests. The kv is the loop's (``kv``): it is made with the core's bugs (no-dedup)."""
         self.core = core
-        self.kv = kv
+        self.loop: HostLoop[asyncio.Future[Outcome | None]] = HostLoop(
+            core=core, snapshot_every=snapshot_every, applied_index=applied_index,
+            send=lambda messages: transport.send(self._encode(messages)), answer=self._answer,
+            on_commit=self._on_commit, on_snapshot=lambda slot: metrics.snapshots.inc())
+        self.kv: KV = self.loop.kv
         self.storage = storage
         self._live = live
         self._transport = transport
         self._metrics = metrics
         self._tick_s = tick_s
-        self._snapshot_every = snapshot_every
-        self.applied_index = applied_index
-        self._snapshot_at = applied_index
         self._inbox: collections.deque[Envelope] = collections.deque()
         # client commands not yet fed to the core, with when they were submitted
         self._pending: collections.deque[tuple[Command, asyncio.Future[Outcome | None], float]] = collections.deque()
-        # Who waits for which command. Keyed by the ids, but each waiter keeps its command: a request id
-        # reused for another command must get that command's own result (kv: MISMATCH), not the first's.
-        self._waiters: dict[RequestKey, list[tuple[Command, asyncio.Future[Outcome | None]]]] = {}
         self._wake = asyncio.Event()
         self._io = concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="storage")
         self._clock = clock
         self._ticks_done = 0
         self._started = clock()
         self._role_seen: tuple[str, int | None] = ("", None)
-        # bug no-fsync (replica_image.bugs): records wait in memory up to write_behind_s, replies do not
+        # bug no-fsync (replica_image.bugs): the loop holds records back up to write_behind_s, replies leave
         self._write_behind_s = write_behind_s
-        self._behind: list[bytes] = []
         self._behind_since = clock()
         # admission (module docstring)
         self._deadline_s = request_timeout_s
@@ -209,7 +210,7 @@ class Driver:
         if self._admit_floor is not None and self.held >= self._admit_floor and self.held >= (self.admit_limit or 0):
             self._shed(None, fut)
             return fut
-        self._waiters.setdefault((cmd.client_id, cmd.request_id), []).append((cmd, fut))
+        self.loop.waiters.add(cmd, fut)
         self._pending.append((cmd, fut, self._clock()))
         self._unfed.add(fut)
         fut.add_done_callback(self._unfed.discard)
@@ -232,14 +233,14 @@ class Driver:
         rate = self._rate.rate(self._clock())
         return floor if rate is None else max(floor, int(rate * self._deadline_s * ADMIT_SAFETY))
 
+    @property
+    def applied_index(self) -> int:
+        """The last slot the kv reflects."""
+        return self.loop.applied_index
+
     def forget(self, cmd: Command, fut: asyncio.Future[Outcome | None]) -> None:
         """The client gave up on ``fut`` (deadline): stop tracking it."""
-        key = (cmd.client_id, cmd.request_id)
-        futs = self._waiters.get(key)
-        if futs is not None:
-            futs[:] = [(c, f) for c, f in futs if f is not fut]
-            if not futs:
-                del self._waiters[key]
+        self.loop.waiters.forget(cmd, fut)
 
     def deliver(self, envelopes: Sequence[Envelope]) -> bool:
         """Queue peer envelopes for the core; False (nothing queued) if the inbox is full."""
@@ -339,48 +340,40 @@ class Driver:
         fut.set_result(Rejected(reason=reason, leader=self.core.leader_id))
 
     async def _pump(self) -> None:
-        while self.core.has_ready():
-            rd = self.core.ready()
-            if rd.persist:
-                await self._persist(rd)
-            self._transport.send(self._encode(rd))
-            self._note_applied(rd)
-            self._apply(rd)
-            self.core.advance(rd)
-            self._maybe_snapshot()
+        for write in self.loop.rounds():
+            await self._persist(write)
 
-    async def _persist(self, rd: Ready) -> None:
-        payloads = [encode_record(r) for r in rd.persist]
+    async def _persist(self, write: Write) -> None:
+        payloads = [encode_record(r) for r in write.records]
         fsyncs = self.storage.fsyncs
         loop = asyncio.get_running_loop()
-        if self._write_behind_s is not None:
-            self._behind.extend(payloads)
-        elif rd.must_sync and self.storage.fsync_enabled:
+        if write.deferred:
+            pass  # bug no-fsync: the host loop holds them until _write_behind
+        elif write.sync and self.storage.fsync_enabled:
             await loop.run_in_executor(self._io, self._write, payloads, True)
         else:
             # no fsync: a plain write is cheaper than a thread hand-off
-            self._write(payloads, rd.must_sync)
+            self._write(payloads, write.sync)
         if self.storage.fsyncs != fsyncs:
             self._metrics.fsyncs.inc()
             self._metrics.fsync_seconds.observe(self.storage.last_fsync_seconds)
-        self._live.extend(zip(rd.persist, payloads))
-        snap = next((r for r in reversed(rd.persist) if isinstance(r, SnapshotRecord)), None)
+        self._live.extend(zip(write.records, payloads))
+        snap = next((r for r in reversed(write.records) if isinstance(r, SnapshotRecord)), None)
         if snap is not None:
             kept = self._live.compact(snap)
             await loop.run_in_executor(self._io, self.storage.rewrite, kept)
-            self._behind = []  # the rewrite holds them
+            self.loop.take_behind()  # the rewrite holds them
             self._metrics.log_rewrites.inc()
             _log.info("log truncated after snapshot through slot %d: %d records kept", snap.last_slot, len(kept))
 
     def _write_behind(self, *, force: bool) -> None:
         """Bug no-fsync: write out what waited `write_behind_s` (all of it when stopping cleanly)."""
-        if self._write_behind_s is None:
+        if "no-fsync" not in self.loop.bugs:
             return
         now = self._clock()
-        if self._behind and (force or now - self._behind_since >= self._write_behind_s):
-            self._write(self._behind, True)
-            self._behind = []
-        if force or not self._behind:
+        if self.loop.behind and (force or now - self._behind_since >= self._write_behind_s):
+            self._write([encode_record(r) for r in self.loop.take_behind()], True)
+        if force or not self.loop.behind:
             self._behind_since = now
 
     def _write(self, payloads: list[bytes], sync: bool) -> None:
@@ -388,42 +381,24 @@ class Driver:
         if sync:
             self.storage.sync()
 
-    def _encode(self, rd: Ready) -> list[Outgoing]:
-        out = []
-        for env in rd.messages:
-            out.append(Outgoing(dst=env.dst, kind=env.msg.KIND, msg=encode_message(env.msg)))
-        return out
+    def _encode(self, messages: tuple[Envelope, ...]) -> list[Outgoing]:
+        return [Outgoing(dst=env.dst, kind=env.msg.KIND, msg=encode_message(env.msg)) for env in messages]
 
-    def _apply(self, rd: Ready) -> None:
-        if rd.snapshot is not None:
-            self.kv.restore(rd.snapshot.data)
-            self.applied_index = rd.snapshot.last_slot
-            self._snapshot_at = rd.snapshot.last_slot
-            _log.info("installed snapshot through slot %d from a peer", rd.snapshot.last_slot)
-        for slot, batch in rd.committed:
-            for cmd in batch:
-                result = self.kv.apply(cmd)
-                self._resolve(cmd, result)
-            self.applied_index = slot
-            self._metrics.commits.inc()
-            self._metrics.commands_applied.inc(amount=len(batch))
+    def _answer(self, fut: asyncio.Future[Outcome | None], result: Result) -> None:
+        if not fut.done():  # the client may have given up (resolved with None) meanwhile
+            fut.set_result(Applied(result=result))
 
-    def _resolve(self, cmd: Command, result: Result) -> None:
-        key = (cmd.client_id, cmd.request_id)
-        waiting = self._waiters.pop(key, [])
-        others = [(c, f) for c, f in waiting if c != cmd]
-        for c, fut in waiting:
-            if c == cmd and not fut.done():
-                fut.set_result(Applied(result=result))
-        if others:
-            self._waiters[key] = others
-
-    def _note_applied(self, rd: Ready) -> None:
-        """Admission's view of ``rd.committed``: these commands are no longer held."""
-        for _, batch in rd.committed:
-            self._applied_since += len(batch)
-            for cmd in batch:
-                self._held.pop((cmd.client_id, cmd.request_id), None)
+    def _on_commit(self, slot: int, batch: Batch | None) -> None:
+        """The loop commits ``batch`` in ``slot`` (None: a snapshot through it was installed)."""
+        if batch is None:
+            _log.info("installed snapshot through slot %d from a peer", slot)
+            return
+        self._metrics.commits.inc()
+        self._metrics.commands_applied.inc(amount=len(batch))
+        # admission: these commands are no longer held
+        self._applied_since += len(batch)
+        for cmd in batch:
+            self._held.pop((cmd.client_id, cmd.request_id), None)
 
     def _account(self) -> None:
         """Once a round: feed the service rate and set the admission limit (module docstring)."""
@@ -436,13 +411,6 @@ class Driver:
             self._admit_floor = None
         self._busy_since = now if self.held > 0 else None
         self._applied_since = 0
-
-    def _maybe_snapshot(self) -> None:
-        if self.applied_index - self._snapshot_at < self._snapshot_every:
-            return
-        self._snapshot_at = self.applied_index
-        self.core.snapshot_taken(self.applied_index, self.kv.snapshot())
-        self._metrics.snapshots.inc()
 
     def _observe_role(self) -> None:
         seen = (self.core.role.value, self.core.leader_id)

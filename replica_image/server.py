@@ -174,9 +174,9 @@ class ReplicaServer:
             return self._count(op, error(exc.status, str(exc)))
         except (BadRequest, InvalidMessage) as exc:
             return self._count(op, error(400, str(exc)))
-        if op == "get" and "local-reads" in self._cfg.bugs:
-            # bug local-reads: whatever this replica has applied, leader or not, current or not
-            return self._count(op, web.json_response(render_result(cmd, self._driver.kv.get(cmd.key))[1]))
+        local = self._driver.loop.local_read(cmd)  # bug local-reads (replica_image.loop); else None
+        if local is not None:
+            return self._count(op, web.json_response(render_result(cmd, local)[1]))
         response = await self._execute(request, creq, cmd, deadline=start + self._timeout_s)
         self._metrics.request_seconds.observe(time.monotonic() - start)
         return self._count(op, response)

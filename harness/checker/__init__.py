@@ -13,15 +13,15 @@ Typical use::
 from harness.checker.formats import FORMATS, Parsed, detect, parse
 from harness.checker.linearizable import Deadline, check, check_partition
 from harness.checker.model import KVModel, Model, RegisterModel, step
-from harness.checker.operation import Operation, operations
+from harness.checker.operation import Operation, Pairing, operations, pair
 from harness.checker.render import render_text
 from harness.checker.result import CheckResult, Counterexample, PartitionResult, Placed, Verdict, merge
 from workloads.history import Scalar
 
 __all__ = [
-    "FORMATS", "CheckResult", "Counterexample", "Deadline", "KVModel", "Model", "Operation", "Parsed",
+    "FORMATS", "CheckResult", "Counterexample", "Deadline", "KVModel", "Model", "Operation", "Pairing", "Parsed",
     "PartitionResult", "Placed", "RegisterModel", "Verdict", "check", "check_partition", "detect", "merge",
-    "model_for", "operations", "parse", "render_text", "step",
+    "model_for", "operations", "pair", "parse", "render_text", "step",
 ]
 
 

@@ -16,6 +16,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 from faults.log import FaultInterval
+from harness.checker.operation import pair
 from harness.checker.result import CheckResult
 from harness.junit import NOT_AVAILABLE, CaseResult
 from harness.report.counterexample import render_counterexample
@@ -88,18 +89,16 @@ class _Op:
 
 
 def _pair(events: Sequence[Event]) -> list[_Op]:
-    open_: dict[int, Event] = {}
+    """The checker's pairing (harness.checker.operation.pair), with times; a malformed spot is shown as
+    well as it can be (the checker's verdict says what is wrong with it), events without time are not."""
+    paired = pair(events)
     out: list[_Op] = []
-    for ev in events:
-        if ev.type == "invoke":
-            open_[ev.process] = ev
-            continue
-        inv = open_.pop(ev.process, None)
-        if inv is None or inv.time is None:
+    for inv, ev in paired.pairs:
+        if inv.time is None:
             continue
         end = ev.time / 1e9 if ev.time is not None else None
         out.append(_Op(ev.process, ev.f, ev.key, inv.time / 1e9, end, ev.type, _label(inv, ev)))
-    for inv in open_.values():
+    for inv in paired.open:
         if inv.time is not None:
             out.append(_Op(inv.process, inv.f, inv.key, inv.time / 1e9, None, "pending", _label(inv, None)))
     return out

@@ -1,12 +1,13 @@
 """The simulated clients: Jepsen-style processes that run the suite's op generator against the
 replicas and record every operation in the history.
 
-The rules are the Docker client's (workloads/client.py): a "not leader" / "busy" answer or a refused
-connection is definitely not applied and is retried (invisibly) at the hinted leader, up to `attempts`
-tries; a timeout makes the operation `info` and retires the process (the next op runs as a fresh
-process), unless `retry_unknown` retries it with the same request id, as an etcd or Raft client
-session does. A cas whose precondition failed is `fail`; a stale request id is `fail` (the replica
-answers 400 and applies nothing).
+The outcome rules are the Docker client's own code (`workloads.outcome.OpAttempts`): this module only
+turns what a simulated replica does into an `Answer` (the paxos adapter's reading of the replica's HTTP
+answers, targets/paxos) and carries attempts in virtual time: "not leader", "busy" or a down replica is
+`not-applied` (the replica answers 503 `proposed: false`; a refused connection), the kv's result is `ok`,
+a failed cas precondition or a stale request id (400) is `fail`, and no answer within `timeout_ms` is
+`unknown`. A definitely-not-applied attempt is retried after a short random backoff, within the run
+(workload and settle time); an unknown one, with `retry_unknown`, at once.
 """
 
 from __future__ import annotations
@@ -18,9 +19,11 @@ from typing import Protocol
 
 from harness.sim.config import SimConfig
 from harness.sim.node import Waiter
+from targets.contract import Answer
 from targets.paxos.core import PRECONDITION_FAILED, STALE, Command, Result
 from workloads.generator import Op, OpGenerator
-from workloads.history import CasValue, HistoryRecorder, Value
+from workloads.history import HistoryRecorder
+from workloads.outcome import Completion, OpAttempts, record_completion, record_invoke
 
 __all__ = ["Clients", "Host"]
 
@@ -51,11 +54,10 @@ class _Worker:
     target: int
     script: list[Op] | None = None   # final reads: these ops, then stop
     op: Op | None = None
+    rules: OpAttempts | None = None  # the open op's attempts
     request_id: int = 0
-    attempt: int = 0
-    tries: int = 0
+    attempt: int = 0  # numbers attempts, so a late answer or timeout of an abandoned one is ignored
     attempts: int = 3
-    maybe_applied: bool = False
 
 
 class Clients:
@@ -110,16 +112,17 @@ class Clients:
             return
         else:
             op = w.gen.next_op()
-        w.op, w.tries, w.maybe_applied = op, 0, False
+        w.op = op
+        w.rules = OpAttempts(node=w.target, nodes=self.ids, attempts=w.attempts,
+                             retry_unknown=bool(self.cfg.retry_unknown))
         w.request_id += 1
-        self.recorder.record(process=w.process, type="invoke", f=op.f, key=op.key, value=_invoke_value(op))
+        record_invoke(self.recorder, op, process=w.process)
         self._send_attempt(w)
 
     def _send_attempt(self, w: _Worker) -> None:
-        assert w.op is not None
+        assert w.op is not None and w.rules is not None
         w.attempt += 1
-        w.tries += 1
-        attempt, node_id, op = w.attempt, w.target, w.op
+        attempt, node_id, op = w.attempt, w.rules.begin(), w.op
         cmd = Command(client_id=f"sim-p{w.process}", request_id=w.request_id, op=op.f, key=op.key,
                       value=op.value, expect=op.expect)
 
@@ -138,52 +141,43 @@ class Clients:
         if w.op is None or waiter.attempt != w.attempt:
             return  # an answer to an attempt the client already gave up on
         w.attempt += 1
-        if result is not None:
-            if result.status == STALE:
-                self._complete(w, "fail", node_id, error="400 stale")
-            elif result.status == PRECONDITION_FAILED:
-                self._complete(w, "fail", node_id, error="precondition")
-            else:
-                self._complete(w, "ok", node_id, read=result.value if w.op.f == "get" else None)
-            return
-        if w.tries < w.attempts and self._host.now < self._workload_end + self.cfg.settle_ms * 1000:
-            w.target = leader if leader is not None and leader != node_id else self._next_node(node_id)
-            self._host.after(self.rng.randint(*RETRY_BACKOFF_US), lambda: self._send_attempt(w))
-        elif w.maybe_applied:
-            self._complete(w, "info", node_id, error="unavailable after an unknown attempt")
+        if result is None:
+            answer = Answer(kind="not-applied", error="unavailable (not proposed)", leader=leader)
+        elif result.status == STALE:
+            answer = Answer(kind="fail", error="400 stale")
+        elif result.status == PRECONDITION_FAILED:
+            answer = Answer(kind="fail", error="precondition")
         else:
-            self._complete(w, "fail", node_id, error="unavailable (not proposed)")
+            answer = Answer(kind="ok", read=result.value if w.op.f == "get" else None)
+        self._step(w, answer, node_id, backoff=True)
 
     def _timeout(self, w: _Worker, attempt: int) -> None:
         if w.op is None or attempt != w.attempt:
             return
         w.attempt += 1
-        w.maybe_applied = True
-        if self.cfg.retry_unknown and w.tries < w.attempts:
-            w.target = self._next_node(w.target)
-            self._send_attempt(w)
+        self._step(w, Answer(kind="unknown", error="timeout"), w.target, backoff=False)
+
+    def _step(self, w: _Worker, answer: Answer, node_id: int, *, backoff: bool) -> None:
+        """The outcome rules decide: complete the op, or try again (after a backoff if `backoff`)."""
+        assert w.rules is not None
+        time_left = self._host.now < self._workload_end + self.cfg.settle_ms * 1000
+        step = w.rules.answer(answer, node=node_id, time_left=time_left)
+        if isinstance(step, Completion):
+            self._complete(w, step)
+            return
+        w.target = step.node
+        if backoff:
+            self._host.after(self.rng.randint(*RETRY_BACKOFF_US), lambda: self._send_attempt(w))
         else:
-            self._complete(w, "info", w.target, error="timeout")
+            self._send_attempt(w)
 
-    def _next_node(self, node_id: int) -> int:
-        return self.ids[node_id % len(self.ids)]
-
-    def _complete(self, w: _Worker, type: str, node_id: int, *, read: str | None = None,
-                  error: str | None = None) -> None:
+    def _complete(self, w: _Worker, done: Completion) -> None:
         op = w.op
         assert op is not None
-        value: Value = read if op.f == "get" else _invoke_value(op)
-        self.recorder.record(process=w.process, type=type, f=op.f, key=op.key, value=value, node=node_id,
-                             error=error)
+        record_completion(self.recorder, op, done, process=w.process)
         if w.gen is not None:
-            w.gen.observe(op, ok=type == "ok", read=read)
-        w.op = None
-        if type == "info":
+            w.gen.observe(op, ok=done.type == "ok", read=done.read)
+        w.op = w.rules = None
+        if done.retire:
             w.process, w.request_id = self._fresh_process(), 0
         self._host.after(self.rng.randint(0, self.cfg.think_ms * 1000), lambda: self._start_op(w))
-
-
-def _invoke_value(op: Op) -> Value:
-    if op.f == "cas":
-        return CasValue(expect=op.expect, value=op.value)
-    return op.value

@@ -4,7 +4,8 @@ Belongs here: ballots, messages and records, the replica state machine (roles, p
 catch-up), its config. Does not belong here: asyncio, sockets, clocks, files, module-level random,
 JSON (that is `replica_image.codec`), the key-value semantics (`replica_image.kv`).
 
-The one driving loop (the aiohttp server awaits an async twin of it, the simulator calls it as is)::
+The one driving loop, written once in `replica_image.loop.HostLoop` (with the snapshot policy and the
+host-side bugs) and driven by the aiohttp server, the simulator and the test cluster alike::
 
     while replica.has_ready():
         rd = replica.ready()

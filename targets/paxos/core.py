@@ -1,5 +1,5 @@
 """The replica's pure parts, as the simulator uses them: the sans-IO Multi-Paxos core, the kv state
-machine, the bug switch and the replica's own errors.
+machine, the host loop that drives them (the real replica's own), the bug switch and the replica's own errors.
 
 DESIGN 2: the harness reaches `replica_image` only through its target, so this module is the one place
 that names what the simulator drives. Nothing here does I/O.
@@ -10,6 +10,7 @@ from __future__ import annotations
 from replica_image.bugs import KNOWN_BUGS, UnknownBug, parse_bugs
 from replica_image.errors import InternalError, InvalidMessage, ProtocolViolation, ReplicaError
 from replica_image.kv import KV, PRECONDITION_FAILED, STALE, Result
+from replica_image.loop import HostLoop, Waiters, Write
 from replica_image.paxos import (
     AcceptRecord,
     Ballot,
@@ -20,6 +21,7 @@ from replica_image.paxos import (
     Envelope,
     PromiseRecord,
     ProposeResult,
+    Ready,
     Record,
     Replica,
     Role,
@@ -28,6 +30,7 @@ from replica_image.paxos import (
 
 __all__ = [
     "KNOWN_BUGS", "KV", "PRECONDITION_FAILED", "STALE", "AcceptRecord", "Ballot", "Batch", "ChosenRecord", "Command",
-    "CoreConfig", "Envelope", "InternalError", "InvalidMessage", "PromiseRecord", "ProposeResult", "ProtocolViolation",
-    "Record", "Replica", "ReplicaError", "Result", "Role", "SnapshotRecord", "UnknownBug", "parse_bugs",
+    "CoreConfig", "Envelope", "HostLoop", "InternalError", "InvalidMessage", "PromiseRecord", "ProposeResult",
+    "ProtocolViolation", "Ready", "Record", "Replica", "ReplicaError", "Result", "Role", "SnapshotRecord", "UnknownBug",
+    "Waiters", "Write", "parse_bugs",
 ]

@@ -1,6 +1,7 @@
 """An in-memory cluster of real `Replica` cores for tests: a seeded, faulty network and crash-restart.
 
-Each node is driven by the exact loop of the `replica_image.paxos` docstring. Storage keeps two lists:
+Each node is driven by the replica's own host loop (`replica_image.loop.HostLoop`, no snapshot policy: tests
+take snapshots when they choose); this module supplies only its I/O. Storage keeps two lists:
 records written, and the prefix of them that was synced; a crash keeps only the synced prefix. The
 network delivers messages in a seeded random order with loss, duplication and partitions. Every
 committed (slot, batch) is checked on the spot against every other replica's: a disagreement raises
@@ -12,10 +13,15 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass, field
 
-from replica_image.kv import KV, Result
+from replica_image.kv import KV
+from replica_image.loop import HostLoop
 from replica_image.paxos import (
     Accept, AcceptRecord, Ballot, Batch, Command, CoreConfig, Envelope, ProposeResult, Record, Replica, Role,
 )
+
+
+def _no_waiters(waiter: None, result: object) -> None:
+    """The test cluster answers no clients: tests read the kv and the applied log instead."""
 
 
 class SafetyViolation(AssertionError):
@@ -42,11 +48,11 @@ class Disk:
 
 @dataclass
 class Node:
-    replica: Replica
+    loop: HostLoop[None]
+    replica: Replica  # the loop's core and kv, named for the tests
     kv: KV
     disk: Disk
     applied: list[tuple[int, Batch | None]] = field(default_factory=list)  # None: a snapshot through slot
-    results: dict[tuple[str, int], Result] = field(default_factory=dict)
     up: bool = True
 
 
@@ -88,32 +94,30 @@ class Cluster:
     def _new_node(self, i: int, disk: Disk) -> Node:
         rng = random.Random(f"{self.seed}/replica/{i}/{len(disk.records)}")
         rep = Replica(i, self.ids, self.config, rng, recovered=tuple(disk.records))
-        return Node(replica=rep, kv=KV(), disk=disk)
+        applied: list[tuple[int, Batch | None]] = []
+
+        def send(messages: tuple[Envelope, ...]) -> None:
+            self._audit_sent(messages)
+            self.network.extend(messages)
+
+        def on_commit(slot: int, batch: Batch | None) -> None:
+            if batch is not None:
+                self._check(i, slot, batch)
+            applied.append((slot, batch))
+
+        loop: HostLoop[None] = HostLoop(core=rep, snapshot_every=0, send=send, answer=_no_waiters,
+                                        on_commit=on_commit)
+        return Node(loop=loop, replica=rep, kv=loop.kv, disk=disk, applied=applied)
 
     # ------------------------------------------------------------------ the driving loop
     def pump(self, i: int) -> None:
-        """Run node i's Ready loop until it has nothing to do (the loop from the package docstring)."""
+        """Run node i's host loop until it has nothing to do; its disk is the only I/O it needs."""
         node = self.nodes[i]
-        for _ in range(10_000):
-            if not node.replica.has_ready():
-                return
-            rd = node.replica.ready()
-            node.disk.append(rd.persist, sync=rd.must_sync)
-            self._audit(i, rd.persist, rd.messages)
-            self.network.extend(rd.messages)
-            if rd.snapshot is not None:
-                node.kv.restore(rd.snapshot.data)
-                node.applied.append((rd.snapshot.last_slot, None))
-            for slot, batch in rd.committed:
-                self._check(i, slot, batch)
-                node.applied.append((slot, batch))
-                for cmd, res in node.kv.apply_batch(batch):
-                    node.results[(cmd.client_id, cmd.request_id)] = res
-            node.replica.advance(rd)
-        raise AssertionError(f"seed {self.seed}: node {i} never ran out of Ready work")
+        for write in node.loop.rounds():
+            node.disk.append(write.records, sync=write.sync)
+            self.accepted_ever.extend((i, r) for r in write.records if isinstance(r, AcceptRecord))
 
-    def _audit(self, i: int, persist: tuple[Record, ...], messages: tuple[Envelope, ...]) -> None:
-        self.accepted_ever.extend((i, r) for r in persist if isinstance(r, AcceptRecord))
+    def _audit_sent(self, messages: tuple[Envelope, ...]) -> None:
         seen = set()
         for env in messages:
             if isinstance(env.msg, Accept) and id(env.msg) not in seen:

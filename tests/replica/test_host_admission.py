@@ -16,7 +16,6 @@ import pytest
 
 from replica_image.compaction import LiveLog
 from replica_image.host import ADMIT_FLOOR_MIN, ADMIT_SAFETY, RATE_WINDOW_S, Applied, Driver, Rejected, ServiceRate
-from replica_image.kv import KV
 from replica_image.metrics import ReplicaMetrics
 from replica_image.paxos import Command, CoreConfig, Replica, Role
 from replica_image.storage import Storage
@@ -51,7 +50,7 @@ def run(tmp_path: Path, body: Callable[[Driver, FakeClock], Awaitable[None]]) ->
     async def main() -> None:
         storage, _ = Storage.open(tmp_path / "data", fsync=False)
         clock = FakeClock()
-        driver = Driver(core=Replica(1, [1], CORE, random.Random(0)), kv=KV(), storage=storage, live=LiveLog(),
+        driver = Driver(core=Replica(1, [1], CORE, random.Random(0)), storage=storage, live=LiveLog(),
                         transport=cast(PeerTransport, NoPeers()), metrics=ReplicaMetrics(), tick_s=TICK_S,
                         snapshot_every=1000, applied_index=-1, request_timeout_s=DEADLINE_S, clock=clock)
         try:
