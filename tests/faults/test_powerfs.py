@@ -331,6 +331,21 @@ def test_plain_sigkill_keeps_every_write_and_the_next_start_cleans_up(powerfs: P
     assert tree(data) == {"unsynced": b"stays"}
 
 
+def test_as_pid_1_power_loss_kills_every_process_that_could_write(powerfs: Path, data: Path) -> None:
+    # PID 1 of a new PID namespace, as in a container: kill(-1) reaches a writer in its own session too.
+    (data / "a").write_bytes(b"durable\n")
+    script = (f"cd {data}; (while :; do echo x >> a; done) & "
+              "setsid sh -c 'while :; do echo y >> b; sleep 0.01; done' & "
+              "sleep 0.3; kill -USR1 1; sleep 30")
+    proc = subprocess.run(["unshare", "--pid", "--fork", "--mount-proc", str(powerfs), str(data), "--",
+                           "sh", "-c", script], capture_output=True, text=True, timeout=WAIT_S)
+    assert proc.returncode == 137, proc.stderr
+    assert "power loss: dropped" in proc.stderr
+    assert tree(data) == {"a": b"durable\n"}
+    time.sleep(0.2)
+    assert tree(data) == {"a": b"durable\n"}, "a writer outlived the power loss"
+
+
 @pytest.mark.parametrize(("argv", "words"), [
     ([], "missing `--`"),
     (["--", "true"], "expected one directory"),

@@ -226,6 +226,14 @@ fn main() {
         }
     }
     let old_umask = unsafe { libc::umask(0) };
+    // One O_PATH descriptor per inode the kernel holds: raise our descriptor limit to the hard
+    // limit (the child gets the original back).
+    let mut old_nofile = libc::rlimit { rlim_cur: 0, rlim_max: 0 };
+    unsafe {
+        libc::getrlimit(libc::RLIMIT_NOFILE, &mut old_nofile);
+        let raised = libc::rlimit { rlim_cur: old_nofile.rlim_max, rlim_max: old_nofile.rlim_max };
+        libc::setrlimit(libc::RLIMIT_NOFILE, &raised);
+    }
     if let Err(e) = std::fs::create_dir(&bk_path) {
         die(&format!("cannot create {}: {e}", bk_path.display()));
     }
@@ -272,6 +280,7 @@ fn main() {
             libc::pthread_sigmask(libc::SIG_SETMASK, &empty, std::ptr::null_mut());
             libc::signal(libc::SIGPIPE, libc::SIG_DFL);
             libc::umask(old_umask);
+            libc::setrlimit(libc::RLIMIT_NOFILE, &old_nofile);
             libc::setpgid(0, 0);
             if let Some(u) = &user {
                 if libc::setgroups(u.groups.len(), u.groups.as_ptr()) < 0
