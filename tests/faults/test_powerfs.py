@@ -89,10 +89,11 @@ def detach(d: Path) -> None:
         subprocess.run(["umount", "-l", str(d)], check=False)
 
 
-def start(binary: Path, d: Path, script: str, *opts: str) -> subprocess.Popen[bytes]:
+def start(binary: Path, d: Path, script: str, *, model: str = "strict") -> subprocess.Popen[bytes]:
     body = PRELUDE + textwrap.dedent(script) + "\nprint('ready', flush=True)\ntime.sleep(60)\n"
-    return subprocess.Popen([str(binary), *opts, str(d), "--", sys.executable, "-c", body, str(d)],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    return subprocess.Popen([str(binary), str(d), "--", sys.executable, "-c", body, str(d)],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            env={**os.environ, "POWERFS_MODEL": model})
 
 
 def wait_ready(proc: subprocess.Popen[bytes]) -> None:
@@ -105,9 +106,9 @@ def wait_ready(proc: subprocess.Popen[bytes]) -> None:
         pytest.fail(f"the child did not get ready (got {line!r}); powerfs stderr:\n{err.decode(errors='replace')}")
 
 
-def lose_power(binary: Path, d: Path, script: str) -> str:
+def lose_power(binary: Path, d: Path, script: str, *, model: str = "strict") -> str:
     """Runs `script` through powerfs, then power loss; returns powerfs's stderr."""
-    proc = start(binary, d, script)
+    proc = start(binary, d, script, model=model)
     wait_ready(proc)
     proc.send_signal(signal.SIGUSR1)
     _, err = proc.communicate(timeout=WAIT_S)
@@ -267,6 +268,22 @@ def test_cross_directory_rename_is_one_transaction(powerfs: Path, data: Path) ->
     assert tree(data) == {"x": None, "y": None, "y/f": b"f"}
 
 
+def test_ext4_model_commits_every_directory_on_any_fsync(powerfs: Path, data: Path) -> None:
+    # POWERFS_MODEL=ext4: one fsync of a file commits the mkdir and the unlink before it (a journal
+    # commit), not the create after it, nor other files' data.
+    (data / "gone").write_bytes(b"g")
+    (data / "other").write_bytes(b"o")
+    lose_power(powerfs, data, """
+        os.mkdir('member')
+        fd = put('member/wal', b'record')
+        os.unlink('gone')
+        put('other', b'unsynced', os.O_APPEND)
+        os.fsync(fd)
+        put('member/late', b'x')
+    """, model="ext4")
+    assert tree(data) == {"member": None, "member/wal": b"record", "other": b"o"}
+
+
 def test_directory_rename_reverts_or_is_kept_after_the_parent_fsync(powerfs: Path, data: Path) -> None:
     # etcd's WAL creation: member/wal.tmp filled and fsynced, renamed to member/wal, parent fsynced.
     (data / "member").mkdir()
@@ -366,10 +383,14 @@ def test_as_pid_1_power_loss_kills_every_process_that_could_write(powerfs: Path,
     (["--bogus", "{data}", "--", "true"], "unknown option"),
     (["--user", "no-such-user", "{data}", "--", "true"], "no user no-such-user"),
     (["{data}", "--", "/no/such/program"], "cannot start /no/such/program"),
+    (["{data}", "--", "true", "POWERFS_MODEL=zfs"], "POWERFS_MODEL=zfs is not a model"),
 ])
 def test_bad_usage_exits_2_with_one_clear_line(powerfs: Path, data: Path, argv: list[str], words: str) -> None:
     args = [a.format(data=data, missing=data / "nope") for a in argv]
-    proc = subprocess.run([str(powerfs), *args], capture_output=True, text=True, timeout=WAIT_S)
+    env = dict(os.environ)
+    if args[-1:] == ["POWERFS_MODEL=zfs"]:
+        env["POWERFS_MODEL"] = args.pop().split("=")[1]
+    proc = subprocess.run([str(powerfs), *args], capture_output=True, text=True, timeout=WAIT_S, env=env)
     assert proc.returncode == 2
     assert words in proc.stderr
     assert "panicked" not in proc.stderr and "RUST_BACKTRACE" not in proc.stderr
@@ -435,10 +456,18 @@ class Model:
     coupled: dict[str, set[str]] = field(default_factory=dict)
     subdirs: set[int] = field(default_factory=set)              # inodes that are (empty) directories
     next_ino: int = 100
+    journal: bool = False   # POWERFS_MODEL=ext4: any fsync commits every directory's entries
+
+    def commit_all(self) -> None:
+        if self.journal:
+            for d in DIRS:
+                self.dur[d] = dict(self.cur[d])
+                self.coupled[d] = set()
+            self.dirty.clear()
 
     @classmethod
-    def initial(cls) -> Model:
-        m = cls()
+    def initial(cls, journal: bool = False) -> Model:
+        m = cls(journal=journal)
         for d in DIRS:
             m.cur[d], m.dur[d], m.coupled[d] = {}, {}, set()
         for i, (path, content) in enumerate(INITIAL.items()):
@@ -486,6 +515,7 @@ class Model:
                 self.data[ino] = old[:off] + chunk + old[off + len(chunk):]
                 if kind == "write_sync":
                     self.durable[ino] = self.data[ino]
+                    self.commit_all()
             return True
         if kind == "truncate":
             d, n, size = str(op[1]), str(op[2]), int(op[3])  # type: ignore[call-overload]
@@ -499,6 +529,7 @@ class Model:
             if n not in self.cur[d]:
                 return False
             self.durable[self.cur[d][n]] = self.data[self.cur[d][n]]
+            self.commit_all()
             return True
         if kind == "unlink":
             d, n = str(op[1]), str(op[2])
@@ -533,6 +564,7 @@ class Model:
                     self.coupled[d] = set()
                 elif d == op[1]:
                     self.dur[d] = dict(self.cur[d])
+            self.commit_all()
             return True
         raise AssertionError(kind)
 
@@ -593,18 +625,21 @@ OPS = st.one_of(
 @settings(max_examples=int(os.environ.get("POWERFS_EXAMPLES", "40")), deadline=None,
           suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 @given(raw=st.lists(OPS, min_size=2, max_size=16))
-def test_power_loss_leaves_exactly_the_durable_state(powerfs: Path, tmp_path: Path, raw: list[tuple[object, ...]]) -> None:
+@pytest.mark.parametrize("model_name", ["strict", "ext4"])
+def test_power_loss_leaves_exactly_the_durable_state(powerfs: Path, tmp_path: Path, model_name: str,
+                                                     raw: list[tuple[object, ...]]) -> None:
     d = tmp_path / f"p{time.monotonic_ns()}"
     d.mkdir()
     for sub in DIRS:
         (d / sub).mkdir()
     for path, content in INITIAL.items():
         (d / path).write_bytes(content)
-    model = Model.initial()
+    model = Model.initial(journal=model_name == "ext4")
     ops = [list(op) for op in raw if model.apply(list(op))]
     body = PRELUDE + CHILD
     proc = subprocess.Popen([str(powerfs), str(d), "--", sys.executable, "-c", body, str(d), json.dumps(ops)],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            env={**os.environ, "POWERFS_MODEL": model_name})
     try:
         wait_ready(proc)
         proc.send_signal(signal.SIGUSR1)

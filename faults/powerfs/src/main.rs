@@ -198,6 +198,11 @@ fn exit_code(status: i32) -> i32 {
 fn main() {
     let args = parse_args();
     let log = std::env::var("POWERFS_LOG").map(|v| v == "1").unwrap_or(false);
+    let journal = match std::env::var("POWERFS_MODEL").as_deref() {
+        Err(_) | Ok("") | Ok("strict") => false,
+        Ok("ext4") => true,
+        Ok(other) => die(&format!("POWERFS_MODEL={other} is not a model; use strict (the default) or ext4")),
+    };
     if unsafe { libc::geteuid() } != 0 {
         die("must run as root (it mounts a FUSE filesystem); run the node as another user with --user");
     }
@@ -246,7 +251,7 @@ fn main() {
         unsafe { libc::syncfs(r.as_raw_fd()) };
     }
     let root_mode = sys::fstat(root.as_raw_fd()).map(|s| s.st_mode).unwrap_or(libc::S_IFDIR | 0o755);
-    let state = State::new(root, bk, log).unwrap_or_else(|e| die(&format!("cannot stat {}: {}", dir.display(), sys::strerror(e))));
+    let state = State::new(root, bk, log, journal).unwrap_or_else(|e| die(&format!("cannot stat {}: {}", dir.display(), sys::strerror(e))));
     let state = Arc::new(Mutex::new(state));
 
     // Signals are taken synchronously by the main thread; every thread (and the child, until exec

@@ -66,10 +66,12 @@ pub struct State {
     /// Power loss has begun: every request fails with EIO.
     pub dead: bool,
     pub log: bool,
+    /// POWERFS_MODEL=ext4: every fsync commits every directory's entries, as an ext4 journal commit.
+    pub journal: bool,
 }
 
 impl State {
-    pub fn new(root: OwnedFd, bk: OwnedFd, log: bool) -> R<State> {
+    pub fn new(root: OwnedFd, bk: OwnedFd, log: bool, journal: bool) -> R<State> {
         let st = sys::fstat(root.as_raw_fd())?;
         let root_dup = sys::dup(root.as_raw_fd())?;
         let mut s = State {
@@ -88,6 +90,7 @@ impl State {
             next_grave: 0,
             dead: false,
             log,
+            journal,
         };
         s.nodes.insert(ROOT_INO, Node { fd: root_dup, key: st.st_ino, nlookup: 1 });
         s.by_key.insert(st.st_ino, ROOT_INO);
@@ -199,9 +202,12 @@ impl State {
         Ok(())
     }
 
-    /// The file's data is durable as it is now.
+    /// The file's data is durable as it is now (in the ext4 model, every directory's entries too).
     pub fn file_durable(&mut self, key: u64) {
         self.files.remove(&key);
+        if self.journal && !self.dirs.is_empty() {
+            self.dir_durable(key);
+        }
     }
 
     // ----- directory entries -----
@@ -246,9 +252,9 @@ impl State {
     }
 
     /// A directory's entries are durable as they are now (with every directory a rename coupled to
-    /// it); bookkeeping no snapshot names any more is freed.
+    /// it; in the ext4 model every directory); bookkeeping no snapshot names any more is freed.
     pub fn dir_durable(&mut self, key: u64) {
-        let mut todo = vec![key];
+        let mut todo = if self.journal { self.dirs.keys().copied().collect() } else { vec![key] };
         while let Some(k) = todo.pop() {
             if let Some(snap) = self.dirs.remove(&k) {
                 for (ino, _) in snap.entries.values() {
