@@ -1,5 +1,6 @@
 //! The FUSE operations: pass-through to the real directory, with undo records taken before every
-//! change that is not yet durable (state.rs). One lock over everything; power loss takes it too.
+//! change that is not yet durable (state.rs). One lock over everything but the disk syncs; power loss
+//! takes it too. Several FUSE worker threads, so one node's fsync does not stall its other requests.
 
 use std::ffi::{OsStr, OsString};
 use std::os::fd::{AsRawFd, RawFd};
@@ -455,12 +456,18 @@ impl Filesystem for PowerFs {
                 st.save_range(key, off, off + data.len() as u64)?;
             }
             sys::pwrite_all(fd, data, off)?;
-            if sync {
-                sys::fsync(fd, true)?;
-                st.file_durable(key);
+            if !sync {
+                return Ok(None);
             }
-            Ok(data.len() as u32)
+            // O_SYNC/O_DSYNC: durable from now on; the disk sync itself runs outside the lock.
+            st.file_durable(key);
+            Ok(Some(sys::dup(fd)?))
         });
+        let r = r.and_then(|sync_fd| match sync_fd {
+            Some(fd) => sys::fsync(fd.as_raw_fd(), true),
+            None => Ok(()),
+        });
+        let r = r.map(|()| data.len() as u32);
         match r {
             Ok(n) => reply.written(n),
             Err(e) => reply.error(err(e)),
@@ -486,13 +493,16 @@ impl Filesystem for PowerFs {
     }
 
     fn fsync(&self, _req: &Request, _ino: INodeNo, fh: FileHandle, datasync: bool, reply: ReplyEmpty) {
+        // The undo record goes when the fsync starts and the disk sync runs outside the lock (other
+        // requests go on meanwhile): a power loss during an fsync that has not returned may keep
+        // the data, as a real disk may.
         let r = self.with("fsync", |st| {
             let h = st.handles.get(&fh.0).ok_or(libc::EBADF)?;
-            let key = h.key;
-            sys::fsync(h.fd.as_raw_fd(), datasync)?;
+            let (key, fd) = (h.key, sys::dup(h.fd.as_raw_fd())?);
             st.file_durable(key);
-            Ok(())
+            Ok(fd)
         });
+        let r = r.and_then(|fd| sys::fsync(fd.as_raw_fd(), datasync));
         match r {
             Ok(()) => reply.ok(),
             Err(e) => reply.error(err(e)),
@@ -550,11 +560,11 @@ impl Filesystem for PowerFs {
     fn fsyncdir(&self, _req: &Request, _ino: INodeNo, fh: FileHandle, _datasync: bool, reply: ReplyEmpty) {
         let r = self.with("fsyncdir", |st| {
             let h = st.handles.get(&fh.0).ok_or(libc::EBADF)?;
-            let key = h.key;
-            sys::fsync(h.fd.as_raw_fd(), false)?;
+            let (key, fd) = (h.key, sys::dup(h.fd.as_raw_fd())?);
             st.dir_durable(key);
-            Ok(())
+            Ok(fd)
         });
+        let r = r.and_then(|fd| sys::fsync(fd.as_raw_fd(), false));
         match r {
             Ok(()) => reply.ok(),
             Err(e) => reply.error(err(e)),

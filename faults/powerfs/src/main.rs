@@ -23,6 +23,8 @@ use std::time::{Duration, Instant};
 use crate::state::{State, BOOKKEEPING};
 
 const USAGE: &str = "usage: powerfs [--user USER[:GROUP] | --user UID[:GID]] DIR -- COMMAND [ARGS...]";
+/// FUSE worker threads: requests wait for each other only on the state lock, never on a disk sync.
+const FUSE_THREADS: usize = 4;
 const FIX: &str = "run the container with --device /dev/fuse --cap-add SYS_ADMIN \
                    (and --security-opt apparmor:unconfined where AppArmor is enabled)";
 
@@ -261,7 +263,9 @@ fn main() {
 
     let dev = mount(&dir, root_mode);
     let fs = fs::PowerFs { state: state.clone() };
-    let session = match fuser::Session::from_fd(fs, dev, fuser::SessionACL::All, fuser::Config::default()) {
+    let mut config = fuser::Config::default();
+    config.n_threads = Some(FUSE_THREADS);
+    let session = match fuser::Session::from_fd(fs, dev, fuser::SessionACL::All, config) {
         Ok(s) => s,
         Err(e) => {
             unmount(&dir);
