@@ -284,6 +284,41 @@ def test_ext4_model_commits_every_directory_on_any_fsync(powerfs: Path, data: Pa
     assert tree(data) == {"member": None, "member/wal": b"record", "other": b"o"}
 
 
+def test_concurrent_writers_keep_exactly_their_acknowledged_fsyncs(powerfs: Path, data: Path) -> None:
+    # Three processes append a line, fsync, acknowledge on stdout, in a loop, while powerfs serves
+    # them on several threads; after power loss each file holds its lines up to the last
+    # acknowledged one, plus at most the one whose fsync was in flight.
+    for w in range(3):
+        (data / f"w{w}").write_bytes(b"")
+    script = PRELUDE + textwrap.dedent("""
+        for w in range(3):
+            if os.fork() == 0:
+                fd = os.open(f'w{w}', os.O_WRONLY | os.O_APPEND)
+                i = 0
+                while True:
+                    os.write(fd, f'{i}\\n'.encode())
+                    os.fsync(fd)
+                    os.write(1, f'{w} {i}\\n'.encode())
+                    i += 1
+        time.sleep(60)
+    """)
+    proc = subprocess.Popen([str(powerfs), str(data), "--", sys.executable, "-c", script, str(data)],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    time.sleep(1.0)
+    proc.send_signal(signal.SIGUSR1)
+    out, err = proc.communicate(timeout=WAIT_S)
+    assert proc.returncode == 137, err.decode(errors="replace")
+    acked = {w: -1 for w in range(3)}
+    for line in out.decode().splitlines():
+        w, i = (int(x) for x in line.split())
+        acked[w] = max(acked[w], i)
+    assert min(acked.values()) >= 5, f"too few fsyncs in a second to mean anything: {acked}"
+    for w in range(3):
+        lines = (data / f"w{w}").read_text().splitlines()
+        assert lines == [str(i) for i in range(len(lines))], f"w{w} is not a clean prefix: {lines[-3:]}"
+        assert acked[w] + 1 <= len(lines) <= acked[w] + 2, (w, acked[w], len(lines))
+
+
 def test_directory_rename_reverts_or_is_kept_after_the_parent_fsync(powerfs: Path, data: Path) -> None:
     # etcd's WAL creation: member/wal.tmp filled and fsynced, renamed to member/wal, parent fsynced.
     (data / "member").mkdir()
