@@ -380,6 +380,7 @@ def test_plain_sigkill_keeps_every_write_and_the_next_start_cleans_up(powerfs: P
         os.unlink('f')
     """)
     wait_ready(proc)
+    assert not (data / ".powerfs").exists(), "hidden from the FUSE view"
     assert proc.stderr is not None
     start_line = proc.stderr.readline().decode()
     child = int(start_line.rsplit("pid ", 1)[1])
@@ -390,7 +391,7 @@ def test_plain_sigkill_keeps_every_write_and_the_next_start_cleans_up(powerfs: P
     # A process crash: everything passed to the real files is there; the graveyard is leftover.
     assert (data / "unsynced").read_bytes() == b"stays"
     assert not (data / "f").exists()
-    assert (data / ".powerfs").exists()
+    assert (data / ".powerfs").stat().st_mode & 0o777 == 0o700, "the bookkeeping is root's alone"
     lose_power(powerfs, data, "")
     assert tree(data) == {"unsynced": b"stays"}
 
@@ -429,6 +430,7 @@ def test_bad_usage_exits_2_with_one_clear_line(powerfs: Path, data: Path, argv: 
     assert proc.returncode == 2
     assert words in proc.stderr
     assert "panicked" not in proc.stderr and "RUST_BACKTRACE" not in proc.stderr
+    assert "(os error" not in proc.stderr
     assert not mounted(data)
 
 
@@ -470,6 +472,7 @@ def test_start_line_and_quiet_otherwise(powerfs: Path, data: Path) -> None:
     assert proc.returncode == 0
     assert proc.stderr.count("\n") == 1 and "mounted" in proc.stderr
     assert (data / "f").read_text() == "hi\n"
+    assert not (data / ".powerfs").exists(), "a clean exit removes the bookkeeping"
 
 
 # ---------------------------------------------------------------- the property test

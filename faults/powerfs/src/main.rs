@@ -14,6 +14,7 @@ mod sys;
 use std::ffi::{CString, OsStr, OsString};
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::os::unix::ffi::OsStrExt;
+use std::os::unix::fs::DirBuilderExt;
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{exit, Command};
@@ -27,6 +28,11 @@ const USAGE: &str = "usage: powerfs [--user USER[:GROUP] | --user UID[:GID]] DIR
 const FUSE_THREADS: usize = 4;
 const FIX: &str = "run the container with --device /dev/fuse --cap-add SYS_ADMIN \
                    (and --security-opt apparmor:unconfined where AppArmor is enabled)";
+
+/// An I/O error as the C library words it, without Rust's "(os error N)".
+fn plain(e: &std::io::Error) -> String {
+    e.raw_os_error().map(sys::strerror).unwrap_or_else(|| e.to_string())
+}
 
 fn die(msg: &str) -> ! {
     eprintln!("powerfs: {msg}");
@@ -210,7 +216,7 @@ fn main() {
     }
     let dir = match std::fs::canonicalize(&args.dir) {
         Ok(d) => d,
-        Err(e) => die(&format!("cannot use {}: {e}; create the data directory first", args.dir.display())),
+        Err(e) => die(&format!("cannot use {}: {}; create the data directory first", args.dir.display(), plain(&e))),
     };
     if !dir.is_dir() {
         die(&format!("{} is not a directory", dir.display()));
@@ -229,7 +235,7 @@ fn main() {
             std::fs::remove_file(&bk_path)
         };
         if let Err(e) = r {
-            die(&format!("cannot remove the leftover {}: {e}", bk_path.display()));
+            die(&format!("cannot remove the leftover {}: {}", bk_path.display(), plain(&e)));
         }
     }
     let old_umask = unsafe { libc::umask(0) };
@@ -241,8 +247,8 @@ fn main() {
         let raised = libc::rlimit { rlim_cur: old_nofile.rlim_max, rlim_max: old_nofile.rlim_max };
         libc::setrlimit(libc::RLIMIT_NOFILE, &raised);
     }
-    if let Err(e) = std::fs::create_dir(&bk_path) {
-        die(&format!("cannot create {}: {e}", bk_path.display()));
+    if let Err(e) = std::fs::DirBuilder::new().mode(0o700).create(&bk_path) {
+        die(&format!("cannot create {}: {}", bk_path.display(), plain(&e)));
     }
     let dir_os = dir.as_os_str();
     let root = sys::openat(libc::AT_FDCWD, dir_os, libc::O_PATH | libc::O_DIRECTORY, 0)
@@ -269,7 +275,7 @@ fn main() {
         Ok(s) => s,
         Err(e) => {
             unmount(&dir);
-            die(&format!("FUSE handshake on {} failed: {e}; {FIX}", dir.display()));
+            die(&format!("FUSE handshake on {} failed: {}; {FIX}", dir.display(), plain(&e)));
         }
     };
     std::thread::Builder::new()
@@ -306,7 +312,7 @@ fn main() {
         Ok(c) => c.id() as i32,
         Err(e) => {
             unmount(&dir);
-            die(&format!("cannot start {}: {e}", args.command[0].to_string_lossy()));
+            die(&format!("cannot start {}: {}", args.command[0].to_string_lossy(), plain(&e)));
         }
     };
     eprintln!(
@@ -329,6 +335,11 @@ fn main() {
                     break;
                 }
                 if pid == child {
+                    // A clean end: nothing more to undo, so the bookkeeping goes now.
+                    let mut st = state.lock().unwrap_or_else(|p| p.into_inner());
+                    st.dead = true;
+                    let _ = sys::remove_tree(st.root.as_raw_fd(), OsStr::new(BOOKKEEPING));
+                    drop(st);
                     unmount(&dir);
                     exit(exit_code(status));
                 }

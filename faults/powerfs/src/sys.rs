@@ -236,6 +236,11 @@ pub fn remove_tree(dir: RawFd, name: &OsStr) -> R<()> {
     }
 }
 
+/// The C library's text for errno `e` ("Operation not permitted"), without Rust's "(os error N)".
 pub fn strerror(e: i32) -> String {
-    std::io::Error::from_raw_os_error(e).to_string()
+    let text = std::io::Error::from_raw_os_error(e).to_string();
+    match text.rfind(" (os error ") {
+        Some(i) => text[..i].to_owned(),
+        None => text,
+    }
 }
