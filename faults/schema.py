@@ -11,8 +11,8 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 __all__ = [
-    "CORRUPT_WHERE", "DISK_FAULTS", "LINKS", "MODES", "SHAPES", "TARGET_WORDS", "TOXIC_ATTRS", "TOXIC_FAULTS", "FaultSpec", "LinkSpec",
-    "PartitionSpec", "ProcessActionName", "ProcessSpec", "RollingRestartSpec", "ScheduleEntry", "TargetKind", "TargetSpec",
+    "CORRUPT_WHERE", "DISK_FAULTS", "LINKS", "MODES", "POWERFS_MODELS", "SHAPES", "TARGET_WORDS", "TOXIC_ATTRS", "TOXIC_FAULTS", "FaultSpec", "LinkSpec",
+    "PartitionSpec", "PowerfsModel", "ProcessActionName", "ProcessSpec", "RollingRestartSpec", "ScheduleEntry", "TargetKind", "TargetSpec",
     "ToxicType",
 ]
 
@@ -25,6 +25,10 @@ DISK_FAULTS = ("power-loss", "corrupt")
 # corrupt's `where`: `tail` = a torn final write (garbage after the last byte of the newest file, as a
 # write cut short by a crash leaves), `random` = one flipped byte anywhere in the node's files.
 CORRUPT_WHERE = ("tail", "random")
+# power-loss's `model`: which directory entries survive (docs/powerfs.md). strict = only those of
+# directories fsynced since (POSIX's promise); ext4 = every entry made before any fsync (its journal).
+POWERFS_MODELS = ("strict", "ext4")
+PowerfsModel = Literal["strict", "ext4"]
 ProcessActionName = Literal["kill", "pause", "restart", "power-loss", "corrupt"]
 TargetKind = Literal["leader", "random", "minority", "majority", "all", "nodes"]
 ToxicType = Literal["latency", "bandwidth", "reset_peer", "slicer", "slow_close", "limit_data"]
@@ -89,6 +93,7 @@ class ProcessSpec:
     target: TargetSpec
     graceful: bool = True
     where: Literal["tail", "random"] = "tail"
+    model: PowerfsModel = "strict"
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

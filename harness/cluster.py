@@ -35,6 +35,7 @@ import docker.errors
 from docker import DockerClient
 from docker.models.containers import Container
 
+from faults.schema import PowerfsModel
 from harness import compose
 from harness.compose_tool import compose_command
 from targets.contract import NodeState, Target, agreed_leader
@@ -72,7 +73,9 @@ class ClusterSpec:
     port_base: int = 8000
     env: Mapping[str, str] = field(default_factory=dict)
     direct: bool = False  # benchmarks only: peers bypass Toxiproxy, replicas published on PORT_BASE+100+i
-    powerfs: bool = False  # each node's data directory under powerfs, so power-loss faults can apply
+    # With a powerfs model (strict or ext4), each node's data directory runs under powerfs, so power-loss
+    # faults can apply (docs/powerfs.md); None: plain volumes.
+    powerfs: PowerfsModel | None = None
 
     def __post_init__(self) -> None:
         compose.check_size(self.n)
@@ -211,7 +214,7 @@ class Cluster:
         # One secret per Cluster object: the replicas' peer messages carry its HMAC (docs/replica.md).
         # A user's own PAXOS_PEER_SECRET is kept, so `docker-compose` by hand can recreate a replica.
         self._secret = os.environ.get("PAXOS_PEER_SECRET") or secrets.token_hex(32)
-        default_file = (spec.n == 3 and workdir is None and not spec.direct and not spec.powerfs
+        default_file = (spec.n == 3 and workdir is None and not spec.direct and spec.powerfs is None
                         and spec.target == DEFAULT_TARGET)
         self.workdir = ROOT if default_file else (workdir or ROOT / "store" / "_compose" / spec.project)
 

@@ -37,6 +37,7 @@ from typing import Any
 
 import yaml
 
+from faults.schema import PowerfsModel
 from targets.contract import POWERFS_PATH, Target
 from targets.errors import UsageError
 from targets.registry import DEFAULT_TARGET, get_target
@@ -128,7 +129,7 @@ def _toxiproxy_service(n: int) -> dict[str, Any]:
 
 
 def _node_service(tgt: Target, n: int, i: int, *, options: Mapping[str, str], direct: bool,
-                  powerfs: bool) -> dict[str, Any]:
+                  powerfs: PowerfsModel | None) -> dict[str, Any]:
     # `direct` (benchmarks only: what the proxy hop costs) gives every node its peers' own addresses.
     way = {j: f"n{j}:{tgt.peer_port(j)}" for j in range(1, n + 1) if j != i} if direct else routes(n, i)
     service = tgt.service(i, n, routes=way, options=options)
@@ -140,12 +141,12 @@ def _node_service(tgt: Target, n: int, i: int, *, options: Mapping[str, str], di
     })
     if direct:
         service["ports"] = [f"127.0.0.1:${{PAXOS_DIRECT_PORT_{i}}}:{tgt.client_port}"]
-    if powerfs:
-        service.update(powerfs_fragment(tgt, service))
+    if powerfs is not None:
+        service.update(powerfs_fragment(tgt, service, model=powerfs))
     return service
 
 
-def powerfs_fragment(tgt: Target, service: Mapping[str, Any]) -> dict[str, Any]:
+def powerfs_fragment(tgt: Target, service: Mapping[str, Any], *, model: PowerfsModel) -> dict[str, Any]:
     """What runs node `service` under powerfs (docs/powerfs.md): the container starts as root with
     powerfs as PID 1, which mounts its FUSE layer over the data directory and starts the target's own
     entrypoint as the target's user. FUSE needs /dev/fuse and CAP_SYS_ADMIN, and AppArmor's default
@@ -158,11 +159,12 @@ def powerfs_fragment(tgt: Target, service: Mapping[str, Any]) -> dict[str, Any]:
         "devices": ["/dev/fuse:/dev/fuse"],
         "cap_add": sorted({*service.get("cap_add", []), "SYS_ADMIN"}),
         "security_opt": ["apparmor:unconfined"],
+        "environment": {**service.get("environment", {}), "POWERFS_MODEL": model},
     }
 
 
 def compose_document(n: int, *, target: Target | None = None, options: Mapping[str, str] | None = None,
-                     direct: bool = False, powerfs: bool = False) -> dict[str, Any]:
+                     direct: bool = False, powerfs: PowerfsModel | None = None) -> dict[str, Any]:
     """The compose file of an N-node cluster of `target` (default paxos) as a plain dict.
 
     `direct=True` is for the proxy-cost benchmark only: peers talk directly and each node is also
@@ -183,7 +185,7 @@ def compose_document(n: int, *, target: Target | None = None, options: Mapping[s
 
 
 def render_compose(n: int, *, target: Target | None = None, options: Mapping[str, str] | None = None,
-                   direct: bool = False, powerfs: bool = False) -> str:
+                   direct: bool = False, powerfs: PowerfsModel | None = None) -> str:
     """The exact text of the compose file (deterministic, so the committed file can be checked)."""
     tgt = target or get_target(DEFAULT_TARGET)
     body = yaml.safe_dump(compose_document(n, target=tgt, options=options, direct=direct, powerfs=powerfs),
@@ -201,7 +203,7 @@ def render_proxies(n: int, target: Target | None = None) -> str:
 
 def write_cluster_files(n: int, directory: Path, *, target: Target | None = None,
                         options: Mapping[str, str] | None = None, direct: bool = False,
-                        powerfs: bool = False) -> Path:
+                        powerfs: PowerfsModel | None = None) -> Path:
     """Write the compose file and its Toxiproxy config into `directory`; returns the compose file's path."""
     directory.mkdir(parents=True, exist_ok=True)
     (directory / CONFIG_NAME).write_text(render_proxies(n, target), encoding="utf-8")

@@ -97,7 +97,7 @@ async def run_scenario(scenario: Scenario, opts: RunOptions, *, progress: Progre
     env = dict(opts.replica_env) | ({"BUGS": ",".join(bugs)} if bugs else {})
     cluster = Cluster(ClusterSpec(n=scenario.cluster.size, project=opts.project, port_base=opts.port_base, env=env,
                                   target=scenario.cluster.target, options=dict(scenario.cluster.options),
-                                  powerfs=scenario.needs_powerfs))
+                                  powerfs=scenario.powerfs_model))
     progress(f"[{scenario.name}] seed {seed}, {scenario.cluster.size} {scenario.cluster.target} nodes"
              + "".join(f", {k}: {v}" for k, v in scenario.cluster.options) + f", {len(plan.steps)} fault steps, "
              f"{scenario.workload.duration_s:g}s workload -> {run_dir.path}")

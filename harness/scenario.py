@@ -30,6 +30,7 @@ from yaml.reader import ReaderError
 from faults.schema import (
     CORRUPT_WHERE,
     LINKS,
+    POWERFS_MODELS,
     MODES,
     SHAPES,
     TARGET_WORDS,
@@ -38,6 +39,7 @@ from faults.schema import (
     FaultSpec,
     LinkSpec,
     PartitionSpec,
+    PowerfsModel,
     ProcessActionName,
     ProcessSpec,
     RollingRestartSpec,
@@ -121,10 +123,12 @@ class Scenario:
     source: str
 
     @property
-    def needs_powerfs(self) -> bool:
-        """Whether a fault needs the nodes' data under powerfs (power loss keeps only what was fsynced)."""
-        return any(isinstance(c, ProcessSpec) and c.action == "power-loss"
-                   for entry in self.faults for c in entry.choices)
+    def powerfs_model(self) -> PowerfsModel | None:
+        """The powerfs model the nodes' data runs under, or None when no fault needs powerfs (only
+        power-loss does: it keeps only what was fsynced). The validator allows one model per scenario."""
+        models = [c.model for entry in self.faults for c in entry.choices
+                  if isinstance(c, ProcessSpec) and c.action == "power-loss"]
+        return models[0] if models else None
 
 
 # -- loading -----------------------------------------------------------------------------------------
@@ -299,7 +303,7 @@ _PARTITION_KEYS = ("shape", "mode", "one-way", "target", "groups")
 _PARTITION_REQUIRED = ("shape",)
 _LINK_KEYS = ("links", "target", "toxicity")  # besides the toxic's own (TOXIC_ATTRS)
 _PROCESS_KEYS: dict[str, tuple[str, ...]] = {"kill": ("target",), "pause": ("target",),
-                                             "restart": ("target", "graceful"), "power-loss": ("target",),
+                                             "restart": ("target", "graceful"), "power-loss": ("target", "model"),
                                              "corrupt": ("target", "where")}
 _ROLLING_KEYS = ("gap", "graceful")
 _TIMING_KEYS = ("at", "for", "every", "jitter", "until")
@@ -330,6 +334,7 @@ class _Validator:
         self.system: Target = get_target(target or DEFAULT_TARGET)  # known once `cluster` validated
         self.problems: list[tuple[int, str]] = []
         self.size: int | None = None  # known once `cluster` validated; gates node-name checks
+        self.powerfs_model: dict[str, str] = {}  # "model": the first power-loss's, which the others must match
         self._constructor = SafeConstructor()
 
     # ---- primitives ----
@@ -992,10 +997,19 @@ class _Validator:
         graceful = self.optional(keys, "graceful", path, True, self.boolean)
         where = self.optional(keys, "where", path, "tail",
                               lambda n, p: self.choice(n, p, CORRUPT_WHERE))
-        if isinstance(target, _Missing) or isinstance(graceful, _Missing) or isinstance(where, _Missing):
+        model = self.optional(keys, "model", path, "strict",
+                              lambda n, p: self.choice(n, p, POWERFS_MODELS))
+        if any(isinstance(x, _Missing) for x in (target, graceful, where, model)):
+            return _BAD
+        assert isinstance(target, TargetSpec) and isinstance(graceful, bool)
+        if action == "power-loss" and model != self.powerfs_model.setdefault("model", str(model)):
+            self.problem(keys.get("model", node), f"{path}.model", f"{model} differs from the {self.powerfs_model['model']} "
+                                                         "of an earlier power-loss; a cluster runs one powerfs "
+                                                         "model, so give every power-loss the same `model`")
             return _BAD
         return ProcessSpec(action=action, target=target, graceful=graceful,
-                           where="random" if where == "random" else "tail")
+                           where="random" if where == "random" else "tail",
+                           model="ext4" if model == "ext4" else "strict")
 
     def rolling_restart(self, node: Node, path: str) -> FaultSpec | _Missing:
         keys = self.mapping(node, path, _ROLLING_KEYS)

@@ -23,7 +23,7 @@ import json
 import re
 from typing import Any
 
-from faults.schema import CORRUPT_WHERE, LINKS, MODES, SHAPES, TARGET_WORDS, TOXIC_ATTRS, TOXIC_FAULTS
+from faults.schema import CORRUPT_WHERE, LINKS, MODES, POWERFS_MODELS, SHAPES, TARGET_WORDS, TOXIC_ATTRS, TOXIC_FAULTS
 from harness.durations import DURATION_HINT, DURATION_PATTERN
 # the validator's own tables, private to it: this module is the validator's twin, read-only
 from harness.scenario import (
@@ -240,7 +240,8 @@ def _fault_kinds() -> Schema:
             "corrupt": "Kill the targeted nodes and damage their files (tail: a torn final write; random: a "
                        "flipped byte), then a start."}
     for action, keys in _PROCESS_KEYS.items():
-        props = {"target": _ref("target"), "graceful": {"type": "boolean"}, "where": {"enum": list(CORRUPT_WHERE)}}
+        props = {"target": _ref("target"), "graceful": {"type": "boolean"}, "where": {"enum": list(CORRUPT_WHERE)},
+                 "model": {"enum": list(POWERFS_MODELS)}}
         kinds[f"fault-{action}"] = {"type": ["object", "null"], "description": what.get(action, f"{action} the targeted replicas' containers (kill: -9, then a start; pause: freeze)."),
                                     "properties": {k: props[k] for k in keys}, "additionalProperties": False}
     kinds["fault-rolling-restart"] = {

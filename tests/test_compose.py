@@ -120,11 +120,12 @@ def test_powerfs_wraps_each_targets_own_entrypoint_as_its_own_user(name: str) ->
     tgt = get_target(name)
     opts = {"node": str(Path(__file__).resolve())} if name == "maelstrom" else {}
     plain = compose.compose_document(3, target=tgt, options=opts)["services"]["n2"]
-    wrapped = compose.compose_document(3, target=tgt, options=opts, powerfs=True)["services"]["n2"]
+    wrapped = compose.compose_document(3, target=tgt, options=opts, powerfs="ext4")["services"]["n2"]
     assert wrapped["entrypoint"] == [POWERFS_PATH, "--user", tgt.run_as, tgt.data_dir, "--", *tgt.entrypoint]
     assert wrapped["user"] == "0:0" and wrapped["devices"] == ["/dev/fuse:/dev/fuse"]
     assert set(wrapped["cap_add"]) == {"SYS_ADMIN", *plain.get("cap_add", [])}  # etcd keeps NET_ADMIN
     assert "privileged" not in wrapped
-    changed = ("entrypoint", "user", "devices", "cap_add", "security_opt")
+    assert wrapped["environment"] == {**plain.get("environment", {}), "POWERFS_MODEL": "ext4"}
+    changed = ("entrypoint", "user", "devices", "cap_add", "security_opt", "environment")
     assert {k: v for k, v in wrapped.items() if k not in changed} == {
         k: v for k, v in plain.items() if k not in changed}

@@ -20,6 +20,7 @@ from pathlib import Path
 
 import pytest
 
+from faults.schema import PowerfsModel
 from harness import images
 from harness.cluster import Cluster, ClusterSpec, connect, list_projects, port_is_free, remove_project
 
@@ -96,11 +97,11 @@ def new_project() -> str:
 
 
 def make_cluster(n: int, *, tmp_path: Path, env: dict[str, str] | None = None, target: str = "paxos",
-                 powerfs: bool = False) -> Cluster:
+                 powerfs: PowerfsModel | None = None) -> Cluster:
     """An un-started cluster with its own project and ports (paxos N=3 uses the committed file)."""
     spec = ClusterSpec(n=n, project=new_project(), port_base=free_port_base(n), env=env or {}, target=target,
                        powerfs=powerfs)
-    committed = n == 3 and target == "paxos" and not powerfs
+    committed = n == 3 and target == "paxos" and powerfs is None
     return Cluster(spec, workdir=None if committed else tmp_path / "compose")
 
 

@@ -315,3 +315,16 @@ def test_cli_list_flags_invalid_files(tmp_path: Path, capsys: pytest.CaptureFixt
     assert "b                        INVALID" in out and "is not a duration" in out
     assert main(["list", str(tmp_path / "none")]) == 2
     assert "not a directory" in capsys.readouterr().err
+
+
+def test_power_loss_model_is_one_per_scenario_and_names_the_fix() -> None:
+    ok = parse_scenario(HEAD + "faults:\n  - power-loss: {target: all, model: ext4}\n",
+                        source="scenarios/x.yaml")
+    assert ok.powerfs_model == "ext4"
+    assert parse_scenario(HEAD + "faults:\n  - kill: {target: all}\n", source="scenarios/x.yaml").powerfs_model is None
+    with pytest.raises(ScenarioError) as err:
+        parse_scenario(HEAD + "faults:\n  - power-loss: {model: ext4}\n    at: 1s\n  - power-loss: {}\n    at: 2s\n",
+                       source="scenarios/x.yaml")
+    assert str(err.value) == ("scenarios/x.yaml:6 faults[1].power-loss.model: strict differs from the ext4 of an "
+                              "earlier power-loss; a cluster runs one powerfs model, so give every power-loss "
+                              "the same `model`")
