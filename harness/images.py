@@ -355,23 +355,30 @@ def noxious_sources() -> list[Path]:
     return files
 
 
-def cargo_binary() -> Path:
-    """`cargo build --release --locked` in faults/toxiproxy-server; returns the built binary."""
+def cargo_build(src: Path, binary: str, *, missing: str) -> Path:
+    """`cargo build --release --locked` in `src` (incremental: seconds when nothing changed); returns the
+    built `binary`, a glibc one for bookworm-based images. `missing` says what to do without cargo."""
     cargo = shutil.which("cargo") or str(Path.home() / ".cargo" / "bin" / "cargo")
     if not Path(cargo).exists():
-        raise InfraError("the official Toxiproxy image cannot be pulled and cargo is not installed: install "
-                         "Rust (https://rustup.rs) so `make images` can build faults/toxiproxy-server, "
-                         "or set TOXIPROXY_IMAGE")
-    say("cargo build --release --locked (faults/toxiproxy-server)")
-    proc = subprocess.run([cargo, "build", "--release", "--locked"], cwd=TOXIPROXY_SRC,
+        raise InfraError(f"cargo is not installed: {missing}")
+    name = src.relative_to(ROOT)
+    say(f"cargo build --release --locked ({name})")
+    proc = subprocess.run([cargo, "build", "--release", "--locked"], cwd=src,
                           capture_output=True, text=True, timeout=3600)
     if proc.returncode != 0:
-        raise InfraError(f"cargo build of faults/toxiproxy-server failed: {proc.stderr.strip()[-1200:]}")
-    target = Path(os.environ.get("CARGO_TARGET_DIR", TOXIPROXY_SRC / "target"))
-    binary = target / "release" / "toxiproxy-server"
-    if not binary.exists():
-        raise InfraError(f"cargo build succeeded but {binary} does not exist")
-    return binary
+        raise InfraError(f"cargo build of {name} failed: {proc.stderr.strip()[-1200:]}")
+    path = Path(os.environ.get("CARGO_TARGET_DIR", src / "target")) / "release" / binary
+    if not path.exists():
+        raise InfraError(f"cargo build succeeded but {path} does not exist")
+    return path
+
+
+def cargo_binary() -> Path:
+    """The Toxiproxy-compatible server of faults/toxiproxy-server, built with cargo."""
+    return cargo_build(TOXIPROXY_SRC, "toxiproxy-server",
+                       missing="the official Toxiproxy image cannot be pulled either: install Rust "
+                               "(https://rustup.rs) so `make images` can build faults/toxiproxy-server, "
+                               "or set TOXIPROXY_IMAGE")
 
 
 def powerfs_sources() -> list[Path]:
@@ -388,21 +395,9 @@ def add_powerfs(ctx: Path) -> None:
 
 
 def build_powerfs() -> Path:
-    """`cargo build --release --locked` in faults/powerfs (incremental: about a second when nothing
-    changed); returns the built binary, a glibc binary for bookworm-based images (docs/powerfs.md)."""
-    cargo = shutil.which("cargo") or str(Path.home() / ".cargo" / "bin" / "cargo")
-    if not Path(cargo).exists():
-        raise InfraError("cargo is not installed: install Rust (https://rustup.rs) so faults/powerfs "
-                         "(the power-loss FUSE layer) can be built")
-    proc = subprocess.run([cargo, "build", "--release", "--locked"], cwd=POWERFS_SRC,
-                          capture_output=True, text=True, timeout=1800)
-    if proc.returncode != 0:
-        raise InfraError(f"cargo build of faults/powerfs failed: {proc.stderr.strip()[-1200:]}")
-    target = Path(os.environ.get("CARGO_TARGET_DIR", POWERFS_SRC / "target"))
-    binary = target / "release" / "powerfs"
-    if not binary.exists():
-        raise InfraError(f"cargo build succeeded but {binary} does not exist")
-    return binary
+    """powerfs (faults/powerfs, the power-loss FUSE layer, docs/powerfs.md), built with cargo."""
+    return cargo_build(POWERFS_SRC, "powerfs", missing="install Rust (https://rustup.rs) so faults/powerfs "
+                                                       "(the power-loss FUSE layer) can be built")
 
 
 def build_noxious(client: DockerClient, base: str, *, force: bool) -> str:
