@@ -5,7 +5,8 @@
 #                       SHARD=K/N (only slice K of N of the suite: `paxos-chaos list DIR --shards N`)
 #   make test           the whole test suite, end-to-end tests included (what CI runs: .ci/run)
 #   make unit           only the fast tests (no Docker, no replica processes)
-#   make sim            the deterministic simulator over 1000 seeds (no Docker); SEEDS=n, BUGS=a,b
+#   make sim            the deterministic simulator over 1000 seeds (no Docker); SEEDS=n, BUGS=a,b, N=5 pins
+#                       the cluster size (else each seed draws 3, 5 or 7: swarm testing)
 #   make images         build every image, offline when no registry is reachable
 #   make up N=5         start a cluster (N=3|5|7; PORT_BASE=8000 puts the API on 8474, client-ni on 8000+i)
 #   make status / down  show / remove it (containers, network and volumes of the project; ALL=1: all of ours)
@@ -70,7 +71,7 @@ chaos: venv
 ## sim: the simulator (harness/sim, docs/simulator.md): SEEDS seeds, stop at the first failing one
 SEEDS ?= 1000
 sim: venv
-	$(PY) -m harness.cli sim --seeds $(SEEDS) --size $(N) $(if $(BUGS),--bugs $(BUGS),)
+	$(PY) -m harness.cli sim --seeds $(SEEDS) $(if $(filter command line environment,$(origin N)),--size $(N),) $(if $(BUGS),--bugs $(BUGS),)
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache .mypy_cache .images

@@ -81,6 +81,7 @@ class Clients:
         self.workers: list[_Worker] = []
         self._next_process = 0
         self._workload_end = cfg.duration_ms * 1000
+        self._think_us = (cfg.think_ms if cfg.think_ms is not None else 20) * 1000  # resolved: always set
 
     @property
     def next_process(self) -> int:
@@ -95,7 +96,7 @@ class Clients:
         w = _Worker(index=len(self.workers), process=self._fresh_process(), gen=gen,
                     target=self.rng.choice(self.ids), script=script, attempts=attempts)
         self.workers.append(w)
-        self._host.after(self.rng.randint(0, self.cfg.think_ms * 1000), lambda: self._start_op(w))
+        self._host.after(self.rng.randint(0, self._think_us), lambda: self._start_op(w))
         return w
 
     def _fresh_process(self) -> int:
@@ -180,4 +181,4 @@ class Clients:
         w.op = w.rules = None
         if done.retire:
             w.process, w.request_id = self._fresh_process(), 0
-        self._host.after(self.rng.randint(0, self.cfg.think_ms * 1000), lambda: self._start_op(w))
+        self._host.after(self.rng.randint(0, self._think_us), lambda: self._start_op(w))

@@ -5,14 +5,17 @@ from __future__ import annotations
 
 import random
 from dataclasses import dataclass, replace
+from typing import TypeVar
 
 from harness.checker import CheckResult, Verdict
-from harness.sim.nemesis import Fault, plan_faults
+from harness.sim.nemesis import FAULT_KINDS, Fault, plan_faults
 from harness.sim.network import NetFaults
 from targets.paxos.core import CoreConfig
 from workloads.history import Event
 
 __all__ = ["SimConfig", "SimResult", "replica_core_config"]
+
+T = TypeVar("T")
 
 
 def replica_core_config(bugs: frozenset[str]) -> CoreConfig:
@@ -25,19 +28,27 @@ def replica_core_config(bugs: frozenset[str]) -> CoreConfig:
 class SimConfig:
     """One simulated run. Fields left None are drawn from the seed (so a sweep of seeds varies them).
 
+    Swarm testing (TigerBeetle's VOPR, Groce et al. 2012): a sweep does not run one configuration with
+    different random schedules, it runs a different configuration per seed: cluster size, clients, keys,
+    think time, network, the fault kinds in play and the crash points. A mistake that only some
+    configurations expose (a quorum count harmless with 3 replicas and fatal with 5) is then reached by
+    some seeds of every sweep. `resolved()` draws every field in a fixed order whether or not it is
+    pinned, so pinning one field (`--size 5`) leaves every other draw of the seed as it was: the replay
+    command, which names the drawn size, gives back the run it came from.
+
     Attributes:
         seed: reproduces the run exactly.
-        size: replicas (3, 5 or 7 in the suite; any n >= 1 works).
+        size: replicas (drawn from 3, 5 and 7; any n >= 1 works when given).
         bugs: deliberate bugs of replica_image.bugs, as BUGS= gives them to a real replica.
         duration_ms: virtual time of the workload phase.
-        concurrency: client processes at once.
-        keys: the key set (k0..).
-        think_ms: a client waits up to this long between ops.
+        concurrency: client processes at once (drawn from 2-8).
+        keys: the key set (k0..; drawn from 1-6).
+        think_ms: a client waits up to this long between ops (drawn from 5-100).
         timeout_ms: a client gives up on an attempt after this long (the op becomes info).
         attempts: tries per op for definitely-not-applied answers (and unknown ones with retry_unknown).
         retry_unknown: retry timed-out attempts with the same request id (needs dedup in the replica).
         net: the network's misbehaviour.
-        faults: the fault schedule.
+        faults: the fault schedule (drawn: each fault kind is in play in a seed with probability 3/4).
         snapshot_every: applied slots between snapshots (0: never).
         crash_on_promise: probability that a replica crashes right after a Ready that made a promise
             durable (its replies sent), all run long: the crash points of dueling elections.
@@ -49,12 +60,12 @@ class SimConfig:
     """
 
     seed: int = 0
-    size: int = 3
+    size: int | None = None
     bugs: frozenset[str] = frozenset()
     duration_ms: int = 4_000
-    concurrency: int = 5
-    keys: int = 3
-    think_ms: int = 20
+    concurrency: int | None = None
+    keys: int | None = None
+    think_ms: int | None = None
     timeout_ms: int = 1_000
     attempts: int = 3
     retry_unknown: bool | None = None
@@ -78,27 +89,54 @@ class SimConfig:
             raise ValueError(f"SimConfig.bugs: {exc}") from None
         if names != self.bugs:  # " no-dedup" or "": the same names as BUGS= would read them
             object.__setattr__(self, "bugs", names)
-        if self.size < 1 or self.concurrency < 1 or self.keys < 1 or self.attempts < 1:
-            raise ValueError("SimConfig: size, concurrency, keys and attempts must be at least 1")
+        for name in ("size", "concurrency", "keys", "think_ms"):
+            value = getattr(self, name)
+            if value is not None and value < (0 if name == "think_ms" else 1):
+                raise ValueError(f"SimConfig.{name} must be at least {0 if name == 'think_ms' else 1}, got {value}")
+        if self.attempts < 1:
+            raise ValueError("SimConfig: attempts must be at least 1")
 
     def resolved(self) -> SimConfig:
-        """This config with every None drawn from the seed (deterministically)."""
+        """This config with every None drawn from the seed (deterministically).
+
+        Every value is drawn, in this fixed order, whether the field is pinned or not: a pinned field
+        only replaces its own draw, and the other fields of the seed stay what they were.
+        """
         rng = random.Random(f"{self.seed}/config")
-        net = self.net or NetFaults(delay_us=(rng.choice((100, 500)), rng.choice((2_000, 10_000, 40_000))),
-                                    loss=rng.choice((0.0, 0.0, 0.02, 0.1)),
-                                    duplicate=rng.choice((0.0, 0.02, 0.1)),
-                                    slow=rng.choice((0.0, 0.01, 0.05)))
-        retry = rng.random() < 0.5 if self.retry_unknown is None else self.retry_unknown
-        snap = rng.choice((0, 0, 20, 100)) if self.snapshot_every is None else self.snapshot_every
-        on_promise = rng.choice((0.0, 0.0, 0.1, 0.3)) if self.crash_on_promise is None else self.crash_on_promise
-        on_accept = rng.choice((0.0, 0.0, 0.001, 0.005)) if self.crash_on_accept is None else self.crash_on_accept
-        restart = self.restart_ms or rng.choice(((10, 300), (10, 2_000), (500, 2_000)))
+        net = NetFaults(delay_us=(rng.choice((100, 500)), rng.choice((2_000, 10_000, 40_000))),
+                        loss=rng.choice((0.0, 0.0, 0.02, 0.1)),
+                        duplicate=rng.choice((0.0, 0.02, 0.1)),
+                        slow=rng.choice((0.0, 0.01, 0.05)))
+        retry, snap = rng.random() < 0.5, rng.choice((0, 0, 20, 100))
+        on_promise, on_accept = rng.choice((0.0, 0.0, 0.1, 0.3)), rng.choice((0.0, 0.0, 0.001, 0.005))
+        restart = rng.choice(((10, 300), (10, 2_000), (500, 2_000)))
+        # the swarm: drawn after the ones above, which keep the values they had before it
+        size = _pin(self.size, rng.choice((3, 3, 5, 5, 7)))
+        concurrency, keys = rng.choice((2, 3, 5, 5, 8)), rng.choice((1, 2, 3, 3, 6))
+        think = rng.choice((5, 20, 20, 100))
+        kinds = tuple(k for k in FAULT_KINDS if rng.random() < 0.75) or (rng.choice(FAULT_KINDS),)
         faults = self.faults
         if faults is None:
-            faults = tuple(plan_faults(random.Random(f"{self.seed}/nemesis"), ids=list(range(1, self.size + 1)),
-                                       duration_us=self.duration_ms * 1000))
-        return replace(self, net=net, retry_unknown=retry, snapshot_every=snap, faults=faults,
-                       crash_on_promise=on_promise, crash_on_accept=on_accept, restart_ms=restart)
+            faults = tuple(plan_faults(random.Random(f"{self.seed}/nemesis"), ids=list(range(1, size + 1)),
+                                       duration_us=self.duration_ms * 1000, kinds=kinds))
+        return replace(self, size=size, net=self.net or net, faults=faults,
+                       retry_unknown=_pin(self.retry_unknown, retry), snapshot_every=_pin(self.snapshot_every, snap),
+                       crash_on_promise=_pin(self.crash_on_promise, on_promise),
+                       crash_on_accept=_pin(self.crash_on_accept, on_accept),
+                       restart_ms=_pin(self.restart_ms, restart), concurrency=_pin(self.concurrency, concurrency),
+                       keys=_pin(self.keys, keys), think_ms=_pin(self.think_ms, think))
+
+    @property
+    def n(self) -> int:
+        """The cluster size of a resolved config."""
+        if self.size is None:
+            raise ValueError("SimConfig.size is drawn by resolved(): resolve the config first")
+        return self.size
+
+
+def _pin(pinned: T | None, drawn: T) -> T:
+    """A field's value: what was pinned, else what the seed drew."""
+    return drawn if pinned is None else pinned
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

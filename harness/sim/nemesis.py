@@ -18,7 +18,7 @@ import random
 from dataclasses import dataclass
 from typing import Literal
 
-__all__ = ["CrashRecord", "Fault", "FaultKind", "Target", "plan_faults"]
+__all__ = ["FAULT_KINDS", "CrashRecord", "Fault", "FaultKind", "Target", "plan_faults"]
 
 FaultKind = Literal["split", "bridge", "isolate", "kill", "power", "crash-point"]
 Target = Literal["leader", "follower", "random"]
@@ -26,6 +26,7 @@ CrashRecord = Literal["promise", "accept", "any"]
 _KINDS: tuple[tuple[FaultKind, float], ...] = (
     ("split", 2.0), ("bridge", 2.0), ("isolate", 3.0), ("kill", 2.0), ("power", 1.0), ("crash-point", 3.0),
 )
+FAULT_KINDS: tuple[FaultKind, ...] = tuple(k for k, _ in _KINDS)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -55,12 +56,16 @@ class Fault:
         return f"{what} at {self.at_us / 1000:.0f} ms for {self.for_us / 1000:.0f} ms"
 
 
-def plan_faults(rng: random.Random, *, ids: list[int], duration_us: int, mean_gap_us: int = 350_000) -> list[Fault]:
-    """Faults starting within [0, duration_us), about one per `mean_gap_us`, sorted by start time."""
+def plan_faults(rng: random.Random, *, ids: list[int], duration_us: int, mean_gap_us: int = 350_000,
+                kinds: tuple[FaultKind, ...] = FAULT_KINDS) -> list[Fault]:
+    """Faults starting within [0, duration_us), about one per `mean_gap_us`, sorted by start time,
+    of the `kinds` given (a swarm seed leaves some out; a bridge in a cluster of two is an isolate)."""
     faults: list[Fault] = []
     t = rng.randint(0, mean_gap_us)
-    kinds = [k for k, _ in _KINDS]
-    weights = [w for _, w in _KINDS]
+    weights = [w for k, w in _KINDS if k in kinds]
+    kinds = tuple(k for k, _ in _KINDS if k in kinds)
+    if not kinds:
+        return faults
     while t < duration_us:
         kind = rng.choices(kinds, weights)[0]
         length = rng.randint(50_000, 2_000_000)

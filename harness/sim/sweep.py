@@ -27,7 +27,8 @@ from harness.sim.world import SimConfig, SimResult, simulate
 from targets.errors import UsageError
 from workloads.history import write_jsonl
 
-__all__ = ["Sweep", "Until", "parse_bugs", "register_sim", "sweep", "write_failure"]
+__all__ = ["Sweep", "Until", "config_from_args", "parse_bugs", "register_sim", "replay_command", "sweep",
+           "write_failure"]
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -88,8 +89,11 @@ def sweep(base: SimConfig, *, first: int, count: int, until: Until = "failure", 
 
 
 def replay_command(cfg: SimConfig) -> str:
+    """The command that runs `cfg` (resolved) again. Everything but the seed, the bugs and the duration
+    is drawn from the seed; the size is named too (pinning it to what the seed drew changes nothing:
+    `SimConfig.resolved` draws every field whether pinned or not), so a reader sees it at once."""
     bugs = f" --bugs {','.join(sorted(cfg.bugs))}" if cfg.bugs else ""
-    return f"paxos-chaos sim --seed {cfg.seed} --size {cfg.size} --duration {cfg.duration_ms}ms{bugs}"
+    return f"paxos-chaos sim --seed {cfg.seed} --size {cfg.n} --duration {cfg.duration_ms}ms{bugs}"
 
 
 def explain(result: SimResult) -> Iterator[str]:
@@ -103,6 +107,8 @@ def explain(result: SimResult) -> Iterator[str]:
             if p.verdict.name != "VALID":
                 yield f"  key {p.key!r}: {p.verdict.name.lower()}" + (f" ({p.reason})" if p.reason else "")
     yield f"replay: {replay_command(cfg)}"
+    yield (f"swarm: {cfg.n} replicas, {cfg.concurrency} clients, {cfg.keys} keys, think {cfg.think_ms} ms, "
+           f"fault kinds {', '.join(sorted({f.kind for f in cfg.faults or ()})) or 'none'}")
     yield (f"network: delay {cfg.net.delay_us[0]}-{cfg.net.delay_us[1]} us, loss {cfg.net.loss}, duplicate "
            f"{cfg.net.duplicate}, slow {cfg.net.slow}; retry_unknown {cfg.retry_unknown}; snapshot_every "
            f"{cfg.snapshot_every}" if cfg.net is not None else "network: -")
@@ -113,7 +119,7 @@ def explain(result: SimResult) -> Iterator[str]:
 def write_failure(result: SimResult, store: Path) -> Path:
     """Write a failing run's history, fault log and summary; returns the directory."""
     cfg = result.config
-    name = ("-".join(sorted(cfg.bugs)) or "no-bugs") + f"-n{cfg.size}-seed{cfg.seed}"
+    name = ("-".join(sorted(cfg.bugs)) or "no-bugs") + f"-n{cfg.n}-seed{cfg.seed}"
     out = store / "sim" / name
     out.mkdir(parents=True, exist_ok=True)
     buf = io.StringIO()
@@ -132,7 +138,8 @@ def register_sim(sub: "argparse._SubParsersAction[argparse.ArgumentParser]") -> 
     p.add_argument("--seeds", type=int, default=1000, help="how many seeds to sweep (default 1000)")
     p.add_argument("--first-seed", type=seed_argument, default=0, help="the first seed of the sweep (default 0)")
     p.add_argument("--seed", type=seed_argument, default=None, help="run (replay) only this seed and explain it")
-    p.add_argument("--size", type=int, default=3, help="replicas (default 3)")
+    p.add_argument("--size", type=int, default=None,
+                   help="replicas (default: drawn from each seed, 3, 5 or 7: swarm testing); given, every seed has it")
     p.add_argument("--bugs", default="", help="deliberate replica bugs, comma-separated (default none)")
     p.add_argument("--duration", default="4s", help="virtual workload time per seed (default 4s)")
     p.add_argument("--max-time", default="10m", help="wall-clock bound of the sweep (default 10m)")
@@ -156,7 +163,12 @@ def parse_bugs(text: str) -> tuple[str, ...]:
         raise UsageError(f"--bugs {shown!r}: {exc}") from None
 
 
-def _run(args: argparse.Namespace) -> int:
+def config_from_args(args: argparse.Namespace) -> tuple[SimConfig, float]:
+    """The sweep's base config (what is not given stays None: drawn per seed) and its --max-time in s.
+
+    Raises:
+        UsageError: a bad option, named.
+    """
     from harness.durations import parse_duration_s
 
     try:
@@ -164,11 +176,16 @@ def _run(args: argparse.Namespace) -> int:
         max_s = parse_duration_s(args.max_time)
     except ValueError as exc:
         raise UsageError(f"--duration/--max-time: {exc}") from None
-    if args.size < 1 or args.seeds < 1 or args.jobs < 1 or duration_ms < 100:
+    if (args.size is not None and args.size < 1) or args.seeds < 1 or args.jobs < 1 or duration_ms < 100:
         raise UsageError("--size, --seeds and --jobs must be at least 1 and --duration at least 100ms")
     base = SimConfig(size=args.size, bugs=frozenset(parse_bugs(args.bugs)), duration_ms=duration_ms)
+    return (base if args.seed is None else replace(base, seed=args.seed)), max_s
+
+
+def _run(args: argparse.Namespace) -> int:
+    base, max_s = config_from_args(args)
     if args.seed is not None:
-        result = simulate(replace(base, seed=args.seed))
+        result = simulate(base)
         print("\n".join(explain(result)))
         if result.failed:
             print(f"written to {write_failure(result, Path(args.store))}")

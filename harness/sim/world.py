@@ -72,7 +72,7 @@ class _World:
     def __init__(self, cfg: SimConfig) -> None:
         assert cfg.net is not None and cfg.faults is not None and cfg.snapshot_every is not None
         self.cfg = cfg
-        self.ids = list(range(1, cfg.size + 1))
+        self.ids = list(range(1, cfg.n + 1))
         self.core_config = replica_core_config(cfg.bugs)
         self.now = 0
         self._queue: list[tuple[int, int, Callable[[], None]]] = []
@@ -351,7 +351,7 @@ def _show(batch: Batch) -> str:
 def simulate(cfg: SimConfig, *, check_history: bool = True) -> SimResult:
     """Run one seeded simulation (see the module docstring) and check it."""
     cfg = cfg.resolved()
-    assert cfg.faults is not None
+    assert cfg.faults is not None and cfg.concurrency is not None and cfg.keys is not None
     world = _World(cfg)
     spec = WorkloadSpec(duration_s=cfg.duration_ms / 1000, concurrency=cfg.concurrency, keys=cfg.keys,
                         mix=DEFAULT_MIX)

@@ -57,7 +57,8 @@ def test_five_and_seven_replicas_pass_too() -> None:
 
 
 def test_without_faults_every_op_after_the_first_election_is_ok_or_a_failed_precondition() -> None:
-    r = simulate(SimConfig(seed=1, net=NetFaults(), faults=(), crash_on_promise=0.0, crash_on_accept=0.0))
+    r = simulate(SimConfig(seed=1, size=3, concurrency=5, net=NetFaults(), faults=(), crash_on_promise=0.0,
+                           crash_on_accept=0.0))
     first_ok = next(e.index for e in r.events if e.type == "ok")
     outcomes = {(e.type, e.error) for e in r.events[first_ok:] if e.type != "invoke"}
     assert outcomes == {("ok", None), ("fail", "precondition")}, outcomes
@@ -66,7 +67,7 @@ def test_without_faults_every_op_after_the_first_election_is_ok_or_a_failed_prec
 
 def test_an_armed_crash_point_kills_the_node_right_after_it_syncs_a_promise() -> None:
     faults = (Fault(kind="crash-point", at_us=0, for_us=50_000, node=2, record="promise"),)
-    r = simulate(SimConfig(seed=2, net=NetFaults(), faults=faults, crash_on_promise=0.0, crash_on_accept=0.0))
+    r = simulate(SimConfig(seed=2, size=3, net=NetFaults(), faults=faults, crash_on_promise=0.0, crash_on_accept=0.0))
     crashes = [line for line in r.fault_log if "crashes at a crash point" in line]
     assert len(crashes) == 1 and "node 2" in crashes[0] and not r.failed
     # node 2 promised in the first election (every node does), so it died within the first election
@@ -78,7 +79,8 @@ def _kill_all_at(ms: int) -> tuple[Fault, ...]:
 
 
 def test_a_kill_keeps_what_was_written_so_a_whole_cluster_restart_loses_nothing() -> None:
-    cfg = SimConfig(seed=4, net=NetFaults(), faults=_kill_all_at(2_000), crash_on_promise=0.0, crash_on_accept=0.0)
+    cfg = SimConfig(seed=4, size=3, net=NetFaults(), faults=_kill_all_at(2_000), crash_on_promise=0.0,
+                    crash_on_accept=0.0)
     r = simulate(cfg)
     assert not r.failed, r.summary()
 
@@ -86,7 +88,7 @@ def test_a_kill_keeps_what_was_written_so_a_whole_cluster_restart_loses_nothing(
 def test_no_fsync_loses_the_write_behind_buffer_on_a_kill_and_the_checks_see_it() -> None:
     caught = 0
     for seed in range(10):
-        cfg = SimConfig(seed=seed, net=NetFaults(), faults=_kill_all_at(2_000), crash_on_promise=0.0,
+        cfg = SimConfig(seed=seed, size=3, net=NetFaults(), faults=_kill_all_at(2_000), crash_on_promise=0.0,
                         crash_on_accept=0.0, bugs=frozenset({"no-fsync"}))
         caught += simulate(cfg).safety_violation is not None
         assert not simulate(replace(cfg, bugs=frozenset())).failed
@@ -114,6 +116,6 @@ def test_a_core_that_raises_an_internal_error_stops_its_replica_and_fails_the_se
         real_tick(self)
 
     monkeypatch.setattr(Replica, "tick", tick)
-    r = simulate(SimConfig(seed=5, net=NetFaults(), faults=(), crash_on_promise=0.0, crash_on_accept=0.0))
+    r = simulate(SimConfig(seed=5, size=3, net=NetFaults(), faults=(), crash_on_promise=0.0, crash_on_accept=0.0))
     assert r.failed and r.error is not None and "node 2 stopped: InternalError: invariant broken" in r.error
     assert r.safety_violation is None and any("node 2 killed" in line for line in r.fault_log)
