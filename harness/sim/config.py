@@ -50,9 +50,13 @@ class SimConfig:
         net: the network's misbehaviour.
         faults: the fault schedule (drawn: each fault kind is in play in a seed with probability 3/4).
         snapshot_every: applied slots between snapshots (0: never).
-        crash_on_promise: probability that a replica crashes right after a Ready that made a promise
-            durable (its replies sent), all run long: the crash points of dueling elections.
-        crash_on_accept: the same after a Ready that made an accept durable.
+        crash_on_promise: probability that a replica crashes right after a Ready that persisted a
+            promise (its replies sent), all run long: the crash points of dueling elections.
+        crash_on_accept: the same after a Ready that persisted an accept.
+        crash_power: probability that a crash point, armed or by chance, is a power loss rather than a
+            kill: what the Ready wrote and did not sync is then lost (all of it, or all but a torn
+            prefix). Crash points strike after any Ready that persisted records, synced or not, so a
+            record the core should have synced before its reply and did not is lost with it.
         restart_ms: (low, high) downtime after such a crash, log-uniform: a supervisor restarts a
             process in tens of milliseconds, a container in a second or two.
         settle_ms: after the final heal, time for clients to finish and the final reads to run.
@@ -74,6 +78,7 @@ class SimConfig:
     snapshot_every: int | None = None
     crash_on_promise: float | None = None
     crash_on_accept: float | None = None
+    crash_power: float | None = None
     restart_ms: tuple[int, int] | None = None
     settle_ms: int = 4_000
     check_budget_s: float = 30.0
@@ -115,6 +120,7 @@ class SimConfig:
         concurrency, keys = rng.choice((2, 3, 5, 5, 8)), rng.choice((1, 2, 3, 3, 6))
         think = rng.choice((5, 20, 20, 100))
         kinds = tuple(k for k in FAULT_KINDS if rng.random() < 0.75) or (rng.choice(FAULT_KINDS),)
+        power = rng.choice((0.0, 0.5, 1.0))
         faults = self.faults
         if faults is None:
             faults = tuple(plan_faults(random.Random(f"{self.seed}/nemesis"), ids=list(range(1, size + 1)),
@@ -122,7 +128,7 @@ class SimConfig:
         return replace(self, size=size, net=self.net or net, faults=faults,
                        retry_unknown=_pin(self.retry_unknown, retry), snapshot_every=_pin(self.snapshot_every, snap),
                        crash_on_promise=_pin(self.crash_on_promise, on_promise),
-                       crash_on_accept=_pin(self.crash_on_accept, on_accept),
+                       crash_on_accept=_pin(self.crash_on_accept, on_accept), crash_power=_pin(self.crash_power, power),
                        restart_ms=_pin(self.restart_ms, restart), concurrency=_pin(self.concurrency, concurrency),
                        keys=_pin(self.keys, keys), think_ms=_pin(self.think_ms, think))
 

@@ -8,7 +8,8 @@ the simulated network (`send`), the clients (`reply`) and the crash points.
 What a crash keeps (`Disk`):
 - a process crash (`kill -9`, what `docker kill` does) keeps every record that was written, synced or
   not: the page cache belongs to the kernel;
-- a power loss keeps the synced records and a random prefix of the rest (a torn tail).
+- a power loss keeps the synced records and a random prefix of the rest (a torn tail); at a crash
+  point, right after a Ready's write, it keeps none of the rest (nothing was written back yet).
 Records the `no-fsync` bug holds back (`HostLoop.behind`) were never written, so any crash loses them.
 """
 
@@ -46,10 +47,11 @@ class Disk:
         if sync:
             self.synced = len(self.records)
 
-    def lose_power(self, rng: random.Random) -> int:
-        """Keep the synced records and a random prefix of the others; returns how many were lost."""
+    def lose_power(self, rng: random.Random | None) -> int:
+        """Keep the synced records and a random prefix of the others (none of them without `rng`: the
+        instant right after a write, before any write-back); returns how many were lost."""
         unsynced = len(self.records) - self.synced
-        keep = rng.randrange(unsynced + 1)
+        keep = rng.randrange(unsynced + 1) if rng is not None else 0
         lost = unsynced - keep
         del self.records[self.synced + keep:]
         self.synced = len(self.records)
@@ -84,7 +86,7 @@ class SimNode:
             on_commit=lambda slot, batch: on_commit(node_id, slot, batch))
         self.kv = self.loop.kv
         self._reply = reply
-        # asked after each Ready that synced, with what it persisted: True = crash now (the nemesis)
+        # asked after each Ready that persisted records, with them: True = crash now (the nemesis)
         self._crash_point = crash_point
         self.must_crash = False  # a crash point was reached: the world crashes the node now
         self.pump()
@@ -120,7 +122,7 @@ class SimNode:
     # ------------------------------------------------------------------ the host loop
     def pump(self) -> None:
         """Run the host loop until the core is idle, or until a crash point is reached (a Ready that
-        synced was carried out and its messages sent): then `must_crash` is set and the loop stops."""
+        persisted records was carried out and its messages sent): then `must_crash` is set and the loop stops."""
         if self.must_crash:
             return
         for write in self.loop.rounds(stop=self._at_crash_point):
@@ -128,6 +130,7 @@ class SimNode:
                 self.disk.write(write.records, sync=write.sync)
 
     def _at_crash_point(self, rd: Ready) -> bool:
-        if rd.must_sync and self._crash_point(self.id, rd.persist):
+        # synced or not: a power loss there drops what was not synced (`Disk.lose_power`)
+        if rd.persist and self._crash_point(self.id, rd.persist):
             self.must_crash = True
         return self.must_crash

@@ -92,7 +92,7 @@ class _World:
         self.clients = Clients(self, cfg, ids=self.ids, recorder=self.recorder, rng=self.rng)
         self.workload_end = cfg.duration_ms * 1000
         self.armed: dict[int, tuple[tuple[type, ...], int]] = {}  # node -> (records, downtime): one-shot
-        self._crashing: dict[int, tuple[int, str]] = {}  # node -> (downtime, what it synced): crash now
+        self._crashing: dict[int, tuple[int, str, bool]] = {}  # node -> (downtime, what, power loss): crash now
         self.final_from = 1 << 62                   # first process id of the final reads
         for i in self.ids:
             self._start(i)
@@ -150,12 +150,14 @@ class _World:
             node.flush()
             self.after(FLUSH_US, lambda: self._flush(i, inc))
 
-    def crash(self, i: int, *, power: bool) -> None:
+    def crash(self, i: int, *, power: bool, torn: bool = True) -> None:
+        """Kill node i, or cut its power: unsynced records are lost but a random prefix of them
+        (`torn`), or all of them (a crash point: right after the write, nothing written back)."""
         node = self.nodes[i]
         if node is None:
             return
         self.armed.pop(i, None)
-        lost = self.disks[i].lose_power(self.rng) if power else 0
+        lost = self.disks[i].lose_power(self.rng if torn else None) if power else 0
         self.nodes[i] = None
         self.incarnation[i] += 1
         self.log(f"node {i} " + (f"loses power ({lost} unsynced records lost)" if power else "killed (kill -9)"))
@@ -166,7 +168,9 @@ class _World:
             self.log(f"node {i} restarted")
 
     def _crash_point(self, i: int, persisted: tuple[Record, ...]) -> bool:
-        """Asked by node i after each Ready it synced: must it crash now? (armed faults, then chance)"""
+        """Asked by node i after each Ready that persisted records, synced or not (its replies sent):
+        must it crash now? (armed faults, then chance). The crash is a power loss with probability
+        `crash_power` when the disk holds records not synced yet (else a kill: the same thing then)."""
         if self.now >= self.workload_end:
             return False  # the final heal is on
         kinds = {type(r) for r in persisted}
@@ -180,15 +184,19 @@ class _World:
             down = round(1000 * low * (high / low) ** self.rng.random()) if low else 0
         else:
             return False
-        # named only for the crashes themselves: this runs after every synced Ready
-        self._crashing[i] = (down, ", ".join(sorted(k.__name__.removesuffix("Record").lower() for k in kinds)))
+        disk = self.disks[i]
+        unsynced = disk.synced < len(disk.records)
+        power = unsynced and self.rng.random() < (self.cfg.crash_power or 0.0)
+        # named only for the crashes themselves: this runs after every persisting Ready
+        what = ", ".join(sorted(k.__name__.removesuffix("Record").lower() for k in kinds))
+        self._crashing[i] = (down, f"{'wrote (not all synced)' if unsynced else 'synced'} {what} records", power)
         return True
 
     def _fire_crash_points(self) -> None:
-        for i, (down, what) in sorted(self._crashing.items()):
-            self.log(f"node {i} crashes at a crash point: synced {what} records, sent its replies; "
-                     f"restarts in {down / 1000:.0f} ms")
-            self.crash(i, power=False)
+        for i, (down, what, power) in sorted(self._crashing.items()):
+            self.log(f"node {i} crashes at a crash point{' (power loss)' if power else ''}: {what}, sent its "
+                     f"replies; restarts in {down / 1000:.0f} ms")
+            self.crash(i, power=power, torn=False)
             self.after(down, functools.partial(self.restart, i))
         self._crashing.clear()
 
@@ -296,7 +304,7 @@ class _World:
             if self.nodes[target] is None or target in self.armed:
                 return
             self.armed[target] = (CRASH_RECORDS[fault.record], fault.for_us)
-            self.log(f"node {target} ({fault.target}) armed to crash after it next syncs a {fault.record} record")
+            self.log(f"node {target} ({fault.target}) armed to crash after it next persists a {fault.record} record")
 
     def _cut(self, k: int, links: frozenset[tuple[int, int]], text: str, for_us: int) -> None:
         self.partitions[k] = links

@@ -74,6 +74,37 @@ def test_an_armed_crash_point_kills_the_node_right_after_it_syncs_a_promise() ->
     assert float(crashes[0].split("ms")[0]) < 1_000
 
 
+def test_power_loss_strikes_after_a_ready_that_persisted_without_sync_and_drops_the_unsynced_record(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """A core that writes its promise without asking for a sync (a mistake) is caught in the act: the
+    armed crash point fires after that Ready although it did not sync, as a power loss that drops it."""
+    from replica_image.paxos import Replica
+    from replica_image.paxos.messages import PromiseRecord
+
+    real_record = Replica._record
+
+    def record(self: Replica, rec: object, *, sync: bool) -> None:
+        real_record(self, rec, sync=sync and not isinstance(rec, PromiseRecord))  # type: ignore[arg-type]
+
+    monkeypatch.setattr(Replica, "_record", record)
+    for seed in range(3):
+        faults = (Fault(kind="crash-point", at_us=0, for_us=50_000, node=2, record="promise"),)
+        r = simulate(SimConfig(seed=seed, size=3, net=NetFaults(), faults=faults, crash_on_promise=0.0,
+                               crash_on_accept=0.0, crash_power=1.0), check_history=False)
+        [crash] = [line for line in r.fault_log if "crashes at a crash point" in line]
+        assert "node 2 crashes at a crash point (power loss): wrote (not all synced) promise records" in crash
+        [power] = [line for line in r.fault_log if "node 2 loses power" in line]
+        assert "(1 unsynced records lost)" in power  # the promise: nothing was written back yet
+
+
+def test_a_crash_point_after_a_synced_ready_loses_nothing_even_as_a_power_loss() -> None:
+    faults = (Fault(kind="crash-point", at_us=0, for_us=50_000, node=2, record="promise"),)
+    r = simulate(SimConfig(seed=2, size=3, net=NetFaults(), faults=faults, crash_on_promise=0.0,
+                           crash_on_accept=0.0, crash_power=1.0))
+    [crash] = [line for line in r.fault_log if "crashes at a crash point" in line]
+    assert "synced promise records" in crash and "(power loss)" not in crash and not r.failed
+
+
 def _kill_all_at(ms: int) -> tuple[Fault, ...]:
     return tuple(Fault(kind="kill", at_us=ms * 1000, for_us=200_000, node=n) for n in (1, 2, 3))
 
