@@ -146,7 +146,24 @@ def register_sim(sub: "argparse._SubParsersAction[argparse.ArgumentParser]") -> 
     p.add_argument("--jobs", type=int, default=os.cpu_count() or 1,
                    help="processes to run seeds in (default: one per CPU); the result does not depend on it")
     p.add_argument("--store", default="store", help="where a failing seed is written (default ./store)")
+    p.add_argument("--coverage", action="store_true",
+                   help="report the branch coverage of the core (replica_image/paxos, kv) over the sweep "
+                        "(coverage.py; runs the seeds in one process)")
     p.set_defaults(func=_run)
+
+
+def _run_with_coverage(args: argparse.Namespace) -> int:
+    """The same sweep in a child process under coverage.py; then the core's reach (`harness.sim.reach`)."""
+    from harness.sim import reach
+
+    argv = ["--seeds", str(args.seeds), "--first-seed", str(args.first_seed), "--duration", args.duration,
+            "--max-time", args.max_time, "--jobs", "1", "--store", args.store]
+    argv += (["--seed", str(args.seed)] if args.seed is not None else []) + (["--bugs", args.bugs] if args.bugs else [])
+    argv += ["--size", str(args.size)] if args.size is not None else []
+    code, files = reach.measure(argv)
+    root = Path.cwd()
+    print("\n".join(reach.render(files, root=root)))
+    return code
 
 
 def parse_bugs(text: str) -> tuple[str, ...]:
@@ -184,6 +201,8 @@ def config_from_args(args: argparse.Namespace) -> tuple[SimConfig, float]:
 
 def _run(args: argparse.Namespace) -> int:
     base, max_s = config_from_args(args)
+    if args.coverage:
+        return _run_with_coverage(args)
     if args.seed is not None:
         result = simulate(base)
         print("\n".join(explain(result)))
