@@ -59,6 +59,11 @@ class SimConfig:
             record the core should have synced before its reply and did not is lost with it.
         restart_ms: (low, high) downtime after such a crash, log-uniform: a supervisor restarts a
             process in tens of milliseconds, a container in a second or two.
+        core: the cores' config: the replica's timing, and either its limits or (a third of the seeds)
+            tight ones: a window of 2-8 slots, 1-4 commands per slot and slots per message, 8-64 queued
+            commands, a few slots per learn scan and per Ready. Same protocol, but a short run then
+            reaches the paths of full windows and queues, retransmits cut at the message limit and
+            learning in steps, which production sizes reach only under load.
         settle_ms: after the final heal, time for clients to finish and the final reads to run.
         check_budget_s: wall-clock budget of the linearizability check (beyond it: unknown).
     """
@@ -80,6 +85,7 @@ class SimConfig:
     crash_on_accept: float | None = None
     crash_power: float | None = None
     restart_ms: tuple[int, int] | None = None
+    core: CoreConfig | None = None
     settle_ms: int = 4_000
     check_budget_s: float = 30.0
 
@@ -121,6 +127,12 @@ class SimConfig:
         think = rng.choice((5, 20, 20, 100))
         kinds = tuple(k for k in FAULT_KINDS if rng.random() < 0.75) or (rng.choice(FAULT_KINDS),)
         power = rng.choice((0.0, 0.5, 1.0))
+        core = replica_core_config(self.bugs)
+        tight = replace(core, window=rng.choice((2, 4, 8)), batch_max=rng.choice((1, 2, 4)),
+                        entries_per_message_max=rng.choice((1, 2, 4)), queue_max=rng.choice((8, 64)),
+                        learn_scan_max=rng.choice((1, 4)), committed_per_ready_max=rng.choice((1, 4)))
+        if rng.random() < 1 / 3:
+            core = tight
         faults = self.faults
         if faults is None:
             faults = tuple(plan_faults(random.Random(f"{self.seed}/nemesis"), ids=list(range(1, size + 1)),
@@ -130,7 +142,7 @@ class SimConfig:
                        crash_on_promise=_pin(self.crash_on_promise, on_promise),
                        crash_on_accept=_pin(self.crash_on_accept, on_accept), crash_power=_pin(self.crash_power, power),
                        restart_ms=_pin(self.restart_ms, restart), concurrency=_pin(self.concurrency, concurrency),
-                       keys=_pin(self.keys, keys), think_ms=_pin(self.think_ms, think))
+                       keys=_pin(self.keys, keys), think_ms=_pin(self.think_ms, think), core=_pin(self.core, core))
 
     @property
     def n(self) -> int:

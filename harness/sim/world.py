@@ -73,7 +73,7 @@ class _World:
         assert cfg.net is not None and cfg.faults is not None and cfg.snapshot_every is not None
         self.cfg = cfg
         self.ids = list(range(1, cfg.n + 1))
-        self.core_config = replica_core_config(cfg.bugs)
+        self.core_config = cfg.core or replica_core_config(cfg.bugs)
         self.now = 0
         self._queue: list[tuple[int, int, Callable[[], None]]] = []
         self._seq = 0

@@ -34,6 +34,16 @@ def test_a_sweep_varies_the_cluster_size_clients_keys_and_fault_kinds_per_seed()
         assert all(n <= (c.size or 0) for f in c.faults or () for g in f.groups for n in g)
 
 
+def test_a_third_of_the_seeds_run_the_core_with_tight_limits_and_the_same_timing() -> None:
+    from harness.sim.config import replica_core_config
+
+    cores = [SimConfig(seed=seed, bugs=frozenset({"no-dedup"})).resolved().core for seed in range(150)]
+    default = replica_core_config(frozenset({"no-dedup"}))
+    tight = [c for c in cores if c != default]
+    assert 30 <= len(tight) <= 70 and all(c is not None and c.window <= 8 and c.bugs == default.bugs for c in tight)
+    assert all(c is not None and c.election_timeout_ticks == default.election_timeout_ticks for c in tight)
+
+
 def test_pinning_the_size_keeps_every_other_draw_of_the_seed() -> None:
     for seed in range(30):
         drawn = SimConfig(seed=seed).resolved()
