@@ -5,7 +5,8 @@ split, the current leader or a follower cut off, or a bridge: two sides that rea
 through one node, the partial partition of Jepsen's `partition-majorities-ring` family), process crashes (`kill`: the page cache survives) and power
 losses (`power`: only synced records survive, plus a torn prefix of the rest), each with a restart,
 and one the Docker suite cannot aim: a crash point, where a replica dies right after its next Ready
-that made a record of a given kind durable (a promise, an accept, or any) and sent its replies (the way TigerBeetle's simulator and FoundationDB's BUGGIFY
+that persisted a record of a given kind (a promise, an accept, or any) and sent its replies (half of
+the bridges come with one on the bridge node, armed for its next promise) (the way TigerBeetle's simulator and FoundationDB's BUGGIFY
 reach the instants a wall-clock nemesis almost never hits).
 
 Faults overlap freely: the partitions in force at a moment are combined (a link is cut if any of them
@@ -90,5 +91,11 @@ def plan_faults(rng: random.Random, *, ids: list[int], duration_us: int, mean_ga
             target = rng.choice(("leader", "leader", "follower"))
         record: CrashRecord = rng.choice(("promise", "accept", "any")) if kind == "crash-point" else "any"
         faults.append(Fault(kind=kind, at_us=t, for_us=length, target=target, groups=groups, record=record))
+        if kind == "bridge" and "crash-point" in kinds and rng.random() < 0.5:
+            # the bridge hears both sides' leaders: crash it right after it promises the new one, back
+            # within 10-300 ms, while the old one still sends to it (the shape that a forgotten or
+            # unsynced promise needs to matter: docs/simulator.md)
+            faults.append(Fault(kind="crash-point", at_us=t, for_us=rng.randint(10_000, 300_000), node=shuffled[0],
+                                record="promise"))
         t += rng.randint(mean_gap_us // 4, 2 * mean_gap_us)
     return faults
