@@ -1,7 +1,8 @@
 """Simulator throughput and detection power: seeds per minute, and how many seeds of N catch each bug.
 
 Rates (default): for each bug named (and for BUGS empty), seeds first..first+N-1 run through
-`harness.sim.simulate` (3 replicas, 4 s of virtual workload each, `--jobs` processes); unlike
+`harness.sim.simulate` (the default swarm: each seed draws 3, 5 or 7 replicas and the rest of its
+run, unless `--size` pins the size; 4 s of virtual workload each, `--jobs` processes); unlike
 `paxos-chaos sim` the sweep does not stop at the first failure, so it measures the share of seeds
 that fail and which checks saw it: replicas disagreeing (what only a simulator sees) and the history
 not linearizable (what a black-box run sees), counted separately. With BUGS empty every failure is a
@@ -11,7 +12,7 @@ Time to detect (`--trials K`): for each bug, K independent sweeps (trial k start
 k * 1,000,000), each until the first safety violation or N seeds; prints the median and worst
 seeds and wall time to detect, as `paxos-chaos detect` would see them with other seeds.
 
-usage: .venv/bin/python benchmarks/sim_sweep.py [--seeds 1000] [--first 0] [--bugs a,b|all|none] [--size 3]
+usage: .venv/bin/python benchmarks/sim_sweep.py [--seeds 1000] [--first 0] [--bugs a,b|all|none] [--size N]
                                                 [--jobs J] [--trials K]
 """
 
@@ -39,14 +40,14 @@ def main() -> int:
     ap.add_argument("--seeds", type=int, default=1000)
     ap.add_argument("--first", type=int, default=0)
     ap.add_argument("--bugs", default="all", help="comma-separated ('none': BUGS empty), or 'all' (default)")
-    ap.add_argument("--size", type=int, default=3)
+    ap.add_argument("--size", type=int, default=None, help="pin the cluster size (default: drawn per seed)")
     ap.add_argument("--trials", type=int, default=0, help="measure time to detect over K sweeps instead")
     ap.add_argument("--jobs", type=int, default=os.cpu_count() or 1, help="worker processes for the rates")
     args = ap.parse_args()
     names = ([""] + sorted(KNOWN_BUGS) if args.bugs == "all" else
              ["" if b == "none" else b for b in args.bugs.split(",") if b])
     print(f"# {platform.node()}: {os.cpu_count()} cpus, Python {platform.python_version()}; "
-          f"{args.seeds} seeds from {args.first}, {args.size} replicas")
+          f"{args.seeds} seeds from {args.first}, {args.size or 'swarm: 3, 5 or 7'} replicas")
     if args.trials:
         return time_to_detect([n for n in names if n], args.trials, args.seeds, args.size)
     print(f"rates with {args.jobs} worker processes")
@@ -78,7 +79,7 @@ def _outcome(cfg: SimConfig) -> tuple[int, bool, bool, bool, bool, str]:
     return cfg.seed, r.failed, r.agreement is not None, history, other, r.summary() if r.failed else ""
 
 
-def time_to_detect(bugs: list[str], trials: int, budget: int, size: int) -> int:
+def time_to_detect(bugs: list[str], trials: int, budget: int, size: int | None) -> int:
     print(f"time to detect: {trials} sweeps per bug, each until the first safety violation (at most {budget} seeds)")
     print("| bug | caught in | median seeds | worst seeds | median time | worst time |")
     print("|---|---:|---:|---:|---:|---:|")
