@@ -47,8 +47,16 @@ Until = Literal["failure", "safety"]
 
 
 def _verdict(cfg: SimConfig) -> tuple[bool, bool, int]:
-    """Run one seed in a worker process: (failed, safety violation, ops). Small, so cheap to send back."""
-    r = simulate(cfg)
+    """Run one seed in a worker process: (failed, safety violation, ops). Small, so cheap to send back.
+
+    A StopIteration out of the run (a core that calls next() on an empty iterator) becomes a
+    RuntimeError: the sweep maps this function over its seeds, and map() would take it for the end of
+    the seeds and report every seed passed.
+    """
+    try:
+        r = simulate(cfg)
+    except StopIteration as exc:
+        raise RuntimeError(f"seed {cfg.seed}: the run raised StopIteration") from exc
     return r.failed, r.safety_violation is not None, r.ops
 
 

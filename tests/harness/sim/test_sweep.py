@@ -75,3 +75,15 @@ def test_a_reader_that_goes_away_ends_the_command_quietly() -> None:
     proc.stdout.close()  # before anything was written: the first flush meets a closed pipe
     err = proc.stderr.read().decode()
     assert proc.wait(timeout=60) == 141 and "Traceback" not in err and "Exception ignored" not in err
+
+
+def test_a_stop_iteration_out_of_a_run_fails_the_sweep_instead_of_ending_it_as_passed(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    from harness.sim import sweep as sweep_module
+
+    def run(cfg: SimConfig) -> None:
+        raise StopIteration  # what next() on an empty generator in the core raises
+
+    monkeypatch.setattr(sweep_module, "simulate", run)
+    with pytest.raises(RuntimeError, match="seed 0: the run raised StopIteration"):
+        sweep(SimConfig(), first=0, count=3)
