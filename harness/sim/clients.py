@@ -20,7 +20,7 @@ from typing import Protocol
 from harness.sim.config import SimConfig
 from harness.sim.node import Waiter
 from targets.contract import Answer
-from targets.paxos.core import PRECONDITION_FAILED, STALE, Command, Result
+from targets.paxos.core import MISMATCH, PRECONDITION_FAILED, STALE, Command, Result
 from workloads.generator import Op, OpGenerator
 from workloads.history import HistoryRecorder
 from workloads.outcome import Completion, OpAttempts, record_completion, record_invoke
@@ -81,6 +81,7 @@ class Clients:
         self.workers: list[_Worker] = []
         self._next_process = 0
         self._workload_end = cfg.duration_ms * 1000
+        self.anomalies: list[str] = []  # answers a correct kv never gives (the first one)
         self._think_us = (cfg.think_ms if cfg.think_ms is not None else 20) * 1000  # resolved: always set
 
     @property
@@ -142,6 +143,11 @@ class Clients:
         if w.op is None or waiter.attempt != w.attempt:
             return  # an answer to an attempt the client already gave up on
         w.attempt += 1
+        if result is not None and result.status in (STALE, MISMATCH) and not self.anomalies:
+            # a client sends id n+1 only after n completed, and never two commands with one id:
+            # a correct kv never answers its current attempt with either (a finding, in liveness)
+            self.anomalies.append(f"node {node_id} answered {result.status!r} to sim-p{w.process}#{w.request_id}, "
+                                  "its newest request")
         if result is None:
             answer = Answer(kind="not-applied", error="unavailable (not proposed)", leader=leader)
         elif result.status == STALE:

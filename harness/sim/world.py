@@ -330,6 +330,8 @@ class _World:
 
     # ------------------------------------------------------------------ after the run
     def liveness(self) -> str | None:
+        if self.clients.anomalies:
+            return self.clients.anomalies[0]
         if self.clients.open_ops():
             return "operations still open at the end of the settle time"
         leader = self.leader()

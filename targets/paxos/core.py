@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from replica_image.bugs import KNOWN_BUGS, UnknownBug, parse_bugs
 from replica_image.errors import InternalError, InvalidMessage, ProtocolViolation, ReplicaError
-from replica_image.kv import KV, PRECONDITION_FAILED, STALE, Result
+from replica_image.kv import KV, MISMATCH, PRECONDITION_FAILED, STALE, Result
 from replica_image.loop import HostLoop, Waiters, Write
 from replica_image.paxos import (
     AcceptRecord,
@@ -29,8 +29,8 @@ from replica_image.paxos import (
 )
 
 __all__ = [
-    "KNOWN_BUGS", "KV", "PRECONDITION_FAILED", "STALE", "AcceptRecord", "Ballot", "Batch", "ChosenRecord", "Command",
-    "CoreConfig", "Envelope", "HostLoop", "InternalError", "InvalidMessage", "PromiseRecord", "ProposeResult",
+    "KNOWN_BUGS", "KV", "MISMATCH", "PRECONDITION_FAILED", "STALE", "AcceptRecord", "Ballot", "Batch", "ChosenRecord",
+    "Command", "CoreConfig", "Envelope", "HostLoop", "InternalError", "InvalidMessage", "PromiseRecord", "ProposeResult",
     "ProtocolViolation", "Ready", "Record", "Replica", "ReplicaError", "Result", "Role", "SnapshotRecord", "UnknownBug",
     "Waiters", "Write", "parse_bugs",
 ]
