@@ -94,6 +94,7 @@ class _World:
         self.armed: dict[int, tuple[tuple[type, ...], int]] = {}  # node -> (records, downtime): one-shot
         self._crashing: dict[int, tuple[int, str, bool]] = {}  # node -> (downtime, what, power loss): crash now
         self.final_from = 1 << 62                   # first process id of the final reads
+        self.p1a_floor: dict[int, Ballot] = {}      # node -> the highest ballot it promised or accepted
         for i in self.ids:
             self._start(i)
 
@@ -124,6 +125,8 @@ class _World:
     # ------------------------------------------------------------------ replicas
     def _start(self, i: int) -> None:
         self.expect[i] = 0  # a restarted core hands its snapshot and chosen slots to the host again
+        self.p1a_floor[i] = max((r.ballot for r in self.disks[i].records if isinstance(r, (PromiseRecord, AcceptRecord))),
+                                default=Ballot.ZERO)
         inc = self.incarnation[i]
         self.nodes[i] = SimNode(
             i, self.ids, self.core_config, disk=self.disks[i],
@@ -171,6 +174,7 @@ class _World:
         """Asked by node i after each Ready that persisted records, synced or not (its replies sent):
         must it crash now? (armed faults, then chance). The crash is a power loss with probability
         `crash_power` when the disk holds records not synced yet (else a kill: the same thing then)."""
+        self._check_p1a(i, persisted)
         if self.now >= self.workload_end:
             return False  # the final heal is on
         kinds = {type(r) for r in persisted}
@@ -191,6 +195,20 @@ class _World:
         what = ", ".join(sorted(k.__name__.removesuffix("Record").lower() for k in kinds))
         self._crashing[i] = (down, f"{'wrote (not all synced)' if unsynced else 'synced'} {what} records", power)
         return True
+
+    def _check_p1a(self, i: int, persisted: tuple[Record, ...]) -> None:
+        """P1a on node i's records: a promise never goes below a ballot it already holds durably
+        (promised or accepted), and an accept is never below a promise it holds. Only a simulator sees
+        every acceptor's records; a replica that breaks the rule breaks the protocol even before a
+        history shows it. The floor starts, at each (re)start, from what its disk kept."""
+        floor = self.p1a_floor.get(i, Ballot.ZERO)
+        for rec in persisted:
+            if isinstance(rec, (PromiseRecord, AcceptRecord)):
+                if rec.ballot < floor:
+                    kind = "promised" if isinstance(rec, PromiseRecord) else "accepted"
+                    self._disagree(f"node {i} {kind} ballot {rec.ballot} after durably holding {floor} (P1a)")
+                floor = max(floor, rec.ballot)
+        self.p1a_floor[i] = floor
 
     def _fire_crash_points(self) -> None:
         for i, (down, what, power) in sorted(self._crashing.items()):

@@ -166,3 +166,12 @@ def test_a_kv_that_answers_stale_to_a_new_request_fails_the_seed(monkeypatch: py
     r = simulate(SimConfig(seed=1, size=3, net=NetFaults(), faults=()))
     assert r.liveness is not None and "answered 'stale' to sim-p" in r.liveness and "its newest request" in r.liveness
     assert r.safety_violation is None  # a refused request was not applied: the history is still linearizable
+
+
+def test_an_acceptor_that_accepts_below_a_ballot_it_holds_durably_breaks_p1a_and_fails_the_seed() -> None:
+    """The simulator reads every acceptor's records: accepting below a durable promise (here the
+    forgotten promise of forget-promise-on-restart) is a finding before any history shows it."""
+    bug = frozenset({"forget-promise-on-restart"})
+    r = next(r for s in range(40) if (r := simulate(SimConfig(seed=s, bugs=bug), check_history=False)).agreement)
+    assert r.agreement is not None and "accepted ballot" in r.agreement and "(P1a)" in r.agreement
+    assert r.safety_violation is not None and r.safety_violation.startswith("replicas disagree")
