@@ -84,8 +84,8 @@ def main() -> int:
     args = ap.parse_args()
     if args.test:
         return run_test(args.seeds)
-    from cosmic_ray.work_db import WorkDB, use_db
-    from cosmic_ray.work_item import TestOutcome, WorkerOutcome, WorkResult
+    from cosmic_ray.work_db import WorkDB, use_db  # type: ignore[import-untyped]
+    from cosmic_ray.work_item import TestOutcome, WorkerOutcome, WorkResult  # type: ignore[import-untyped]
 
     with tempfile.TemporaryDirectory(prefix="paxos-mutation-") as tmp:
         tree = Path(tmp) / "tree"
