@@ -60,9 +60,9 @@ class SimConfig:
         restart_ms: (low, high) downtime after such a crash, log-uniform: a supervisor restarts a
             process in tens of milliseconds, a container in a second or two.
         core: the cores' config: the replica's timing, and either its limits or (a third of the seeds)
-            tight ones: a window of 2-8 slots, 1-4 commands per slot, 2-4 slots per message, 8-64 queued
-            commands, 4-16 slots per learn scan and 1-4 per Ready (one slot per message made catching up
-            on 40 ms links slower than the settle time: a liveness failure of the limits, not a bug). Same protocol, but a short run then
+            tight ones: a window of 2-8 slots, 1-4 commands per slot, 4-8 slots per message, 8-64 queued
+            commands, 16-64 slots per learn scan and 1-4 per Ready (1-2 slots per message made catching
+            up on 40 ms links slower than the settle time: a liveness failure of the limits, not a bug). Same protocol, but a short run then
             reaches the paths of full windows and queues, retransmits cut at the message limit and
             learning in steps, which production sizes reach only under load.
         settle_ms: after the final heal, time for clients to finish and the final reads to run.
@@ -130,8 +130,8 @@ class SimConfig:
         power = rng.choice((0.0, 0.5, 1.0))
         core = replica_core_config(self.bugs)
         tight = replace(core, window=rng.choice((2, 4, 8)), batch_max=rng.choice((1, 2, 4)),
-                        entries_per_message_max=rng.choice((2, 4)), queue_max=rng.choice((8, 64)),
-                        learn_scan_max=rng.choice((4, 16)), committed_per_ready_max=rng.choice((1, 4)))
+                        entries_per_message_max=rng.choice((4, 8)), queue_max=rng.choice((8, 64)),
+                        learn_scan_max=rng.choice((16, 64)), committed_per_ready_max=rng.choice((1, 4)))
         if rng.random() < 1 / 3:
             core = tight
         faults = self.faults
