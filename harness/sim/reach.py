@@ -58,10 +58,10 @@ class FileReach:
 
 def core_files() -> tuple[Path, ...]:
     """The files of the core: the Paxos package's modules and the kv state machine."""
-    from targets.paxos import core
+    from targets.paxos.core import KV, Replica
 
-    paxos = Path(sys.modules[core.Replica.__module__].__file__ or "").parent
-    kv = Path(sys.modules[core.KV.__module__].__file__ or "")
+    paxos = Path(sys.modules[Replica.__module__].__file__ or "").parent
+    kv = Path(sys.modules[KV.__module__].__file__ or "")
     return (*sorted(paxos.glob("*.py")), kv)
 
 
