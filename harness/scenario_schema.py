@@ -26,7 +26,7 @@ from typing import Any
 from faults.schema import CORRUPT_WHERE, LINKS, MODES, POWERFS_MODELS, SHAPES, TARGET_WORDS, TOXIC_ATTRS, TOXIC_FAULTS
 from harness.durations import DURATION_HINT, DURATION_PATTERN
 # the validator's own tables, private to it: this module is the validator's twin, read-only
-from harness.scenario import (
+from harness.scenario.model import (
     _CHECKS_KEYS,
     _CLUSTER_KEYS,
     _DISTRIBUTIONS,
