@@ -20,6 +20,8 @@ from typing import Literal, Protocol
 from faults import partitions
 from faults.partitions import Grudge
 from faults.schema import (
+    CrashPointSpec,
+    CrashRecordKind,
     FaultSpec,
     LinkSpec,
     PartitionSpec,
@@ -32,7 +34,7 @@ from faults.schema import (
 )
 
 __all__ = [
-    "Fault", "FaultEvent", "FaultPlan", "FaultStep", "LinkToxic", "Partition", "ProcessAction",
+    "CrashPoint", "Fault", "FaultEvent", "FaultPlan", "FaultStep", "LinkToxic", "Partition", "ProcessAction",
     "describe", "make_plan", "resolve_target", "timeline",
 ]
 
@@ -97,7 +99,21 @@ class ProcessAction:
         return tuple(sorted(_targets_now(self.nodes, leader)))
 
 
-Fault = Partition | LinkToxic | ProcessAction
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CrashPoint:
+    """Simulator only (`faults.schema.CrashPointSpec`): arm `nodes` (None = the leader) to crash right
+    after their next Ready that made an `after` record durable, and restart `down_s` later."""
+
+    nodes: tuple[int, ...] | None
+    after: CrashRecordKind
+    down_s: float
+
+    def nodes_for(self, *, leader: int | None) -> tuple[int, ...]:
+        """The nodes to arm now. Raises ValueError when the leader is needed and unknown."""
+        return tuple(sorted(_targets_now(self.nodes, leader)))
+
+
+Fault = Partition | LinkToxic | ProcessAction | CrashPoint
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -248,6 +264,9 @@ def _expand(spec: FaultSpec, rng: random.Random, *, size: int,
         salt = rng.getrandbits(32) if spec.action == "corrupt" else 0
         return [(0.0, heal, ProcessAction(action=spec.action, nodes=target, graceful=spec.graceful,
                                           where=spec.where, salt=salt))]
+    if isinstance(spec, CrashPointSpec):
+        target = resolve_target(spec.target, size=size, rng=rng)
+        return [(0.0, for_s, CrashPoint(nodes=target, after=spec.after, down_s=spec.down_s))]
     if isinstance(spec, LinkSpec):
         target = resolve_target(spec.target, size=size, rng=rng)
         return [(0.0, for_s, LinkToxic(toxic=spec.toxic, attributes=spec.attributes,
@@ -294,6 +313,8 @@ def describe(fault: Fault) -> str:
                          for d, srcs in sorted(fault.grudge.items()))
         return f"partition {fault.shape}{way} ({fault.mode}): {cuts}"
     who = "leader" if fault.nodes is None else ",".join(f"n{n}" for n in fault.nodes)
+    if isinstance(fault, CrashPoint):
+        return f"crash-point {who} after its next synced {fault.after} record, down {fault.down_s * 1000:g}ms"
     if isinstance(fault, LinkToxic):
         attrs = " ".join(f"{k}={v}" for k, v in fault.attributes)
         return f"{fault.toxic} {attrs} on {fault.links} links of {who} (toxicity {fault.toxicity:g})"

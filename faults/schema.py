@@ -11,8 +11,9 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 __all__ = [
-    "CORRUPT_WHERE", "DISK_FAULTS", "LINKS", "MODES", "POWERFS_MODELS", "SHAPES", "TARGET_WORDS", "TOXIC_ATTRS", "TOXIC_FAULTS", "FaultSpec", "LinkSpec",
-    "PartitionSpec", "PowerfsModel", "ProcessActionName", "ProcessSpec", "RollingRestartSpec", "ScheduleEntry", "TargetKind", "TargetSpec",
+    "CORRUPT_WHERE", "CRASH_RECORDS", "DISK_FAULTS", "LINKS", "MODES", "POWERFS_MODELS", "SHAPES", "SIM_ONLY_FAULTS",
+    "TARGET_WORDS", "TOXIC_ATTRS", "TOXIC_FAULTS", "CrashPointSpec", "FaultSpec", "LinkSpec", "PartitionSpec",
+    "PowerfsModel", "ProcessActionName", "ProcessSpec", "RollingRestartSpec", "ScheduleEntry", "TargetKind", "TargetSpec",
     "ToxicType",
 ]
 
@@ -30,6 +31,10 @@ CORRUPT_WHERE = ("tail", "random")
 POWERFS_MODELS = ("strict", "ext4")
 PowerfsModel = Literal["strict", "ext4"]
 ProcessActionName = Literal["kill", "pause", "restart", "power-loss", "corrupt"]
+# Faults only the simulator can inject (harness/sim/scenario_run.py): the Docker runner refuses them.
+SIM_ONLY_FAULTS = ("crash-point",)
+CRASH_RECORDS = ("promise", "accept", "any")
+CrashRecordKind = Literal["promise", "accept", "any"]
 TargetKind = Literal["leader", "random", "minority", "majority", "all", "nodes"]
 ToxicType = Literal["latency", "bandwidth", "reset_peer", "slicer", "slow_close", "limit_data"]
 # YAML fault name -> Toxiproxy toxic type
@@ -104,7 +109,19 @@ class RollingRestartSpec:
     graceful: bool = True
 
 
-FaultSpec = PartitionSpec | LinkSpec | ProcessSpec | RollingRestartSpec
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CrashPointSpec:
+    """Simulator only: the targeted replica dies right after its next Ready that made an `after` record
+    durable (a promise, an accept, or any) and sent its replies, and restarts `down_s` later. Armed at the
+    entry's `at`; an entry with `for` disarms it then if it has not fired. No wall-clock nemesis can aim at
+    that instant, so the Docker runner refuses it (SIM_ONLY_FAULTS)."""
+
+    target: TargetSpec
+    after: CrashRecordKind = "any"
+    down_s: float = 0.1
+
+
+FaultSpec = PartitionSpec | LinkSpec | ProcessSpec | RollingRestartSpec | CrashPointSpec
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -15,7 +15,7 @@ from collections.abc import Awaitable, Callable
 
 from faults.docker import DockerProcesses
 from faults.log import FaultLog
-from faults.plan import FaultPlan, FaultStep, ProcessAction, timeline
+from faults.plan import CrashPoint, FaultPlan, FaultStep, ProcessAction, timeline
 from faults.toxiproxy import ToxiproxyNemesis
 from targets.errors import HarnessError
 
@@ -78,6 +78,8 @@ class Nemesis:
         leader: int | None = None
         try:
             # `None` as grudge or nodes means "whoever leads when the step is applied".
+            if isinstance(fault, CrashPoint):  # the runner refuses these scenarios; never reached
+                raise ValueError("crash-point is a simulator-only fault (run the scenario with `paxos-chaos sim`)")
             if getattr(fault, "grudge", 0) is None or getattr(fault, "nodes", 0) is None:
                 leader = await self._leader()
             if isinstance(fault, ProcessAction):

@@ -27,9 +27,10 @@ from harness.scenario import (
     seed_argument,
     shard_of,
 )
+from harness.scenario.worlds import docker_refusal
 from harness.shards import parse_shard
 from harness.sim.sweep import parse_bugs
-from targets.errors import UsageError
+from targets.errors import ScenarioError, UsageError
 from targets.registry import get_target
 
 __all__ = ["register_run"]
@@ -76,6 +77,15 @@ def _scenarios(args: argparse.Namespace) -> list[Scenario]:
             print(f"[{path.stem}] does not apply to target {args.target}, left out: {why}", flush=True)
     if not named and not suite:
         raise UsageError("no scenario given: name YAML files, or use --suite scenarios/")
+    for s in named:  # a file named to run in Docker: refuse it whole, before Docker is touched
+        refusal = docker_refusal(s)
+        if refusal is not None:
+            raise ScenarioError(refusal)
+    refusals = {s.source: docker_refusal(s) for s in suite}
+    for s in suite:
+        if refusals[s.source] is not None:
+            print(f"[{s.name}] left out, simulator only: {refusals[s.source]}", flush=True)
+    suite = [s for s in suite if refusals[s.source] is None]
     everything = named + suite
     if args.shard is None:
         return everything

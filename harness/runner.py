@@ -39,9 +39,10 @@ from harness.nemesis import Nemesis
 from harness.report import ReportInput, render_report
 from harness.report.index import refresh_index
 from harness.scenario import Scenario
+from harness.scenario.worlds import docker_refusal
 from harness.store import RunDir, new_run_dir
 from targets.contract import NodeState
-from targets.errors import InfraError
+from targets.errors import InfraError, ScenarioError
 from targets.registry import get_target
 from workloads.client import RecordingClient
 from workloads.history import HistoryRecorder
@@ -88,7 +89,11 @@ async def run_scenario(scenario: Scenario, opts: RunOptions, *, progress: Progre
 
     Raises:
         InfraError: the cluster could not be started or reached (nothing to check then).
+        ScenarioError: the scenario has a simulator-only fault (`docker_refusal`); nothing was started.
     """
+    refusal = docker_refusal(scenario)
+    if refusal is not None:
+        raise ScenarioError(refusal)
     seed = scenario.seed if opts.seed is None else opts.seed
     plan = make_plan(scenario, seed=seed)
     run_dir = new_run_dir(opts.store, scenario.name)

@@ -23,12 +23,23 @@ import json
 import re
 from typing import Any
 
-from faults.schema import CORRUPT_WHERE, LINKS, MODES, POWERFS_MODELS, SHAPES, TARGET_WORDS, TOXIC_ATTRS, TOXIC_FAULTS
+from faults.schema import (
+    CORRUPT_WHERE,
+    CRASH_RECORDS,
+    LINKS,
+    MODES,
+    POWERFS_MODELS,
+    SHAPES,
+    TARGET_WORDS,
+    TOXIC_ATTRS,
+    TOXIC_FAULTS,
+)
 from harness.durations import DURATION_HINT, DURATION_PATTERN
 # the validator's own tables, private to it: this module is the validator's twin, read-only
 from harness.scenario.model import (
     _CHECKS_KEYS,
     _CLUSTER_KEYS,
+    _CRASH_POINT_KEYS,
     _DISTRIBUTIONS,
     _FAULT_KEYS,
     _LINK_KEYS,
@@ -247,6 +258,13 @@ def _fault_kinds() -> Schema:
     kinds["fault-rolling-restart"] = {
         "type": ["object", "null"], "description": "Restart every replica one after another, `gap` apart.",
         "properties": _only(_ROLLING_KEYS, {"gap": _ref("duration"), "graceful": {"type": "boolean"}}),
+        "additionalProperties": False}
+    kinds["fault-crash-point"] = {
+        "type": ["object", "null"],
+        "description": "Simulator only (the Docker runner refuses it): the target crashes right after its next "
+                       "Ready that made an `after` record durable, and restarts `down` later.",
+        "properties": _only(_CRASH_POINT_KEYS, {"target": _ref("target"), "after": {"enum": list(CRASH_RECORDS)},
+                                                "down": _ref("duration")}),
         "additionalProperties": False}
     kinds["fault-one-of"] = {
         "type": "array", "minItems": 2, "description": "Pick one of these faults at each occurrence.",

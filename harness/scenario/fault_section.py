@@ -9,6 +9,7 @@ from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from faults.schema import (
     CORRUPT_WHERE,
+    CRASH_RECORDS,
     LINKS,
     POWERFS_MODELS,
     MODES,
@@ -16,6 +17,7 @@ from faults.schema import (
     TARGET_WORDS,
     TOXIC_ATTRS,
     TOXIC_FAULTS,
+    CrashPointSpec,
     FaultSpec,
     LinkSpec,
     PartitionSpec,
@@ -27,6 +29,7 @@ from faults.schema import (
     ToxicType,
 )
 from harness.scenario.model import (
+    _CRASH_POINT_KEYS,
     _FAULT_KEYS,
     _INSTANT,
     _LINK_KEYS,
@@ -37,6 +40,7 @@ from harness.scenario.model import (
     _ROLLING_KEYS,
     _TIMING_KEYS,
     _UNIT_SCALE,
+    MAX_CRASH_DOWN_S,
     MAX_OCCURRENCES,
 )
 from harness.scenario.nodes import _BAD, _is_node_name, _kind, _Missing, _show, _unknown
@@ -179,6 +183,7 @@ class FaultSection(Reader):
             "power-loss": lambda n, p: self.process(n, p, "power-loss"),
             "corrupt": lambda n, p: self.process(n, p, "corrupt"),
             "rolling-restart": self.rolling_restart,
+            "crash-point": self.crash_point,
         }
         why = self.system.unsupported_faults.get(kind)
         if why is not None:
@@ -387,6 +392,18 @@ class FaultSection(Reader):
             return _BAD
         return RollingRestartSpec(gap_s=gap, graceful=graceful)
 
+    def crash_point(self, node: Node, path: str) -> FaultSpec | _Missing:
+        """Simulator only (`faults.schema.CrashPointSpec`); the Docker runner refuses the file."""
+        keys = self.mapping(node, path, _CRASH_POINT_KEYS)
+        if keys is None:
+            return _BAD
+        target = self.optional(keys, "target", path, TargetSpec(kind="random"), self.target)
+        after = self.optional(keys, "after", path, "any", lambda n, p: self.choice(n, p, CRASH_RECORDS))
+        down = self.optional(keys, "down", path, 0.1, lambda n, p: self.duration(n, p, hi=MAX_CRASH_DOWN_S))
+        if isinstance(target, _Missing) or isinstance(after, _Missing) or isinstance(down, _Missing):
+            return _BAD
+        return CrashPointSpec(target=target, after="promise" if after == "promise" else
+                              "accept" if after == "accept" else "any", down_s=down)
 
 
 def _rolling_span(choices: Sequence[FaultSpec], size: int | None) -> float:

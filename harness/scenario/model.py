@@ -59,8 +59,11 @@ _PROCESS_KEYS: dict[str, tuple[str, ...]] = {"kill": ("target",), "pause": ("tar
                                              "corrupt": ("target", "where")}
 _ROLLING_KEYS = ("gap", "graceful")
 _TIMING_KEYS = ("at", "for", "every", "jitter", "until")
+_CRASH_POINT_KEYS = ("target", "after", "down")
 _FAULT_KEYS = ("partition", "latency", "bandwidth", "reset", "slicer", "slow-close", "limit-data", "kill",
-               "pause", "restart", "rolling-restart", "power-loss", "corrupt", "one-of")
+               "pause", "restart", "rolling-restart", "power-loss", "corrupt", "crash-point",
+               "one-of")  # one-of last (one_of reads [:-1])
+MAX_CRASH_DOWN_S = 60.0
 _INSTANT = (RollingRestartSpec,)
 
 _NO_ENTRIES: tuple[ScheduleEntry, ...] = ()

@@ -42,7 +42,7 @@ BAD: list[tuple[str, str, str]] = [
     ("unknown fault", HEAD + "faults:\n  - explode: {}\n",
      "scenarios/x.yaml:4 faults[0].explode: unknown key 'explode'; use one of: partition, latency, "
      "bandwidth, reset, slicer, slow-close, limit-data, kill, pause, restart, rolling-restart, power-loss, "
-     "corrupt, one-of, at, for, every, jitter, until"),
+     "corrupt, crash-point, one-of, at, for, every, jitter, until"),
     ("unknown target", HEAD + "faults:\n  - pause: {target: follower}\n",
      "scenarios/x.yaml:4 faults[0].pause.target: unknown target 'follower'; use one of: leader, random, "
      "minority, majority, all, n1, [n1, n2]"),
@@ -69,7 +69,7 @@ BAD: list[tuple[str, str, str]] = [
     ("two faults in one item", HEAD + "faults:\n  - partition: {shape: halves}\n    kill: {}\n",
      "scenarios/x.yaml:4 faults[0]: has several faults (partition, kill); each item needs exactly one of "
      "partition, latency, bandwidth, reset, slicer, slow-close, limit-data, kill, pause, restart, "
-     "rolling-restart, power-loss, corrupt, one-of"),
+     "rolling-restart, power-loss, corrupt, crash-point, one-of"),
     ("fault after the workload", HEAD + "faults:\n  - kill: {}\n    at: 20s\n",
      "scenarios/x.yaml:5 faults[0].at: starts at 20s, at or after the workload ends (10s); start it earlier"),
     ("overlapping repeats",
