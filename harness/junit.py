@@ -12,9 +12,16 @@ import xml.etree.ElementTree as ET
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-__all__ = ["NOT_AVAILABLE", "CaseResult", "to_junit_xml", "verdict_word"]
+__all__ = ["AGREEMENT", "FINAL_READS", "LINEARIZABLE", "LIVENESS", "NOT_AVAILABLE", "CaseResult", "to_junit_xml",
+           "verdict_word"]
 
 NOT_AVAILABLE = "not available"
+# The checks of a run, by name: a Docker run (harness.runner) and a simulated one (harness.sim.scenario_run)
+# report under these, so both read the same way and `detect` reads both.
+LINEARIZABLE = "linearizable"
+AGREEMENT = "agreement: same slots applied, same state"
+LIVENESS = "liveness: leader and convergence after heal"
+FINAL_READS = "final reads"
 
 
 def verdict_word(exit_code: int) -> str:

@@ -34,7 +34,7 @@ from faults.plan import FaultPlan, make_plan
 from faults.toxiproxy import ToxiproxyAPI, ToxiproxyNemesis
 from harness.checker import CheckResult, Verdict, check, model_for, operations
 from harness.cluster import Cluster, ClusterSpec, NodeStatus, remove_project
-from harness.junit import NOT_AVAILABLE, CaseResult, to_junit_xml
+from harness.junit import AGREEMENT, NOT_AVAILABLE, CaseResult, to_junit_xml
 from harness.nemesis import Nemesis
 from harness.report import ReportInput, render_report
 from harness.report.index import refresh_index
@@ -275,9 +275,6 @@ def divergence(seen: Iterable[Observation]) -> str | None:
 def _check(recorder: HistoryRecorder, scenario: Scenario) -> CheckResult:
     end = time.monotonic() + scenario.checks.timeout_s
     return check(model_for("kv"), operations(recorder.events), deadline=lambda: time.monotonic() > end)
-
-
-AGREEMENT = "agreement: same slots applied, same state"
 
 
 def _cases(result: CheckResult | None, live: _Liveness, diverged: str | None, reads: dict[str, str | None],

@@ -12,6 +12,7 @@ from harness.sim.nemesis import FAULT_KINDS, Fault, plan_faults
 from harness.sim.network import NetFaults
 from targets.paxos.core import CoreConfig
 from workloads.history import Event
+from workloads.spec import WorkloadSpec
 
 __all__ = ["SimConfig", "SimResult", "replica_core_config"]
 
@@ -67,6 +68,8 @@ class SimConfig:
             learning in steps, which production sizes reach only under load.
         settle_ms: after the final heal, time for clients to finish and the final reads to run.
         check_budget_s: wall-clock budget of the linearizability check (beyond it: unknown).
+        workload: the op mix, keys and distribution of a scenario's workload (None: the default mix over
+            `keys` keys); duration and concurrency still come from `duration_ms` and `concurrency`.
     """
 
     seed: int = 0
@@ -89,6 +92,7 @@ class SimConfig:
     core: CoreConfig | None = None
     settle_ms: int = 4_000
     check_budget_s: float = 30.0
+    workload: WorkloadSpec | None = None
 
     def __post_init__(self) -> None:
         from targets.paxos.core import UnknownBug, parse_bugs

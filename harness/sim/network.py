@@ -50,6 +50,9 @@ class Network:
         self._rng = rng
         self.faults = faults
         self.blocked: set[tuple[int, int]] = set()
+        # extra delay on some links (a scenario's latency): link -> (latency, jitter, probability), in us;
+        # (0, i) is the clients' link to node i. Empty in the simulator's own schedules.
+        self.link_delays: dict[tuple[int, int], tuple[int, int, float]] = {}
 
     def delay(self) -> int:
         low, high = self.faults.delay_us
@@ -59,10 +62,21 @@ class Network:
         """Delays (us) after which copies of one message from src to dst arrive; [] when it is lost."""
         if (src, dst) in self.blocked or self._rng.random() < self.faults.loss:
             return []
-        delays = [self._one()]
+        extra = self.extra_delay(src, dst)
+        delays = [self._one() + extra]
         if self._rng.random() < self.faults.duplicate:
             delays.append(delays[0] + self._one())
         return delays
+
+    def extra_delay(self, src: int, dst: int) -> int:
+        """The link's added latency (us) for one message: latency +- jitter, with its probability."""
+        spec = self.link_delays.get((src, dst))
+        if spec is None:
+            return 0
+        latency, jitter, probability = spec
+        if probability < 1.0 and self._rng.random() >= probability:
+            return 0
+        return max(0, latency + (self._rng.randint(-jitter, jitter) if jitter else 0))
 
     def _one(self) -> int:
         d = self.delay()

@@ -54,7 +54,7 @@ from workloads.generator import Op, OpGenerator
 from workloads.history import HistoryRecorder
 from workloads.spec import DEFAULT_MIX, WorkloadSpec
 
-__all__ = ["SimConfig", "SimResult", "simulate"]
+__all__ = ["SimConfig", "SimResult", "World", "simulate"]
 
 # The record kinds a crash point waits for (harness.sim.nemesis.CrashRecord).
 CRASH_RECORDS: dict[str, tuple[type, ...]] = {
@@ -86,7 +86,9 @@ class _World:
         self.chosen: dict[int, Batch] = {}
         self.agreement: str | None = None
         self.error: str | None = None                # the first replica that stopped on an internal error
-        self.partitions: dict[int, frozenset[tuple[int, int]]] = {}  # fault number -> links it cuts
+        # fault number -> links it cuts; a link (0, i) is the clients' link to node i
+        self.partitions: dict[int, frozenset[tuple[int, int]]] = {}
+        self.paused: dict[int, SimNode] = {}        # node -> its frozen host (SIGSTOP): no ticks, no input
         self.fault_log: list[str] = []
         self.recorder = HistoryRecorder(clock_ns=lambda: self.now * 1000)
         self.clients = Clients(self, cfg, ids=self.ids, recorder=self.recorder, rng=self.rng)
@@ -156,7 +158,7 @@ class _World:
     def crash(self, i: int, *, power: bool, torn: bool = True) -> None:
         """Kill node i, or cut its power: unsynced records are lost but a random prefix of them
         (`torn`), or all of them (a crash point: right after the write, nothing written back)."""
-        node = self.nodes[i]
+        node = self.nodes[i] or self.paused.pop(i, None)  # a frozen process can be killed too
         if node is None:
             return
         self.armed.pop(i, None)
@@ -166,9 +168,38 @@ class _World:
         self.log(f"node {i} " + (f"loses power ({lost} unsynced records lost)" if power else "killed (kill -9)"))
 
     def restart(self, i: int) -> None:
-        if self.nodes[i] is None:
+        if i in self.paused:
+            self.resume(i)
+        elif self.nodes[i] is None:
             self._start(i)
             self.log(f"node {i} restarted")
+
+    def pause(self, i: int) -> None:
+        """Freeze node i (docker pause): it keeps its memory, but neither ticks nor hears anything
+        (messages and client requests to it are lost) until `resume`."""
+        node = self.nodes[i]
+        if node is None:
+            return
+        self.paused[i] = node
+        self.nodes[i] = None
+        self.log(f"node {i} paused")
+
+    def resume(self, i: int) -> None:
+        node = self.paused.pop(i, None)
+        if node is None:
+            return
+        self.nodes[i] = node
+        inc = self.incarnation[i]
+        self.after(TICK_US, lambda: self._tick(i, inc))
+        self.log(f"node {i} resumed")
+
+    def arm(self, i: int, record: str, down_us: int) -> bool:
+        """Arm node i to crash right after its next Ready that synced a `record` record (promise,
+        accept, any), and restart `down_us` later. False if it is down or already armed."""
+        if self.nodes[i] is None or i in self.armed:
+            return False
+        self.armed[i] = (CRASH_RECORDS[record], down_us)
+        return True
 
     def _crash_point(self, i: int, persisted: tuple[Record, ...]) -> bool:
         """Asked by node i after each Ready that persisted records, synced or not (its replies sent):
@@ -236,11 +267,24 @@ class _World:
             pass
 
     def submit(self, node_id: int, cmd: Command, waiter: Waiter) -> bool:
+        if node_id in self.paused or not self.net.passes(0, node_id):
+            return True  # a frozen process or a cut client link: no answer, the client times out
+        extra = self.net.extra_delay(0, node_id)
+        if extra:  # latency on the client link: the request arrives later
+            self.after(extra, functools.partial(self._submit_late, node_id, cmd, waiter))
+            return True
         node = self.nodes[node_id]
         if node is None:
             return False
         self._guard(node_id, functools.partial(node.request, cmd, waiter))
         return True
+
+    def _submit_late(self, node_id: int, cmd: Command, waiter: Waiter) -> None:
+        node = self.nodes[node_id]
+        if node is not None:
+            self._guard(node_id, functools.partial(node.request, cmd, waiter))
+        elif node_id not in self.paused:
+            self.clients.reply(node_id, waiter, None, None)  # refused: definitely not applied
 
     def _guard(self, i: int, call: Callable[[], None]) -> None:
         """Run one input of node i. A core that raises anything but InvalidMessage stops its replica
@@ -319,21 +363,24 @@ class _World:
             self.crash(target, power=fault.kind == "power")
             self.after(fault.for_us, lambda: self.restart(target))
         else:  # crash-point
-            if self.nodes[target] is None or target in self.armed:
+            if not self.arm(target, fault.record, fault.for_us):
                 return
-            self.armed[target] = (CRASH_RECORDS[fault.record], fault.for_us)
             self.log(f"node {target} ({fault.target}) armed to crash after it next persists a {fault.record} record")
 
     def _cut(self, k: int, links: frozenset[tuple[int, int]], text: str, for_us: int) -> None:
+        self.cut(k, links, text)
+        self.after(for_us, lambda: self.lift(k, text))
+
+    def cut(self, k: int, links: frozenset[tuple[int, int]], text: str) -> None:
+        """Cut `links` ((src, dst) pairs; (0, i) is the clients' link to node i) under fault number k."""
         self.partitions[k] = links
         self._apply_partitions()
         self.log(text)
 
-        def lift() -> None:
-            if self.partitions.pop(k, None) is not None:
-                self._apply_partitions()
-                self.log(f"healed: {text}")
-        self.after(for_us, lift)
+    def lift(self, k: int, text: str) -> None:
+        if self.partitions.pop(k, None) is not None:
+            self._apply_partitions()
+            self.log(f"healed: {text}")
 
     def _apply_partitions(self) -> None:
         self.net.blocked = set().union(*self.partitions.values())
@@ -341,6 +388,7 @@ class _World:
     def heal_all(self) -> None:
         self.partitions.clear()
         self._apply_partitions()
+        self.net.link_delays.clear()
         self.armed.clear()
         for i in self.ids:
             self.restart(i)
@@ -376,17 +424,26 @@ def _show(batch: Batch) -> str:
     return "[" + ", ".join(f"{c.client_id}#{c.request_id} {c.op} {c.key}" for c in batch)[:200] + "]"
 
 
-def simulate(cfg: SimConfig, *, check_history: bool = True) -> SimResult:
-    """Run one seeded simulation (see the module docstring) and check it."""
+World = _World
+"""The world a nemesis schedules its faults on (`simulate(..., nemesis=)`): its clock (`at`, `now`),
+`leader()`, `crash`, `restart`, `pause`, `resume`, `arm`, `cut`, `lift`, `net` and `log`."""
+
+
+def simulate(cfg: SimConfig, *, check_history: bool = True,
+             nemesis: Callable[[World], None] | None = None) -> SimResult:
+    """Run one seeded simulation (see the module docstring) and check it. `nemesis`, when given, is
+    called once before the run starts to schedule faults of its own (harness.sim.scenario_run's plan)."""
     cfg = cfg.resolved()
     assert cfg.faults is not None and cfg.concurrency is not None and cfg.keys is not None
     world = _World(cfg)
-    spec = WorkloadSpec(duration_s=cfg.duration_ms / 1000, concurrency=cfg.concurrency, keys=cfg.keys,
-                        mix=DEFAULT_MIX)
+    spec = cfg.workload or WorkloadSpec(duration_s=cfg.duration_ms / 1000, concurrency=cfg.concurrency,
+                                        keys=cfg.keys, mix=DEFAULT_MIX)
     for k in range(cfg.concurrency):
         gen = OpGenerator(spec, rng=random.Random(f"{cfg.seed}/workload/{k}"), tag=f"w{k}")
         world.clients.add_worker(gen=gen, attempts=cfg.attempts)
     world.schedule_faults(cfg.faults)
+    if nemesis is not None:
+        nemesis(world)
     world.run_until(world.workload_end)
     world.heal_all()
     settle = cfg.settle_ms * 1000
