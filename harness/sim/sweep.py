@@ -143,19 +143,26 @@ def register_sim(sub: "argparse._SubParsersAction[argparse.ArgumentParser]") -> 
     p = sub.add_parser(
         "sim", help="run the deterministic simulator over many seeds (or replay one)",
         description="Run the real Paxos core in virtual time with a seeded network, crashes and partitions; "
-                    "stop at the first seed that fails a check. Exit 0 all passed, 1 a seed failed, 2 bad "
+                    "stop at the first seed that fails a check. With scenario FILEs (or directories), run their "
+                    "cluster, workload and fault plan instead, each from its own seed; --seed S replays one run "
+                    "and writes its run directory to the store. Exit 0 all passed, 1 a seed failed, 2 bad "
                     "arguments.")
+    p.add_argument("scenarios", nargs="*", metavar="FILE",
+                   help="scenario files or directories to run in the simulator (default: its own random schedules)")
     p.add_argument("--seeds", type=int, default=1000, help="how many seeds to sweep (default 1000)")
-    p.add_argument("--first-seed", type=seed_argument, default=0, help="the first seed of the sweep (default 0)")
+    p.add_argument("--first-seed", type=seed_argument, default=None,
+                   help="the first seed of the sweep (default 0; with FILEs, each file's seed)")
     p.add_argument("--seed", type=seed_argument, default=None, help="run (replay) only this seed and explain it")
     p.add_argument("--size", type=int, default=None,
-                   help="replicas (default: drawn from each seed, 3, 5 or 7: swarm testing); given, every seed has it")
+                   help="replicas (default: drawn from each seed, 3, 5 or 7: swarm testing); given, every seed has "
+                        "it (not with FILEs)")
     p.add_argument("--bugs", default="", help="deliberate replica bugs, comma-separated (default none)")
-    p.add_argument("--duration", default="4s", help="virtual workload time per seed (default 4s)")
+    p.add_argument("--duration", default=None, help="virtual workload time per seed (default 4s; not with FILEs)")
     p.add_argument("--max-time", default="10m", help="wall-clock bound of the sweep (default 10m)")
     p.add_argument("--jobs", type=int, default=os.cpu_count() or 1,
                    help="processes to run seeds in (default: one per CPU); the result does not depend on it")
-    p.add_argument("--store", default="store", help="where a failing seed is written (default ./store)")
+    p.add_argument("--store", default="store", help="where a failing (or, with FILEs, replayed) seed is written "
+                                                     "(default ./store)")
     p.add_argument("--coverage", action="store_true",
                    help="report the branch coverage of the core (replica_image/paxos, kv) over the sweep "
                         "(coverage.py; runs the seeds in one process)")
@@ -166,7 +173,7 @@ def _run_with_coverage(args: argparse.Namespace) -> int:
     """The same sweep in a child process under coverage.py; then the core's reach (`harness.sim.reach`)."""
     from harness.sim import reach
 
-    argv = ["--seeds", str(args.seeds), "--first-seed", str(args.first_seed), "--duration", args.duration,
+    argv = ["--seeds", str(args.seeds), "--first-seed", str(args.first_seed), "--duration", args.duration or "4s",
             "--max-time", args.max_time, "--jobs", "1", "--store", args.store]
     argv += (["--seed", str(args.seed)] if args.seed is not None else []) + (["--bugs", args.bugs] if args.bugs else [])
     argv += ["--size", str(args.size)] if args.size is not None else []
@@ -199,7 +206,7 @@ def config_from_args(args: argparse.Namespace) -> tuple[SimConfig, float]:
     from harness.durations import parse_duration_s
 
     try:
-        duration_ms = round(parse_duration_s(args.duration) * 1000)
+        duration_ms = round(parse_duration_s(args.duration or "4s") * 1000)
         max_s = parse_duration_s(args.max_time)
     except ValueError as exc:
         raise UsageError(f"--duration/--max-time: {exc}") from None
@@ -210,6 +217,18 @@ def config_from_args(args: argparse.Namespace) -> tuple[SimConfig, float]:
 
 
 def _run(args: argparse.Namespace) -> int:
+    if args.scenarios:  # scenario files: their own cluster, workload and faults (harness.sim.scenario_cli)
+        from harness.durations import parse_duration_s
+        from harness.sim.scenario_cli import run_files
+
+        if args.seeds < 1 or args.jobs < 1:
+            raise UsageError("--seeds and --jobs must be at least 1")
+        try:
+            max_s = parse_duration_s(args.max_time)
+        except ValueError as exc:
+            raise UsageError(f"--max-time: {exc}") from None
+        return run_files(args, bugs=parse_bugs(args.bugs) if args.bugs else None, max_seconds=max_s)
+    args.first_seed = 0 if args.first_seed is None else args.first_seed
     base, max_s = config_from_args(args)
     if args.coverage:
         return _run_with_coverage(args)
