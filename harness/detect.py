@@ -7,7 +7,10 @@ must catch every one"). For every bug named (default: all of `replica_image.bugs
 1. the simulator (`harness.sim`) sweeps seeds 0, 1, ... with the bug on until one fails a safety
    check (history not linearizable, or replicas applied different values in a slot), within
    `--sim-seeds` seeds; `--sim-seeds 0` skips it;
-2. unless `--no-docker`, the scenarios of the suite run one after another with `BUGS=<that bug>`, the
+2. the suite's scenarios run in the simulator (`paxos-chaos sim FILE`: their cluster, workload and fault
+   plan in virtual time), the bug's hinted scenarios first, each over `--scenario-seeds` seeds from its
+   own seed, until one fails a safety check; `--scenario-seeds 0` skips it;
+3. unless `--no-docker`, the scenarios of the suite run one after another with `BUGS=<that bug>`, the
 scenarios that give the bug its chance first (`HINTS`), until one reports a safety violation
 (caught) or the budget of scenario runs is spent (not caught). A later round (`--runs`) repeats the
 suite with the next seed of every scenario. A run that fails only its liveness check counts as a
@@ -36,11 +39,15 @@ from harness.report.index import refresh_index
 from harness.runner import AGREEMENT, RunOptions, run_scenario
 from harness.scenario import Scenario, load_scenario, scenario_files
 from harness.sim import SimConfig
+from harness.sim.scenario_cli import sweep_scenario
+from harness.sim.scenario_run import applies
+from harness.sim.scenario_store import write_run
 from harness.sim.sweep import parse_bugs, sweep
 from targets.errors import UsageError
 from targets.registry import DEFAULT_TARGET, get_target
 
-__all__ = ["HINTS", "Detection", "SimDetection", "register_detect", "render", "safety_failure", "simulate_bug"]
+__all__ = ["HINTS", "Detection", "ScenarioSimDetection", "SimDetection", "register_detect", "render", "safety_failure",
+           "simulate_bug", "simulate_bug_scenarios"]
 
 # Scenarios that give each bug its chance, tried first (the rest of the suite follows, by name).
 HINTS: dict[str, tuple[str, ...]] = {
@@ -71,6 +78,20 @@ class SimDetection:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class ScenarioSimDetection:
+    """How the suite's scenarios, run in the simulator, fared against one bug."""
+
+    caught: bool
+    scenario: str | None  # the scenario that caught it
+    seed: int | None
+    check: str | None  # "linearizability" or "agreement"
+    seeds: int  # scenario seeds run until caught (or all), over every scenario tried
+    seconds: float
+    tried: tuple[str, ...]  # the scenarios run, in order
+    report: str | None  # report.html of the catching run
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class Detection:
     """How the suite fared against one bug (runs 0: the suite was not run)."""
 
@@ -84,6 +105,7 @@ class Detection:
     report: str | None  # report.html of the catching run
     sim: SimDetection | None = None
     check: str | None = None  # the suite's check that caught it: "linearizability" or "agreement"
+    scen: ScenarioSimDetection | None = None  # the suite's scenarios in the simulator
 
 
 def register_detect(sub: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None:
@@ -104,7 +126,10 @@ def register_detect(sub: "argparse._SubParsersAction[argparse.ArgumentParser]") 
     p.add_argument("--port-base", type=int, default=8000, help="Toxiproxy API on PORT_BASE+474 (default 8000)")
     p.add_argument("--sim-seeds", type=int, default=3000, metavar="N",
                    help="simulator seeds per bug before giving up (default 3000; 0: skip the simulator)")
-    p.add_argument("--no-docker", action="store_true", help="run only the simulator, not the Docker suite")
+    p.add_argument("--scenario-seeds", type=int, default=10, metavar="N",
+                   help="seeds per scenario when the suite's scenarios run in the simulator (default 10; 0: skip)")
+    p.add_argument("--no-docker", action="store_true",
+                   help="run only the simulator (its own schedules and the suite's scenarios), not the Docker suite")
     p.add_argument("--target", default=DEFAULT_TARGET, metavar="NAME",
                    help="the target whose deliberate bugs are planted (default paxos, the only one with any)")
     p.set_defaults(func=_run)
@@ -136,8 +161,10 @@ def _run(args: argparse.Namespace) -> int:
     bugs = _bugs(args.bugs)
     if args.runs < 1 or (args.max_scenario_runs is not None and args.max_scenario_runs < 1):
         raise UsageError("--runs and --max-scenario-runs must be at least 1")
-    if args.sim_seeds < 0 or (args.no_docker and args.sim_seeds == 0):
-        raise UsageError("--sim-seeds must be >= 0, and above 0 with --no-docker (else nothing runs)")
+    if args.sim_seeds < 0 or args.scenario_seeds < 0 or (args.no_docker and args.sim_seeds == 0
+                                                          and args.scenario_seeds == 0):
+        raise UsageError("--sim-seeds and --scenario-seeds must be >= 0, and one above 0 with --no-docker "
+                         "(else nothing runs)")
     if args.seed_offset < 0:
         raise UsageError("--seed-offset must be >= 0")
     suite = [load_scenario(p) for p in scenario_files(args.suite)]
@@ -150,6 +177,9 @@ def _run(args: argparse.Namespace) -> int:
     jobs = os.cpu_count() or 1
     sims = ({bug: simulate_bug(bug, seeds=args.sim_seeds, first=args.seed_offset * 1_000_000, jobs=jobs)
              for bug in bugs} if args.sim_seeds else {})
+    scens = ({bug: simulate_bug_scenarios(bug, suite, seeds=args.scenario_seeds, offset=args.seed_offset, jobs=jobs,
+                                          store=Path(args.store))
+              for bug in bugs} if args.scenario_seeds else {})
     if args.no_docker:
         results = [Detection(bug=b, caught=False, scenario=None, seed=None, runs=0, seconds=0.0, failures=(),
                              report=None) for b in bugs]
@@ -157,7 +187,7 @@ def _run(args: argparse.Namespace) -> int:
         opts = RunOptions(store=Path(args.store), project=args.project, port_base=args.port_base)
         results = asyncio.run(_detect_all(bugs, suite, opts, rounds=args.runs, budget=args.max_scenario_runs,
                                           offset=args.seed_offset))
-    results = [dataclasses.replace(r, sim=sims.get(r.bug)) for r in results]
+    results = [dataclasses.replace(r, sim=sims.get(r.bug), scen=scens.get(r.bug)) for r in results]
     table = render(results)
     print("\n" + table)
     out = Path(args.store) / "detect" / time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
@@ -171,7 +201,7 @@ def _run(args: argparse.Namespace) -> int:
 
 
 def _caught(r: Detection) -> bool:
-    return r.caught or (r.sim is not None and r.sim.caught)
+    return r.caught or (r.sim is not None and r.sim.caught) or (r.scen is not None and r.scen.caught)
 
 
 def simulate_bug(bug: str, *, seeds: int, first: int = 0, jobs: int = 1) -> SimDetection:
@@ -186,6 +216,30 @@ def simulate_bug(bug: str, *, seeds: int, first: int = 0, jobs: int = 1) -> SimD
     print(f"[detect] {bug}: CAUGHT by the simulator, seed {failure.config.seed} ({check})", flush=True)
     return SimDetection(caught=True, seed=failure.config.seed, check=check, seeds=done.seeds, seconds=done.seconds,
                         liveness=done.passed_over)
+
+
+def simulate_bug_scenarios(bug: str, suite: list[Scenario], *, seeds: int, offset: int = 0, jobs: int = 1,
+                           store: Path | None = None) -> ScenarioSimDetection:
+    """Run the suite's scenarios in the simulator with `bug` on, the bug's hinted ones first, each over
+    `seeds` seeds from its own seed (+ `offset`), until one fails a safety check. The catching run's
+    directory is written to `store` (when given). Scenarios of other targets are left out."""
+    start = time.monotonic()
+    total = 0
+    tried: list[str] = []
+    for s in order([x for x in suite if applies(x) is None], bug):
+        tried.append(s.name)
+        done = sweep_scenario(s, first=s.seed + offset, count=seeds, bugs=(bug,), until_safety=True, jobs=jobs)
+        total += done.seeds
+        if done.failure is not None:
+            check = "agreement" if done.failure.result.agreement else "linearizability"
+            report = str(write_run(done.failure, store).path / "report.html") if store is not None else None
+            print(f"[detect] {bug}: CAUGHT by scenario {s.name} in the simulator, seed {done.failure.seed} "
+                  f"({check}), after {total} scenario seeds", flush=True)
+            return ScenarioSimDetection(caught=True, scenario=s.name, seed=done.failure.seed, check=check, seeds=total,
+                                        seconds=time.monotonic() - start, tried=tuple(tried), report=report)
+    print(f"[detect] {bug}: not caught by the scenarios in the simulator ({total} seeds)", flush=True)
+    return ScenarioSimDetection(caught=False, scenario=None, seed=None, check=None, seeds=total,
+                                seconds=time.monotonic() - start, tried=tuple(tried), report=None)
 
 
 def safety_failure(cases: tuple[CaseResult, ...] | list[CaseResult]) -> str | None:
@@ -237,8 +291,9 @@ async def _detect(bug: str, suite: list[Scenario], opts: RunOptions, *, rounds: 
 def render(results: list[Detection]) -> str:
     """A Markdown table of the detections, with the detection rates underneath."""
     rows = ["| bug | caught | suite: by scenario (seed) | suite: time to detect | suite: scenario runs | "
-            "simulator: by seed (check) | simulator: time to detect | simulator: seeds | other failures |",
-            "|---|---|---|---:|---:|---|---:|---:|---|"]
+            "simulator: by seed (check) | simulator: time to detect | simulator: seeds | "
+            "scenarios in the simulator: by scenario (seed, check) | time to detect | scenario seeds | other failures |",
+            "|---|---|---|---:|---:|---|---:|---:|---|---:|---:|---|"]
     for r in results:
         if r.runs == 0:
             by, secs, runs = "not run", "-", "-"
@@ -252,14 +307,23 @@ def render(results: list[Detection]) -> str:
         else:
             sby = f"{sim.seed} ({sim.check})" if sim.caught else "NOT CAUGHT"
             ssecs, sseeds = f"{sim.seconds:.1f} s", str(sim.seeds)
+        sc = r.scen
+        if sc is None:
+            cby, csecs, cseeds = "not run", "-", "-"
+        else:
+            cby = f"{sc.scenario} ({sc.seed}, {sc.check})" if sc.caught else "NOT CAUGHT"
+            csecs, cseeds = f"{sc.seconds:.1f} s", str(sc.seeds)
         other = list(r.failures) + ([f"simulator, other checks: seeds {', '.join(map(str, sim.liveness))}"]
                                     if sim is not None and sim.liveness else [])
         rows.append(f"| {r.bug} | {'yes' if _caught(r) else 'NO'} | {by} | {secs} | {runs} | {sby} | {ssecs} | "
-                    f"{sseeds} | {', '.join(other) or '-'} |")
+                    f"{sseeds} | {cby} | {csecs} | {cseeds} | {', '.join(other) or '-'} |")
     rows.append(f"\ndetection rate: {sum(_caught(r) for r in results)}/{len(results)}")
     if any(r.runs for r in results):
         rows.append(f"suite alone: {sum(r.caught for r in results if r.runs)}/{sum(1 for r in results if r.runs)}")
     if any(r.sim for r in results):
         sims = [r.sim for r in results if r.sim is not None]
         rows.append(f"simulator alone: {sum(s.caught for s in sims)}/{len(sims)}")
+    if any(r.scen for r in results):
+        scs = [r.scen for r in results if r.scen is not None]
+        rows.append(f"scenarios in the simulator alone: {sum(s.caught for s in scs)}/{len(scs)}")
     return "\n".join(rows)

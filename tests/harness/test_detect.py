@@ -7,11 +7,12 @@ from pathlib import Path
 import pytest
 
 from harness.cli import main
-from harness.detect import HINTS, Detection, SimDetection, order, render
+from harness.detect import HINTS, Detection, ScenarioSimDetection, SimDetection, order, render, simulate_bug_scenarios
 from harness.scenario import load_scenario, scenario_files
 from replica_image.bugs import KNOWN_BUGS
 
-SUITE = [load_scenario(p) for p in scenario_files(Path(__file__).resolve().parents[2] / "scenarios")]
+ROOT = Path(__file__).resolve().parents[2]
+SUITE = [load_scenario(p) for p in scenario_files(ROOT / "scenarios")]
 
 
 def test_every_bug_has_hints_naming_shipped_scenarios() -> None:
@@ -36,8 +37,8 @@ def test_render_shows_caught_and_missed_bugs_and_the_rate() -> None:
         Detection(bug="no-dedup", caught=False, scenario=None, seed=None, runs=14, seconds=900.0, failures=(),
                   report=None),
     ])
-    assert "| local-reads | yes | halves (3) | 95 s | 2 | not run | - | - | leader-isolation |" in table
-    assert "| no-dedup | NO | NOT CAUGHT | 900 s | 14 | not run | - | - | - |" in table
+    assert "| local-reads | yes | halves (3) | 95 s | 2 | not run | - | - | not run | - | - | leader-isolation |" in table
+    assert "| no-dedup | NO | NOT CAUGHT | 900 s | 14 | not run | - | - | not run | - | - | - |" in table
     assert table.endswith("detection rate: 1/2\nsuite alone: 1/2")
 
 
@@ -51,15 +52,15 @@ def test_render_counts_a_bug_caught_by_the_simulator_alone_as_caught() -> None:
                   report=None, sim=missed),
     ])
     assert ("| forget-promise-on-restart | yes | NOT CAUGHT | 900 s | 16 | 284 (agreement) | 14.2 s | 285 | "
-            "simulator, other checks: seeds 7 |") in table
-    assert "| no-dedup | NO | not run | - | - | NOT CAUGHT | 150.0 s | 3000 | - |" in table
+            "not run | - | - | simulator, other checks: seeds 7 |") in table
+    assert "| no-dedup | NO | not run | - | - | NOT CAUGHT | 150.0 s | 3000 | not run | - | - | - |" in table
     assert table.endswith("detection rate: 1/2\nsuite alone: 0/1\nsimulator alone: 1/2")
 
 
 def test_detect_no_docker_runs_the_simulator_only_and_writes_the_table(
         tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     code = main(["detect", "--no-docker", "--bugs", "small-quorum,local-reads", "--sim-seeds", "50",
-                 "--store", str(tmp_path)])
+                 "--scenario-seeds", "0", "--store", str(tmp_path)])
     out = capsys.readouterr().out
     assert code == 0, out
     tables = list((tmp_path / "detect").glob("*/detect.md"))
@@ -71,13 +72,13 @@ def test_detect_no_docker_runs_the_simulator_only_and_writes_the_table(
 def test_a_seed_offset_is_another_trial_with_other_simulator_seeds(
         tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     code = main(["detect", "--no-docker", "--bugs", "small-quorum", "--sim-seeds", "50", "--seed-offset", "2",
-                 "--store", str(tmp_path)])
+                 "--scenario-seeds", "0", "--store", str(tmp_path)])
     assert code == 0
     assert "CAUGHT by the simulator, seed 2000" in capsys.readouterr().out  # seeds 2000000, 2000001, ...
 
 
 @pytest.mark.parametrize("argv, words", [
-    (["--no-docker", "--sim-seeds", "0"], "nothing runs"),
+    (["--no-docker", "--sim-seeds", "0", "--scenario-seeds", "0"], "nothing runs"),
     (["--no-docker", "--seed-offset", "-1"], "--seed-offset must be >= 0"),
 ])
 def test_inconsistent_options_are_a_usage_error(argv: list[str], words: str,
@@ -101,3 +102,19 @@ def test_a_state_divergence_counts_as_a_catch_and_liveness_alone_does_not() -> N
     assert safety_failure([CaseResult(name=AGREEMENT, outcome="fail"), live]) == "agreement"
     assert safety_failure([CaseResult(name="linearizable", outcome="fail"),
                            CaseResult(name=AGREEMENT, outcome="fail")]) == "linearizability"
+
+
+def test_render_counts_a_bug_caught_by_a_scenario_in_the_simulator() -> None:
+    scen = ScenarioSimDetection(caught=True, scenario="halves", seed=4, check="linearizability", seeds=2,
+                                seconds=3.5, tried=("halves",), report="r.html")
+    table = render([Detection(bug="local-reads", caught=False, scenario=None, seed=None, runs=0, seconds=0.0,
+                              failures=(), report=None, scen=scen)])
+    assert "| local-reads | yes | not run | - | - | not run | - | - | halves (4, linearizability) | 3.5 s | 2 | - |" in table
+    assert table.endswith("detection rate: 1/1\nscenarios in the simulator alone: 1/1")
+
+
+def test_the_shipped_scenarios_catch_a_bug_in_the_simulator_and_write_the_catching_run(tmp_path: Path) -> None:
+    suite = [load_scenario(p) for p in scenario_files(ROOT / "scenarios")]
+    found = simulate_bug_scenarios("local-reads", suite, seeds=3, store=tmp_path)
+    assert found.caught and found.scenario == found.tried[-1] and found.tried[0] == HINTS["local-reads"][0]
+    assert found.check == "linearizability" and found.report is not None and Path(found.report).is_file()
