@@ -19,7 +19,7 @@ PORT_BASE ?= 8000
 PROJECT   ?= paxos-chaos
 CLUSTER   := $(PY) -m harness.cluster --project $(PROJECT)
 
-.PHONY: venv images browser up down status test unit chaos sim clean
+.PHONY: venv images browser up down status test unit chaos sim sim-scenarios clean
 
 venv: $(STAMP)
 $(STAMP): pyproject.toml
@@ -68,10 +68,18 @@ chaos: venv
 	$(PY) -m harness.images --target $(or $(TARGET),paxos)
 	$(PY) -m harness.cli run --suite $(SUITE) --port-base $(PORT_BASE) $(if $(SHARD),--shard $(SHARD),) $(if $(BUGS),--bugs $(BUGS),) $(if $(TARGET),--target $(TARGET),) $(if $(NODE),--node $(abspath $(NODE)),)
 
-## sim: the simulator (harness/sim, docs/simulator.md): SEEDS seeds, stop at the first failing one
+## sim: the simulator (harness/sim, docs/simulator.md): SEEDS seeds of its own schedules, stop at the first
+##      failing one; then sim-scenarios
 SEEDS ?= 1000
 sim: venv
 	$(PY) -m harness.cli sim --seeds $(SEEDS) $(if $(filter command line environment,$(origin N)),--size $(N),) $(if $(BUGS),--bugs $(BUGS),)
+	$(MAKE) --no-print-directory sim-scenarios
+
+## sim-scenarios: every scenario of SUITE in the simulator (their cluster, workload and fault plan in
+##      virtual time), SCENARIO_SEEDS seeds each from the file's seed, 10 minutes of wall time at most
+SCENARIO_SEEDS ?= 5
+sim-scenarios: venv
+	$(PY) -m harness.cli sim $(SUITE) --seeds $(SCENARIO_SEEDS) --max-time 10m $(if $(BUGS),--bugs $(BUGS),)
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache .mypy_cache .images
