@@ -38,6 +38,7 @@ from harness.junit import CaseResult
 from harness.report.index import refresh_index
 from harness.runner import AGREEMENT, RunOptions, run_scenario
 from harness.scenario import Scenario, load_scenario, scenario_files
+from harness.scenario.worlds import docker_refusal
 from harness.sim import SimConfig
 from harness.sim.scenario_cli import sweep_scenario
 from harness.sim.scenario_run import applies
@@ -61,7 +62,8 @@ HINTS: dict[str, tuple[str, ...]] = {
     "small-quorum": ("halves", "leader-isolation"),
     "no-dedup": ("client-retries",),
     "reused-ballot": ("flapping-partitions", "leader-isolation", "majorities-ring"),
-    "forget-promise-on-restart": ("kill-majority", "rolling-restart", "kill-random", "pause-leader"),
+    # crash-points is simulator only (the Docker half of detect leaves it out)
+    "forget-promise-on-restart": ("crash-points", "kill-majority", "rolling-restart", "kill-random", "pause-leader"),
 }
 
 
@@ -180,12 +182,13 @@ def _run(args: argparse.Namespace) -> int:
     scens = ({bug: simulate_bug_scenarios(bug, suite, seeds=args.scenario_seeds, offset=args.seed_offset, jobs=jobs,
                                           store=Path(args.store))
               for bug in bugs} if args.scenario_seeds else {})
+    docker_suite = [s for s in suite if docker_refusal(s) is None]  # crash points: simulator only
     if args.no_docker:
         results = [Detection(bug=b, caught=False, scenario=None, seed=None, runs=0, seconds=0.0, failures=(),
                              report=None) for b in bugs]
     else:
         opts = RunOptions(store=Path(args.store), project=args.project, port_base=args.port_base)
-        results = asyncio.run(_detect_all(bugs, suite, opts, rounds=args.runs, budget=args.max_scenario_runs,
+        results = asyncio.run(_detect_all(bugs, docker_suite, opts, rounds=args.runs, budget=args.max_scenario_runs,
                                           offset=args.seed_offset))
     results = [dataclasses.replace(r, sim=sims.get(r.bug), scen=scens.get(r.bug)) for r in results]
     table = render(results)

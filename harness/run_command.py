@@ -74,18 +74,14 @@ def _scenarios(args: argparse.Namespace) -> list[Scenario]:
     if args.suite:
         suite, skipped = for_target(scenario_files(args.suite), args.target, overrides)
         for path, why in skipped:
-            print(f"[{path.stem}] does not apply to target {args.target}, left out: {why}", flush=True)
+            where = f"does not apply to target {args.target}" if args.target else "does not run in Docker"
+            print(f"[{path.stem}] {where}, left out: {why}", flush=True)
     if not named and not suite:
         raise UsageError("no scenario given: name YAML files, or use --suite scenarios/")
     for s in named:  # a file named to run in Docker: refuse it whole, before Docker is touched
         refusal = docker_refusal(s)
         if refusal is not None:
             raise ScenarioError(refusal)
-    refusals = {s.source: docker_refusal(s) for s in suite}
-    for s in suite:
-        if refusals[s.source] is not None:
-            print(f"[{s.name}] left out, simulator only: {refusals[s.source]}", flush=True)
-    suite = [s for s in suite if refusals[s.source] is None]
     everything = named + suite
     if args.shard is None:
         return everything

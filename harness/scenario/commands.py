@@ -10,6 +10,7 @@ from pathlib import Path
 
 from harness.scenario.loading import for_target, load_scenario, scenario_files, under_target
 from harness.scenario.model import Scenario
+from harness.scenario.worlds import docker_refusal
 from harness.shards import Shard, shard_count, split
 from targets.errors import ScenarioError
 from targets.registry import TARGETS, get_target
@@ -117,10 +118,12 @@ def _run_list(args: argparse.Namespace) -> int:
                 print(f"{path.stem:24} INVALID  {str(exc).splitlines()[0]}")
             continue
         found = under_target(path, s, args.target, option_overrides(args))
+        if isinstance(found, Scenario):  # what `run --suite` leaves out, list says (one rule: for_target's)
+            found = docker_refusal(found) or found
         if isinstance(found, str):
             entries.append(_list_entry(path, s, why=found))
             if not args.json:
-                print(f"{s.name:24} does not apply to {args.target}: {found}")
+                print(f"{s.name:24} does not apply to {args.target or 'Docker'}: {found}")
             continue
         s = found
         entries.append(_list_entry(path, s, why=None))

@@ -19,6 +19,7 @@ from yaml.reader import ReaderError
 from harness.scenario.model import MAX_FILE_BYTES, MAX_PROBLEMS, MAX_SEED, MAX_YAML_DEPTH, MAX_YAML_VALUES, SEED_RULE, Scenario
 from harness.scenario.nodes import _short, _unknown
 from harness.scenario.validation import Validator
+from harness.scenario.worlds import docker_refusal
 from targets.errors import ScenarioError
 from targets.registry import TARGETS, get_target
 
@@ -184,7 +185,8 @@ def under_target(path: Path, own: Scenario, target: str | None,
 def for_target(paths: Sequence[Path], target: str | None,
                options: Mapping[str, str] | None = None) -> tuple[list[Scenario], list[tuple[Path, str]]]:
     """The scenarios of `paths` that apply to `target` (None: each file's own) with the CLI's option
-    overrides, and those that do not, each with the reason (`under_target`).
+    overrides, and those that do not, each with the reason (`under_target`; or, for a file with a
+    simulator-only fault, `worlds.docker_refusal`: every target runs in Docker).
 
     Raises:
         ScenarioError: a file is invalid on its own (whatever the target): that is the user's to fix.
@@ -195,6 +197,8 @@ def for_target(paths: Sequence[Path], target: str | None,
     skipped: list[tuple[Path, str]] = []
     for path in paths:
         found = under_target(path, load_scenario(path), target, options)
+        if isinstance(found, Scenario):
+            found = docker_refusal(found) or found
         if isinstance(found, str):
             skipped.append((path, found))
         else:

@@ -73,5 +73,6 @@ def test_run_refuses_a_named_sim_only_file_before_docker_and_leaves_it_out_of_a_
     assert f"{tmp_path / 'crash.yaml'}:8 faults[1]: crash-point is a simulator-only fault" in capsys.readouterr().err
     assert touched == []
     assert main(["run", "--suite", str(tmp_path)]) == 0
-    assert "[crash] left out, simulator only: " in capsys.readouterr().out
+    assert f"[crash] does not run in Docker, left out: {tmp_path / 'crash.yaml'}:8 faults[1]: crash-point is a " \
+           "simulator-only fault" in capsys.readouterr().out
     assert touched == ["connect", "plain"]
