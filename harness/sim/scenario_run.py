@@ -8,6 +8,9 @@ and Docker). How each planned fault is carried out here:
   both modes; `reject` and `drop` differ only in how fast a sender's HTTP request fails, and the
   simulator's peer messages are fire-and-forget, so both lose the message;
 - kill: `kill -9` (written records survive, the page cache is the kernel's), started again at the heal;
+  power-loss: every record not synced is lost (as under powerfs, the Docker runner's), then the replica
+  is down until the heal; corrupt `where: tail`: a kill whose torn tail the replica cuts on its start at
+  the heal (the simulator's disk holds whole records, so no complete one is lost);
   restart (graceful or not) and rolling-restart: the same crash, started again 0.5-2 s later (a
   container's restart time); pause: the replica is frozen (no ticks, what is sent to it is lost) and
   thawed at the heal;
@@ -43,7 +46,7 @@ from faults.plan import (
     make_plan,
     timeline,
 )
-from faults.schema import TOXIC_FAULTS
+from faults.schema import TOXIC_FAULTS, ProcessSpec
 from harness.checker import Verdict
 from harness.junit import AGREEMENT, FINAL_READS, LINEARIZABLE, LIVENESS, CaseResult
 from harness.scenario import Scenario
@@ -56,8 +59,9 @@ from targets.errors import ScenarioError
 __all__ = ["SKIPPED", "PlanNemesis", "ScenarioRun", "applies", "cases", "explain", "run_in_sim", "sim_config",
            "warnings"]
 
-# Toxics that act on bytes and connections, which the simulator's messages do not have.
+# Faults the simulator cannot mean (toxics act on bytes and connections, which its messages do not have).
 SKIPPED: dict[str, str] = {
+    "corrupt-random": "a flipped byte in the data files; the simulator's disk holds records, not bytes",
     "bandwidth": "a byte-rate limit; the simulator's messages have no size",
     "slicer": "slices a stream into chunks; the simulator's messages are not byte streams",
     "slow_close": "delays closing a connection; the simulator has no connections",
@@ -83,12 +87,30 @@ def warnings(scenario: Scenario) -> tuple[str, ...]:
     for entry in scenario.faults:
         for spec in entry.choices:
             kind = fault_kind(spec)
-            toxic = TOXIC_FAULTS.get(kind)
-            if toxic in SKIPPED:
+            why = _skipped(TOXIC_FAULTS.get(kind, "corrupt-random" if _random_corrupt(spec) else ""))
+            if why is not None:
                 where = " (one choice of a one-of)" if len(entry.choices) > 1 else ""
-                out.append(f"{scenario.source}:{entry.line} faults[{entry.index}]: {kind}{where} has no meaning in "
-                           f"the simulator ({SKIPPED[toxic]}); skipped there, applied in Docker")
+                shown = "corrupt (where: random)" if kind == "corrupt" else kind
+                out.append(f"{scenario.source}:{entry.line} faults[{entry.index}]: {shown}{where} has no meaning in "
+                           f"the simulator ({why}); skipped there, applied in Docker")
     return tuple(dict.fromkeys(out))
+
+
+def _skipped(name: str) -> str | None:
+    return SKIPPED.get(name)
+
+
+def _random_corrupt(spec: object) -> bool:
+    return isinstance(spec, ProcessSpec) and spec.action == "corrupt" and spec.where == "random"
+
+
+def _skip_reason(fault: object) -> str | None:
+    """Why a planned fault is skipped in the simulator, or None."""
+    if isinstance(fault, LinkToxic):
+        return SKIPPED.get(fault.toxic)
+    if isinstance(fault, ProcessAction) and fault.action == "corrupt" and fault.where == "random":
+        return SKIPPED["corrupt-random"]
+    return None
 
 
 def sim_config(scenario: Scenario, *, seed: int, bugs: tuple[str, ...] | None = None) -> SimConfig:
@@ -146,10 +168,10 @@ class PlanNemesis:
     def _event(self, event: FaultEvent) -> None:
         step = event.step
         fault = step.fault
-        if isinstance(fault, LinkToxic) and fault.toxic in SKIPPED:
+        skip = _skip_reason(fault)
+        if skip is not None:
             if event.action == "apply":
-                self._add(step.step, "skip", step.describe(), error=f"no meaning in the simulator: "
-                                                                    f"{SKIPPED[fault.toxic]}")
+                self._add(step.step, "skip", step.describe(), error=f"no meaning in the simulator: {skip}")
             return
         try:
             if event.action == "apply":
@@ -218,6 +240,11 @@ class PlanNemesis:
             if fault.action == "pause":
                 world.pause(n)
                 continue
+            if fault.action == "power-loss":
+                world.crash(n, power=True, torn=False)
+                continue
+            if fault.action == "corrupt":  # where: tail (random is skipped): the torn tail is cut at the start
+                world.log(f"node {n}: torn final write, cut when it starts again")
             world.crash(n, power=False)
             if fault.action == "restart":
                 world.after(self.rng.randint(*RESTART_DOWN_US), functools.partial(world.restart, n))

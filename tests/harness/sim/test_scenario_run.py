@@ -157,3 +157,25 @@ def test_sim_files_sweep_seeds_and_bad_combinations_exit_2(tmp_path: Path, capsy
     assert "[sim] tiny: 2 seeds from 4," in capsys.readouterr().out
     assert main(["sim", str(path), "--size", "5"]) == 2
     assert "--size and --duration are for the simulator's own schedules" in capsys.readouterr().err
+
+
+def test_power_loss_loses_every_unsynced_record_as_in_docker_and_catches_skip_fsync() -> None:
+    s = parse_scenario(_scenario("  - power-loss: {target: all}\n    at: 1s\n    every: 1.5s\n    for: 0.3s\n"))
+    clean = run_in_sim(s, seed=1)
+    assert "node 2 loses power (1 unsynced records lost)" in clean.result.fault_log[7]  # none kept: powerfs's rule
+    assert "node 1 restarted" in "\n".join(clean.result.fault_log) and not clean.failed, clean.result.summary()
+    broken = run_in_sim(s, seed=1, bugs=("skip-fsync",))  # records written, never synced: all lost
+    assert (broken.result.safety_violation or "").startswith("replicas disagree")
+
+
+def test_corrupt_tail_is_a_kill_whose_torn_tail_is_cut_and_a_flipped_byte_is_skipped_by_name() -> None:
+    s = parse_scenario(_scenario("  - corrupt: {target: n1, where: random}\n    at: 0.5s\n    for: 0.2s\n"
+                                 "  - corrupt: {target: n2}\n    at: 1.5s\n    for: 0.2s\n"), source="c.yaml")
+    assert warnings(s) == ("c.yaml:7 faults[0]: corrupt (where: random) has no meaning in the simulator (a "
+                           "flipped byte in the data files; the simulator's disk holds records, not bytes); "
+                           "skipped there, applied in Docker",)
+    run = run_in_sim(s)
+    log = "\n".join(run.result.fault_log)
+    assert "node 2: torn final write, cut when it starts again" in log and "node 2 restarted" in log
+    assert "node 1" not in log and [r.action for r in run.faults if r.step == 0] == ["skip"]
+    assert not run.failed, run.result.summary()
