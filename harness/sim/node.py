@@ -58,6 +58,16 @@ class Disk:
         return lost
 
 
+    def cut_tail(self) -> int:
+        """A torn final write, cut when the replica starts: the newest record is lost, synced or not (a
+        scenario's `corrupt where: tail`). Returns how many records were lost (0 on an empty disk)."""
+        if not self.records:
+            return 0
+        self.records.pop()
+        self.synced = min(self.synced, len(self.records))
+        return 1
+
+
 @dataclass(frozen=True, slots=True)
 class Waiter:
     """A client attempt waiting for its command to be applied on this node."""

@@ -9,8 +9,9 @@ and Docker). How each planned fault is carried out here:
   simulator's peer messages are fire-and-forget, so both lose the message;
 - kill: `kill -9` (written records survive, the page cache is the kernel's), started again at the heal;
   power-loss: every record not synced is lost (as under powerfs, the Docker runner's), then the replica
-  is down until the heal; corrupt `where: tail`: a kill whose torn tail the replica cuts on its start at
-  the heal (the simulator's disk holds whole records, so no complete one is lost);
+  is down until the heal; corrupt `where: tail`: a kill, and the newest record is torn, so the replica
+  cuts it (synced or not, as Docker's cut of the newest file's last 1..512 bytes does) when it starts
+  at the heal;
   restart (graceful or not) and rolling-restart: the same crash, started again 0.5-2 s later (a
   container's restart time); pause: the replica is frozen (no ticks, what is sent to it is lost) and
   thawed at the heal;
@@ -243,9 +244,10 @@ class PlanNemesis:
             if fault.action == "power-loss":
                 world.crash(n, power=True, torn=False)
                 continue
-            if fault.action == "corrupt":  # where: tail (random is skipped): the torn tail is cut at the start
-                world.log(f"node {n}: torn final write, cut when it starts again")
             world.crash(n, power=False)
+            if fault.action == "corrupt":  # where: tail (random is skipped): the torn record is cut at the start
+                lost = world.disks[n].cut_tail()
+                world.log(f"node {n}: torn final write, {lost} record cut when it starts again")
             if fault.action == "restart":
                 world.after(self.rng.randint(*RESTART_DOWN_US), functools.partial(world.restart, n))
 

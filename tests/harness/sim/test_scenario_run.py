@@ -168,7 +168,7 @@ def test_power_loss_loses_every_unsynced_record_as_in_docker_and_catches_skip_fs
     assert (broken.result.safety_violation or "").startswith("replicas disagree")
 
 
-def test_corrupt_tail_is_a_kill_whose_torn_tail_is_cut_and_a_flipped_byte_is_skipped_by_name() -> None:
+def test_corrupt_tail_loses_the_newest_record_and_a_flipped_byte_is_skipped_by_name() -> None:
     s = parse_scenario(_scenario("  - corrupt: {target: n1, where: random}\n    at: 0.5s\n    for: 0.2s\n"
                                  "  - corrupt: {target: n2}\n    at: 1.5s\n    for: 0.2s\n"), source="c.yaml")
     assert warnings(s) == ("c.yaml:7 faults[0]: corrupt (where: random) has no meaning in the simulator (a "
@@ -176,6 +176,6 @@ def test_corrupt_tail_is_a_kill_whose_torn_tail_is_cut_and_a_flipped_byte_is_ski
                            "skipped there, applied in Docker",)
     run = run_in_sim(s)
     log = "\n".join(run.result.fault_log)
-    assert "node 2: torn final write, cut when it starts again" in log and "node 2 restarted" in log
+    assert "node 2: torn final write, 1 record cut when it starts again" in log and "node 2 restarted" in log
     assert "node 1" not in log and [r.action for r in run.faults if r.step == 0] == ["skip"]
     assert not run.failed, run.result.summary()
