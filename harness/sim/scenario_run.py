@@ -47,7 +47,7 @@ from faults.plan import (
     make_plan,
     timeline,
 )
-from faults.schema import TOXIC_FAULTS, ProcessSpec
+from faults.schema import FaultSpec, LinkSpec, ProcessSpec
 from harness.checker import Verdict
 from harness.junit import AGREEMENT, FINAL_READS, LINEARIZABLE, LIVENESS, CaseResult
 from harness.scenario import Scenario
@@ -88,7 +88,7 @@ def warnings(scenario: Scenario) -> tuple[str, ...]:
     for entry in scenario.faults:
         for spec in entry.choices:
             kind = fault_kind(spec)
-            why = _skipped(TOXIC_FAULTS.get(kind, "corrupt-random" if _random_corrupt(spec) else ""))
+            why = _spec_skip(spec)
             if why is not None:
                 where = " (one choice of a one-of)" if len(entry.choices) > 1 else ""
                 shown = "corrupt (where: random)" if kind == "corrupt" else kind
@@ -97,12 +97,13 @@ def warnings(scenario: Scenario) -> tuple[str, ...]:
     return tuple(dict.fromkeys(out))
 
 
-def _skipped(name: str) -> str | None:
-    return SKIPPED.get(name)
-
-
-def _random_corrupt(spec: object) -> bool:
-    return isinstance(spec, ProcessSpec) and spec.action == "corrupt" and spec.where == "random"
+def _spec_skip(spec: FaultSpec) -> str | None:
+    """Why a fault of the file is skipped in the simulator, or None (the twin of `_skip_reason`)."""
+    if isinstance(spec, LinkSpec):
+        return SKIPPED.get(spec.toxic)
+    if isinstance(spec, ProcessSpec) and spec.action == "corrupt" and spec.where == "random":
+        return SKIPPED["corrupt-random"]
+    return None
 
 
 def _skip_reason(fault: object) -> str | None:
