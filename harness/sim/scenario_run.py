@@ -52,7 +52,7 @@ from harness.checker import Verdict
 from harness.junit import AGREEMENT, FINAL_READS, LINEARIZABLE, LIVENESS, CaseResult
 from harness.scenario import Scenario
 from harness.scenario.worlds import fault_kind
-from harness.sim.config import SimConfig, SimResult
+from harness.sim.config import SimConfig, SimResult, replica_core_config
 from harness.sim.network import NetFaults
 from harness.sim.world import World, simulate
 from targets.errors import ScenarioError
@@ -134,7 +134,8 @@ def sim_config(scenario: Scenario, *, seed: int, bugs: tuple[str, ...] | None = 
         bugs=frozenset(scenario.cluster.bugs if bugs is None else bugs),
         duration_ms=round(w.duration_s * 1000), concurrency=w.concurrency, keys=w.keys, think_ms=think_ms,
         timeout_ms=round(w.timeout_s * 1000), attempts=w.attempts, retry_unknown=w.retry_unknown, net=LAN,
-        faults=(), crash_on_promise=0.0, crash_on_accept=0.0, restart_ms=RESTART_DOWN_MS,
+        faults=(), crash_on_promise=0.0, crash_on_accept=0.0, crash_power=0.0, restart_ms=RESTART_DOWN_MS,
+        core=replica_core_config(frozenset(scenario.cluster.bugs if bugs is None else bugs)),
         settle_ms=max(4_000, round(scenario.checks.recovery_s * 1000)),
         check_budget_s=scenario.checks.timeout_s, workload=w)
 
