@@ -55,6 +55,16 @@ class FaultLog:
 
     def intervals(self, *, end_s: float) -> list[FaultInterval]:
         """Apply/heal pairs as intervals; a step never healed on its own lasts until the final heal."""
+        # What a fault did after its heal (a node that refused to start on corrupted files) belongs in
+        # its label: a reader of the report sees it beside the fault.
+        effects: dict[int, list[str]] = {}
+        for rec in self.records:
+            if rec.action == "effect" and rec.step is not None:
+                effects.setdefault(rec.step, []).append(rec.fault)
+
+        def label(start: FaultRecord) -> str:
+            return "; ".join([start.fault, *effects.get(start.step, [])]) if start.step is not None else start.fault
+
         open_: dict[int, FaultRecord] = {}
         out: list[FaultInterval] = []
         final = end_s
@@ -63,11 +73,11 @@ class FaultLog:
                 open_[rec.step] = rec
             elif rec.action == "heal" and rec.step in open_:
                 start = open_.pop(rec.step)
-                out.append(FaultInterval(start_s=start.time / 1e9, end_s=rec.time / 1e9, label=start.fault))
+                out.append(FaultInterval(start_s=start.time / 1e9, end_s=rec.time / 1e9, label=label(start)))
             elif rec.action == "heal-all":
                 final = rec.time / 1e9
                 for start in open_.values():
-                    out.append(FaultInterval(start_s=start.time / 1e9, end_s=final, label=start.fault))
+                    out.append(FaultInterval(start_s=start.time / 1e9, end_s=final, label=label(start)))
                 open_.clear()
-        out.extend(FaultInterval(start_s=s.time / 1e9, end_s=final, label=s.fault) for s in open_.values())
+        out.extend(FaultInterval(start_s=s.time / 1e9, end_s=final, label=label(s)) for s in open_.values())
         return sorted(out, key=lambda i: i.start_s)
