@@ -12,7 +12,8 @@ The package, by concern:
 - `reader`: the validator's primitives (numbers, durations, choices...), `nodes` the YAML node helpers;
 - `validation`: the whole file and `cluster:`; `workload_section`: `workload:` and `checks:`;
   `fault_section`: `faults:`;
-- `commands`: the `validate` and `list` subcommands.
+- `commands`: the `validate` and `list` subcommands;
+- `run_params`: one run's seed and bugs, the CLI's `--seed`/`--bugs` overrides applied (`resolve_run`).
 
 What does not belong here: turning the schedule into concrete fault steps (that is `faults.plan`,
 pure and seeded) and applying faults (the nemeses in `faults`).
@@ -55,12 +56,13 @@ from harness.scenario.model import (
     ClusterSpec,
     Scenario,
 )
+from harness.scenario.run_params import RunParams, resolve_run
 from workloads.spec import OPS, WorkloadSpec
 
 __all__ = [
     "CLUSTER_SIZES", "MAX_DURATION_S", "MAX_FILE_BYTES", "MAX_PROBLEMS", "MAX_SEED", "OPS", "SHAPES",
     "TOXIC_FAULTS", "ChecksSpec", "ClusterSpec", "FaultSpec", "LinkSpec", "PartitionSpec", "ProcessSpec",
-    "RollingRestartSpec", "Scenario", "ScheduleEntry", "TargetSpec", "ToxicType", "WorkloadSpec",
+    "RollingRestartSpec", "RunParams", "Scenario", "ScheduleEntry", "TargetSpec", "ToxicType", "WorkloadSpec",
     "add_node_argument", "for_target", "load_scenario", "option_overrides", "parse_scenario",
-    "register_list", "register_validate", "scenario_files", "seed_argument", "shard_of", "under_target",
+    "register_list", "register_validate", "resolve_run", "scenario_files", "seed_argument", "shard_of", "under_target",
 ]
