@@ -38,7 +38,7 @@ from harness.junit import AGREEMENT, NOT_AVAILABLE, CaseResult, to_junit_xml
 from harness.nemesis import Nemesis
 from harness.report import ReportInput, render_report
 from harness.report.index import refresh_index
-from harness.scenario import Scenario
+from harness.scenario import Scenario, resolve_run
 from harness.scenario.worlds import docker_refusal
 from harness.store import RunDir, new_run_dir
 from targets.contract import NodeState
@@ -62,8 +62,8 @@ class RunOptions:
     store: Path = Path("store")
     project: str = "paxos-chaos-run"
     port_base: int = 8000
-    seed: int | None = None
-    bugs: tuple[str, ...] | None = None  # None: the scenario's own
+    seed: int | None = None  # None: the scenario's own (`harness.scenario.resolve_run`)
+    bugs: tuple[str, ...] | None = None  # None: the scenario's own; () clears them
     replica_env: tuple[tuple[str, str], ...] = ()
 
 
@@ -94,12 +94,12 @@ async def run_scenario(scenario: Scenario, opts: RunOptions, *, progress: Progre
     refusal = docker_refusal(scenario)
     if refusal is not None:
         raise ScenarioError(refusal)
-    seed = scenario.seed if opts.seed is None else opts.seed
+    params = resolve_run(scenario, seed=opts.seed, bugs=opts.bugs)
+    seed = params.seed
     plan = make_plan(scenario, seed=seed)
     run_dir = new_run_dir(opts.store, scenario.name)
     _save_scenario(scenario, run_dir, seed)
-    bugs = scenario.cluster.bugs if opts.bugs is None else opts.bugs
-    env = dict(opts.replica_env) | ({"BUGS": ",".join(bugs)} if bugs else {})
+    env = dict(opts.replica_env) | ({"BUGS": ",".join(params.bugs)} if params.bugs else {})
     cluster = Cluster(ClusterSpec(n=scenario.cluster.size, project=opts.project, port_base=opts.port_base, env=env,
                                   target=scenario.cluster.target, options=dict(scenario.cluster.options),
                                   powerfs=scenario.powerfs_model))

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from harness.report.index import refresh_index
-from harness.scenario import Scenario, load_scenario, scenario_files
+from harness.scenario import Scenario, load_scenario, resolve_run, scenario_files
 from harness.sim.scenario_run import ScenarioRun, applies, explain, run_in_sim, warnings
 from harness.sim.scenario_store import write_run
 from targets.errors import ScenarioError, UsageError
@@ -121,7 +121,7 @@ def run_files(args: argparse.Namespace, *, bugs: tuple[str, ...] | None, max_sec
         if left <= 0:
             print(f"[sim] {s.name}: not run, --max-time spent", flush=True)
             continue
-        first = s.seed if args.first_seed is None else args.first_seed
+        first = resolve_run(s, seed=args.first_seed, bugs=bugs).seed  # --first-seed, else the file's seed
         done = sweep_scenario(s, first=first, count=args.seeds, bugs=bugs, jobs=args.jobs, max_seconds=left)
         print(f"[sim] {s.name}: {done.seeds} seeds from {first}, {done.ops} ops in {done.seconds:.1f} s "
               f"({done.seeds_per_minute:.0f} seeds/min): " + ("every seed passed" if done.failure is None else

@@ -50,7 +50,7 @@ from faults.plan import (
 from faults.schema import FaultSpec, LinkSpec, ProcessSpec
 from harness.checker import Verdict
 from harness.junit import AGREEMENT, FINAL_READS, LINEARIZABLE, LIVENESS, CaseResult
-from harness.scenario import Scenario
+from harness.scenario import RunParams, Scenario, resolve_run
 from harness.scenario.worlds import fault_kind
 from harness.sim.config import SimConfig, SimResult, replica_core_config
 from harness.sim.network import NetFaults
@@ -115,8 +115,9 @@ def _skip_reason(fault: object) -> str | None:
     return None
 
 
-def sim_config(scenario: Scenario, *, seed: int, bugs: tuple[str, ...] | None = None) -> SimConfig:
-    """The simulator's config for `scenario` at `seed`: its size, bugs (or `bugs`), workload and checks.
+def sim_config(scenario: Scenario, run: RunParams) -> SimConfig:
+    """The simulator's config for one run of `scenario`: its size, workload and checks, the run's seed and
+    bugs (`harness.scenario.resolve_run`: the CLI's overrides applied).
 
     A `rate` becomes the clients' think time: each of `concurrency` clients waits U(0, 2c/rate) between
     ops, so together they offer about `rate` ops per second, as the Docker workload's paced workers do.
@@ -130,12 +131,11 @@ def sim_config(scenario: Scenario, *, seed: int, bugs: tuple[str, ...] | None = 
     w = scenario.workload
     think_ms = round(2000 * w.concurrency / w.rate_per_s) if w.rate_per_s else 0
     return SimConfig(
-        seed=seed, size=scenario.cluster.size,
-        bugs=frozenset(scenario.cluster.bugs if bugs is None else bugs),
+        seed=run.seed, size=scenario.cluster.size, bugs=frozenset(run.bugs),
         duration_ms=round(w.duration_s * 1000), concurrency=w.concurrency, keys=w.keys, think_ms=think_ms,
         timeout_ms=round(w.timeout_s * 1000), attempts=w.attempts, retry_unknown=w.retry_unknown, net=LAN,
         faults=(), crash_on_promise=0.0, crash_on_accept=0.0, crash_power=0.0, restart_ms=RESTART_DOWN_MS,
-        core=replica_core_config(frozenset(scenario.cluster.bugs if bugs is None else bugs)),
+        core=replica_core_config(frozenset(run.bugs)),
         settle_ms=max(4_000, round(scenario.checks.recovery_s * 1000)),
         check_budget_s=scenario.checks.timeout_s, workload=w)
 
@@ -312,14 +312,15 @@ class ScenarioRun:
 
 def run_in_sim(scenario: Scenario, *, seed: int | None = None, bugs: tuple[str, ...] | None = None,
                check_history: bool = True) -> ScenarioRun:
-    """Run `scenario` once in the simulator at `seed` (default: the file's); deterministic in
-    (scenario, seed, bugs).
+    """Run `scenario` once in the simulator; `seed` and `bugs` (None: the file's) override the file's as
+    `harness.scenario.resolve_run` says. Deterministic in (scenario, seed, bugs).
 
     Raises:
         ScenarioError: the scenario is for another target.
     """
-    root = scenario.seed if seed is None else seed
-    cfg = sim_config(scenario, seed=root, bugs=bugs)
+    run = resolve_run(scenario, seed=seed, bugs=bugs)
+    root = run.seed
+    cfg = sim_config(scenario, run)
     nemesis = PlanNemesis(plan=make_plan(scenario, seed=root), rng=random.Random(f"{root}/scenario-nemesis"))
     result = simulate(cfg, check_history=check_history and scenario.checks.linearizable, nemesis=nemesis)
     return ScenarioRun(scenario=scenario, seed=root, result=result, faults=tuple(nemesis.records),

@@ -12,7 +12,7 @@ import pytest
 
 from faults.plan import make_plan
 from harness.cli import main
-from harness.scenario import load_scenario, parse_scenario
+from harness.scenario import load_scenario, parse_scenario, resolve_run
 from harness.sim.scenario_cli import scenarios_of
 from harness.sim.scenario_run import ScenarioRun, run_in_sim, sim_config, warnings
 from targets.errors import ScenarioError
@@ -45,7 +45,7 @@ def test_one_shipped_scenario_at_one_seed_twice_gives_the_same_history_byte_for_
 def test_the_scenario_sets_the_cluster_workload_and_checks() -> None:
     s = parse_scenario(_scenario("  []\n", size=5, duration="7s", extra=", timeout: 3s, attempts: 4, "
                                  "retry_unknown: true, mix: {get: 1, append: 1}"))
-    cfg = sim_config(s, seed=9, bugs=("local-reads",))
+    cfg = sim_config(s, resolve_run(s, seed=9, bugs=("local-reads",)))
     assert (cfg.seed, cfg.size, cfg.duration_ms, cfg.concurrency, cfg.keys) == (9, 5, 7000, 4, 3)
     assert (cfg.timeout_ms, cfg.attempts, cfg.retry_unknown, cfg.bugs) == (3000, 4, True, frozenset({"local-reads"}))
     assert cfg.think_ms == 40  # 4 clients at 200 ops/s: each waits U(0, 40 ms), 20 ms on average
