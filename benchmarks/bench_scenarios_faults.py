@@ -47,7 +47,7 @@ def bench_pure() -> None:
     files = scenario_files(ROOT / "scenarios")
     timed(f"validate all {len(files)} shipped scenarios", lambda: [load_scenario(f) for f in files], repeat=20)
     flapping = load_scenario(ROOT / "scenarios" / "flapping-partitions.yaml")
-    timed("make_plan(flapping-partitions) (15 steps)", lambda: make_plan(flapping), repeat=200)
+    timed("make_plan(flapping-partitions) (15 steps)", lambda: make_plan(flapping, seed=flapping.seed), repeat=200)
     gen = OpGenerator(WorkloadSpec(duration_s=1, keys=100, distribution="skewed"), rng=random.Random(1), tag="w0")
     n = 100_000
     t0 = time.perf_counter()

@@ -173,8 +173,6 @@ class PlanSource(Protocol):
     that this module needs nothing of the harness)."""
 
     @property
-    def seed(self) -> int: ...
-    @property
     def cluster(self) -> _Sized: ...
     @property
     def workload(self) -> _Timed: ...
@@ -182,18 +180,18 @@ class PlanSource(Protocol):
     def faults(self) -> Sequence[ScheduleEntry]: ...
 
 
-def make_plan(scenario: PlanSource, *, seed: int | None = None) -> FaultPlan:
+def make_plan(scenario: PlanSource, *, seed: int) -> FaultPlan:
     """Turn the scenario's schedule into steps. Pure and deterministic in (scenario, seed).
 
     Args:
         scenario: a validated scenario.
-        seed: overrides `scenario.seed` (the CLI's `--seed`).
+        seed: the run's root seed: the file's `seed` or the CLI's `--seed`, resolved by the caller
+            (`harness.scenario.resolve_run`, the one place that rule is written).
     """
-    root = scenario.seed if seed is None else seed
     size, duration = scenario.cluster.size, scenario.workload.duration_s
     raw: list[tuple[float, int, float | None, Fault]] = []
     for entry in scenario.faults:
-        rng = random.Random(f"{root}/faults/{entry.index}")
+        rng = random.Random(f"{seed}/faults/{entry.index}")
         for start in _occurrences(entry, rng, duration):
             spec = entry.choices[0] if len(entry.choices) == 1 else rng.choice(entry.choices)
             for offset, heal, fault in _expand(spec, rng, size=size, for_s=entry.for_s):
@@ -204,7 +202,7 @@ def make_plan(scenario: PlanSource, *, seed: int | None = None) -> FaultPlan:
     raw.sort(key=lambda r: (r[0], r[1]))
     steps = tuple(FaultStep(step=i, entry=e, start_s=at, heal_s=h, fault=f)
                   for i, (at, e, h, f) in enumerate(raw))
-    return FaultPlan(seed=root, size=size, duration_s=duration, steps=steps)
+    return FaultPlan(seed=seed, size=size, duration_s=duration, steps=steps)
 
 
 def timeline(plan: FaultPlan) -> list[FaultEvent]:

@@ -7,12 +7,17 @@ import random
 import pytest
 
 from faults.plan import FaultPlan, LinkToxic, Partition, ProcessAction, make_plan, resolve_target, timeline
-from harness.scenario import TargetSpec, parse_scenario
+from harness.scenario import Scenario, TargetSpec, parse_scenario
 
 
 def scenario(faults: str, *, size: int = 3, duration: str = "60s", seed: int = 1):  # type: ignore[no-untyped-def]
     return parse_scenario(f"description: t\nseed: {seed}\ncluster: {{size: {size}}}\n"
                           f"workload: {{duration: {duration}}}\nfaults:\n{faults}")
+
+
+def file_plan(s: Scenario) -> FaultPlan:
+    """The plan at the file's own seed (no --seed given)."""
+    return make_plan(s, seed=s.seed)
 
 
 FLAPPING = ("  - one-of:\n      - partition: {shape: halves}\n      - kill: {target: random}\n"
@@ -21,14 +26,14 @@ FLAPPING = ("  - one-of:\n      - partition: {shape: halves}\n      - kill: {tar
 
 def test_same_seed_same_plan_other_seed_other_plan() -> None:
     s = scenario(FLAPPING)
-    assert make_plan(s) == make_plan(s)
-    assert make_plan(s, seed=2) != make_plan(s)
+    assert file_plan(s) == file_plan(s)
+    assert make_plan(s, seed=2) != file_plan(s)
     assert make_plan(s, seed=2).seed == 2
 
 
 def test_editing_one_entry_does_not_reshuffle_another() -> None:
-    one = make_plan(scenario(FLAPPING))
-    two = make_plan(scenario(FLAPPING + "  - kill: {target: random}\n    at: 30s\n    for: 1s\n"))
+    one = file_plan(scenario(FLAPPING))
+    two = file_plan(scenario(FLAPPING + "  - kill: {target: random}\n    at: 30s\n    for: 1s\n"))
     def key(plan: FaultPlan) -> list[tuple[float, float | None, object]]:
         return [(s.start_s, s.heal_s, s.fault) for s in plan.steps if s.entry == 0]
 
@@ -36,7 +41,7 @@ def test_editing_one_entry_does_not_reshuffle_another() -> None:
 
 
 def test_repeats_stay_in_their_slot_and_inside_the_workload() -> None:
-    plan = make_plan(scenario(FLAPPING, duration="32s"))
+    plan = file_plan(scenario(FLAPPING, duration="32s"))
     starts = [s.start_s for s in plan.steps]
     assert len(starts) == 7  # at 0, 5, ..., 30
     for k, step in enumerate(plan.steps):
@@ -46,7 +51,7 @@ def test_repeats_stay_in_their_slot_and_inside_the_workload() -> None:
 
 
 def test_once_and_until_final_heal() -> None:
-    plan = make_plan(scenario("  - kill: {target: n2}\n    at: 7s\n"))
+    plan = file_plan(scenario("  - kill: {target: n2}\n    at: 7s\n"))
     (step,) = plan.steps
     assert (step.start_s, step.heal_s) == (7.0, None)
     assert step.fault == ProcessAction(action="kill", nodes=(2,), graceful=True)
@@ -54,14 +59,14 @@ def test_once_and_until_final_heal() -> None:
 
 
 def test_timeline_heals_before_applies_at_the_same_time() -> None:
-    plan = make_plan(scenario("  - partition: {shape: halves}\n    at: 0s\n    every: 5s\n    for: 5s\n",
+    plan = file_plan(scenario("  - partition: {shape: halves}\n    at: 0s\n    every: 5s\n    for: 5s\n",
                               duration="10s"))
     events = [(e.at_s, e.action, e.step.step) for e in timeline(plan)]
     assert events == [(0.0, "apply", 0), (5.0, "heal", 0), (5.0, "apply", 1), (10.0, "heal", 1)]
 
 
 def test_rolling_restart_restarts_every_node_once_gap_apart() -> None:
-    plan = make_plan(scenario("  - rolling-restart: {gap: 3s, graceful: false}\n    at: 10s\n", size=5))
+    plan = file_plan(scenario("  - rolling-restart: {gap: 3s, graceful: false}\n    at: 10s\n", size=5))
     assert [s.start_s for s in plan.steps] == [10.0, 13.0, 16.0, 19.0, 22.0]
     nodes = [s.fault.nodes for s in plan.steps]  # type: ignore[union-attr]
     assert sorted(n[0] for n in nodes) == [1, 2, 3, 4, 5]  # type: ignore[index]
@@ -71,7 +76,7 @@ def test_rolling_restart_restarts_every_node_once_gap_apart() -> None:
 
 
 def test_leader_targets_stay_open_until_applied() -> None:
-    plan = make_plan(scenario("  - partition: {shape: isolate-leader}\n    for: 1s\n"
+    plan = file_plan(scenario("  - partition: {shape: isolate-leader}\n    for: 1s\n"
                               "  - pause: {target: leader}\n    at: 5s\n    for: 1s\n"
                               "  - latency: {latency: 10ms, target: leader, links: clients}\n"
                               "    at: 9s\n    for: 1s\n"))
@@ -102,7 +107,7 @@ def test_resolve_target_sizes(n: int) -> None:
 
 
 def test_describe_names_the_cut() -> None:
-    plan = make_plan(scenario("  - partition: {shape: groups, groups: [[n1], [n2, n3]], mode: reject}\n"
+    plan = file_plan(scenario("  - partition: {shape: groups, groups: [[n1], [n2, n3]], mode: reject}\n"
                               "    for: 1s\n"))
     assert plan.steps[0].describe() == "partition groups (reject): n1 cannot hear n2,n3; n2 cannot hear n1; " \
                                        "n3 cannot hear n1"
@@ -115,7 +120,7 @@ def test_the_plan_does_not_depend_on_the_interpreter_hash_seed() -> None:
 
     root = Path(__file__).resolve().parents[2]
     code = ("from harness.scenario import load_scenario; from faults.plan import make_plan; "
-            "import hashlib; p = make_plan(load_scenario('scenarios/flapping-partitions.yaml')); "
+            "import hashlib; s = load_scenario('scenarios/flapping-partitions.yaml'); p = make_plan(s, seed=s.seed); "
             "print(hashlib.sha256(repr(p).encode()).hexdigest())")
     digests = {subprocess.run([sys.executable, "-c", code], cwd=root, capture_output=True, text=True, check=True,
                               env={"PYTHONHASHSEED": seed, "PYTHONPATH": str(root)}, timeout=60).stdout
@@ -126,7 +131,7 @@ def test_the_plan_does_not_depend_on_the_interpreter_hash_seed() -> None:
 def test_disk_faults_are_planned_like_kills_and_corrupt_draws_its_damage_from_the_seed() -> None:
     faults = ("  - power-loss: {target: majority}\n    at: 2s\n    for: 3s\n"
               "  - corrupt: {target: n2, where: random}\n    at: 6s\n    for: 2s\n")
-    plan = make_plan(scenario(faults, seed=9))
+    plan = file_plan(scenario(faults, seed=9))
     power, damage = (s.fault for s in plan.steps)
     assert isinstance(power, ProcessAction) and power.action == "power-loss" and len(power.nodes or ()) == 2
     assert isinstance(damage, ProcessAction) and damage.action == "corrupt" and damage.nodes == (2,)
@@ -137,6 +142,6 @@ def test_disk_faults_are_planned_like_kills_and_corrupt_draws_its_damage_from_th
 
 
 def _salt(faults: str, seed: int) -> int:
-    fault = make_plan(scenario(faults, seed=seed)).steps[1].fault
+    fault = file_plan(scenario(faults, seed=seed)).steps[1].fault
     assert isinstance(fault, ProcessAction)
     return fault.salt

@@ -27,7 +27,7 @@ def test_a_crash_point_is_read_with_its_defaults_and_planned() -> None:
     assert s.faults[1].choices == (CrashPointSpec(target=TargetSpec(kind="leader"), after="promise", down_s=0.02),)
     assert parse_scenario(BASE + "  - crash-point:\n").faults[0].choices == (
         CrashPointSpec(target=TargetSpec(kind="random"), after="any", down_s=0.1),)
-    [_, step] = make_plan(s).steps
+    [_, step] = make_plan(s, seed=s.seed).steps
     assert step.fault == CrashPoint(nodes=None, after="promise", down_s=0.02) and step.heal_s is None
     assert step.describe() == "crash-point leader after its next synced promise record, down 20ms"
 

@@ -79,7 +79,7 @@ async def _nemesis(nem: ToxiproxyNemesis, plan: FaultPlan, cluster: LocalCluster
 
 async def _run(cluster: LocalCluster, api: ToxiproxyAPI, client_ports: dict[int, int]) -> dict[str, Any]:
     scenario = parse_scenario(SCENARIO, source="<test>")
-    plan = make_plan(scenario)
+    plan = make_plan(scenario, seed=scenario.seed)
     nem = ToxiproxyNemesis(api, size=3)
     await nem.setup()
     urls = {i: f"http://127.0.0.1:{p}" for i, p in client_ports.items()}
