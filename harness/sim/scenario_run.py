@@ -306,7 +306,8 @@ class ScenarioRun:
 
     def reproduce(self) -> str:
         bugs = self.result.config.bugs
-        extra = f" --bugs {','.join(sorted(bugs))}" if bugs and bugs != frozenset(self.scenario.cluster.bugs) else ""
+        # Only a difference from the file's bugs needs saying; `--bugs ''` when the run cleared them.
+        extra = "" if bugs == frozenset(self.scenario.cluster.bugs) else f" --bugs {','.join(sorted(bugs)) or chr(39) * 2}"
         return f"paxos-chaos sim {self.scenario.source} --seed {self.seed}{extra}"
 
 

@@ -156,7 +156,8 @@ def register_sim(sub: "argparse._SubParsersAction[argparse.ArgumentParser]") -> 
     p.add_argument("--size", type=int, default=None,
                    help="replicas (default: drawn from each seed, 3, 5 or 7: swarm testing); given, every seed has "
                         "it (not with FILEs)")
-    p.add_argument("--bugs", default="", help="deliberate replica bugs, comma-separated (default none)")
+    p.add_argument("--bugs", default=None, help="deliberate replica bugs, comma-separated (default: none, or a "
+                                               "FILE's own; '' clears a FILE's, as `run --bugs ''` does)")
     p.add_argument("--duration", default=None, help="virtual workload time per seed (default 4s; not with FILEs)")
     p.add_argument("--max-time", default="10m", help="wall-clock bound of the sweep (default 10m)")
     p.add_argument("--jobs", type=int, default=os.cpu_count() or 1,
@@ -212,7 +213,7 @@ def config_from_args(args: argparse.Namespace) -> tuple[SimConfig, float]:
         raise UsageError(f"--duration/--max-time: {exc}") from None
     if (args.size is not None and args.size < 1) or args.seeds < 1 or args.jobs < 1 or duration_ms < 100:
         raise UsageError("--size, --seeds and --jobs must be at least 1 and --duration at least 100ms")
-    base = SimConfig(size=args.size, bugs=frozenset(parse_bugs(args.bugs)), duration_ms=duration_ms)
+    base = SimConfig(size=args.size, bugs=frozenset(parse_bugs(args.bugs or "")), duration_ms=duration_ms)
     return (base if args.seed is None else replace(base, seed=args.seed)), max_s
 
 
@@ -227,7 +228,7 @@ def _run(args: argparse.Namespace) -> int:
             max_s = parse_duration_s(args.max_time)
         except ValueError as exc:
             raise UsageError(f"--max-time: {exc}") from None
-        return run_files(args, bugs=parse_bugs(args.bugs) if args.bugs else None, max_seconds=max_s)
+        return run_files(args, bugs=None if args.bugs is None else parse_bugs(args.bugs), max_seconds=max_s)
     args.first_seed = 0 if args.first_seed is None else args.first_seed
     base, max_s = config_from_args(args)
     if args.coverage:

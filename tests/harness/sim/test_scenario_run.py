@@ -116,6 +116,9 @@ def test_a_deliberate_bug_is_caught_by_a_scenario_and_the_run_replays() -> None:
     assert run.reproduce() == "paxos-chaos sim <string> --seed 1 --bugs local-reads"
     assert _jsonl(run_in_sim(s, seed=1, bugs=("local-reads",), check_history=False)) == _jsonl(run)
     assert run_in_sim(s, seed=1).result.safety_violation is None  # the same run without the bug is safe
+    with_bugs = parse_scenario(_scenario("  - partition: {shape: isolate-leader}\n    at: 1s\n    for: 1s\n")
+                               .replace("cluster: {", "cluster: {bugs: [local-reads], ", 1))
+    assert run_in_sim(with_bugs, seed=1, bugs=()).reproduce() == "paxos-chaos sim <string> --seed 1 --bugs ''"
 
 
 def test_scenarios_of_other_targets_are_refused_by_name_and_left_out_of_a_directory() -> None:
