@@ -365,7 +365,9 @@ def test_sigterm_is_forwarded_and_the_exit_status_passed_through(powerfs: Path, 
     assert (data / "bye").read_text() == "term"
     assert not mounted(data)
 
-    proc = start(powerfs, data, "")
+    # SIG_DFL on purpose: a shell's background job (`make test &`) inherits SIGINT ignored, and exec keeps
+    # an ignored signal ignored, so the child would never die of the forwarded SIGINT.
+    proc = start(powerfs, data, "import signal\nsignal.signal(signal.SIGINT, signal.SIG_DFL)\n")
     wait_ready(proc)
     proc.send_signal(signal.SIGINT)  # the default action: the child dies of the signal
     proc.communicate(timeout=WAIT_S)
