@@ -54,7 +54,7 @@ browser:
 
 ## test: the whole test suite (what CI runs)
 test: images browser
-	$(PY) -m pytest
+	$(PY) -m pytest --durations=25
 
 ## unit: only the tests that need neither Docker, replica processes nor FUSE mounts
 unit: venv
