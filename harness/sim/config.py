@@ -8,7 +8,7 @@ from dataclasses import dataclass, replace
 from typing import TypeVar
 
 from harness.checker import CheckResult, Verdict
-from harness.sim.nemesis import FAULT_KINDS, Fault, plan_faults
+from harness.sim.nemesis import FAULT_KINDS, Fault, plan_faults, plan_stale_leader
 from harness.sim.network import NetFaults
 from targets.paxos.core import CoreConfig
 from workloads.history import Event
@@ -49,7 +49,8 @@ class SimConfig:
         attempts: tries per op for definitely-not-applied answers (and unknown ones with retry_unknown).
         retry_unknown: retry timed-out attempts with the same request id (needs dedup in the replica).
         net: the network's misbehaviour.
-        faults: the fault schedule (drawn: each fault kind is in play in a seed with probability 3/4).
+        faults: the fault schedule (drawn: each fault kind is in play in a seed with probability 3/4,
+            and a stale leader, from a stream of its own, in half of the seeds).
         snapshot_every: applied slots between snapshots (0: never).
         crash_on_promise: probability that a replica crashes right after a Ready that persisted a
             promise (its replies sent), all run long: the crash points of dueling elections.
@@ -142,6 +143,9 @@ class SimConfig:
         if faults is None:
             faults = tuple(plan_faults(random.Random(f"{self.seed}/nemesis"), ids=list(range(1, size + 1)),
                                        duration_us=self.duration_ms * 1000, kinds=kinds))
+            # appended, from a stream of its own: the faults above keep their draws and their numbers
+            faults += tuple(plan_stale_leader(random.Random(f"{self.seed}/stale-leader"),
+                                              duration_us=self.duration_ms * 1000))
         return replace(self, size=size, net=self.net or net, faults=faults,
                        retry_unknown=_pin(self.retry_unknown, retry), snapshot_every=_pin(self.snapshot_every, snap),
                        crash_on_promise=_pin(self.crash_on_promise, on_promise),

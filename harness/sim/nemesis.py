@@ -9,6 +9,17 @@ that persisted a record of a given kind (a promise, an accept, or any) and sent 
 the bridges come with one on the bridge node, armed for its next promise) (the way TigerBeetle's simulator and FoundationDB's BUGGIFY
 reach the instants a wall-clock nemesis almost never hits).
 
+One more kind is planned from a stream of its own (`plan_stale_leader`, seeded `{seed}/stale-leader`,
+so the draws of the kinds above are those they were before it): a stale leader. A follower is cut off
+long enough to fall behind and come back as a lagging leader (an isolated follower keeps raising its
+round, so it often wins the next election); the first leader that then asks a peer to catch it up is
+frozen while the others elect a new leader, choose values in its slots and compact; when it thaws,
+the messages carrying the higher ballot (and the Nacks naming it) are lost for a while, so the
+catch-up answers, values or a snapshot, reach it while it still believes it leads. The acknowledgements
+sent to it while it was frozen are not lost but delayed: they arrive when it next leads, at a higher
+ballot. That is the leader step-down path of the core (a leader learning another value in its own
+slots), which the faults above reach a few times in ten thousand seeds (docs/simulator.md, "Reach").
+
 Faults overlap freely: the partitions in force at a moment are combined (a link is cut if any of them
 cuts it). Targets named `leader` or `follower` are resolved when the fault starts.
 """
@@ -19,9 +30,9 @@ import random
 from dataclasses import dataclass
 from typing import Literal
 
-__all__ = ["FAULT_KINDS", "CrashRecord", "Fault", "FaultKind", "Target", "plan_faults"]
+__all__ = ["FAULT_KINDS", "CrashRecord", "Fault", "FaultKind", "Target", "plan_faults", "plan_stale_leader"]
 
-FaultKind = Literal["split", "bridge", "isolate", "kill", "power", "crash-point"]
+FaultKind = Literal["split", "bridge", "isolate", "kill", "power", "crash-point", "stale-leader"]
 Target = Literal["leader", "follower", "random"]
 CrashRecord = Literal["promise", "accept", "any"]
 _KINDS: tuple[tuple[FaultKind, float], ...] = (
@@ -35,7 +46,9 @@ class Fault:
     """One fault: `kind` starts at `at_us` on `target` and ends (heal / restart) `for_us` later.
 
     `groups` is the split of a `split` partition (node ids), and for a `bridge` the two sides, with the
-    bridge node in neither; a crash point that never fires ends unfired.
+    bridge node in neither; a crash point that never fires ends unfired. A `stale-leader` cuts a
+    follower off for `lag_us`, then watches up to `watch_us` for a leader asking for catch-up, freezes
+    it for `for_us` and drops the higher-ballot messages to it for `filter_us` after it thaws.
     """
 
     kind: FaultKind
@@ -45,6 +58,9 @@ class Fault:
     groups: tuple[tuple[int, ...], ...] = ()
     record: CrashRecord = "any"  # crash-point: the kind of durable record after which the node dies
     node: int | None = None      # a fixed target node (hand-written schedules), instead of `target`
+    lag_us: int = 0              # stale-leader: how long the follower that falls behind is cut off
+    watch_us: int = 0            # stale-leader: how long to wait for a leader that asks for catch-up
+    filter_us: int = 0           # stale-leader: how long the higher ballot is kept from it after the thaw
 
     def describe(self) -> str:
         sides = " | ".join(",".join(map(str, g)) for g in self.groups)
@@ -53,7 +69,9 @@ class Fault:
                 "isolate": f"isolate {who}",
                 "kill": f"kill -9 {who}",
                 "power": f"power loss on {who}",
-                "crash-point": f"crash {who} once it has synced a {self.record} record"}[self.kind]
+                "crash-point": f"crash {who} once it has synced a {self.record} record",
+                "stale-leader": (f"stale leader: cut a follower off for {self.lag_us / 1000:.0f} ms, then freeze the "
+                                 f"next leader that asks for catch-up")}[self.kind]
         return f"{what} at {self.at_us / 1000:.0f} ms for {self.for_us / 1000:.0f} ms"
 
 
@@ -99,3 +117,14 @@ def plan_faults(rng: random.Random, *, ids: list[int], duration_us: int, mean_ga
                                 record="promise"))
         t += rng.randint(mean_gap_us // 4, 2 * mean_gap_us)
     return faults
+
+
+def plan_stale_leader(rng: random.Random, *, duration_us: int, chance: float = 0.5) -> list[Fault]:
+    """At most one stale-leader fault (see the module docstring), with probability `chance`, starting
+    early enough in [0, duration_us) for its phases to end before the workload does."""
+    if duration_us < 2_000_000 or rng.random() >= chance:
+        return []
+    # frozen for 1-2.5 s: its clients wait out their timeout (1 s) before they find the new leader, and a
+    # snapshot (every 20 or 100 slots) must pass its slots for it to be sent one
+    return [Fault(kind="stale-leader", at_us=rng.randint(100_000, duration_us // 4), for_us=rng.randint(1_000_000, 2_500_000),
+                  lag_us=rng.randint(300_000, 700_000), watch_us=800_000, filter_us=rng.randint(150_000, 300_000))]

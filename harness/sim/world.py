@@ -36,9 +36,11 @@ from harness.sim.network import Network
 from harness.sim.node import Disk, SimNode, Waiter
 from targets.errors import InternalError
 from targets.paxos.core import (
+    Accepted,
     AcceptRecord,
     Ballot,
     Batch,
+    Catchup,
     ChosenRecord,
     Command,
     Envelope,
@@ -97,6 +99,15 @@ class _World:
         self._crashing: dict[int, tuple[int, str, bool]] = {}  # node -> (downtime, what, power loss): crash now
         self.final_from = 1 << 62                   # first process id of the final reads
         self.p1a_floor: dict[int, Ballot] = {}      # node -> the highest ballot it promised or accepted
+        # (slot, ballot) -> node -> the value it accepted there (ever, durably): the P2 check's evidence
+        self.accepted_at: dict[tuple[int, Ballot], dict[int, Batch]] = {}
+        self.ballots_of: dict[int, set[Ballot]] = {}
+        # the stale-leader fault: (fault number, fault, until) while waiting for a leader asking for
+        # catch-up; node -> (its ballot, until) while the higher ballot is kept from it; node -> (its
+        # ballot, until, acknowledgements held back) while they wait for it to lead at a higher ballot
+        self.stale_watch: tuple[int, Fault, int] | None = None
+        self.stale_filter: dict[int, tuple[Ballot, int]] = {}
+        self.held: dict[int, tuple[Ballot, int, list[Envelope]]] = {}
         for i in self.ids:
             self._start(i)
 
@@ -206,6 +217,7 @@ class _World:
         must it crash now? (armed faults, then chance). The crash is a power loss with probability
         `crash_power` when the disk holds records not synced yet (else a kill: the same thing then)."""
         self._check_p1a(i, persisted)
+        self._check_chosen(i, persisted)
         if self.now >= self.workload_end:
             return False  # the final heal is on
         kinds = {type(r) for r in persisted}
@@ -241,6 +253,22 @@ class _World:
                 floor = max(floor, rec.ballot)
         self.p1a_floor[i] = floor
 
+    def _check_chosen(self, i: int, persisted: tuple[Record, ...]) -> None:
+        """P2 at the moment of learning: a replica records a slot chosen only once a majority of
+        acceptors has accepted that value in one ballot (each accept is recorded by its acceptor before
+        it acknowledges, so the evidence is here before any acknowledgement can arrive). Counting
+        acknowledgements of two ballots, or of fewer acceptors, breaks this before any history shows it."""
+        for rec in persisted:
+            if isinstance(rec, AcceptRecord):
+                self.accepted_at.setdefault((rec.slot, rec.ballot), {})[i] = rec.batch
+                self.ballots_of.setdefault(rec.slot, set()).add(rec.ballot)
+            elif isinstance(rec, ChosenRecord):
+                majority = self.cfg.n // 2 + 1
+                if not any(sum(v == rec.batch for v in self.accepted_at[(rec.slot, b)].values()) >= majority
+                           for b in self.ballots_of.get(rec.slot, ())):
+                    self._disagree(f"node {i} learned slot {rec.slot} chosen ({_show(rec.batch)}), but no majority "
+                                   "accepted that value in any one ballot (P2)")
+
     def _fire_crash_points(self) -> None:
         for i, (down, what, power) in sorted(self._crashing.items()):
             self.log(f"node {i} crashes at a crash point{' (power loss)' if power else ''}: {what}, sent its "
@@ -251,12 +279,20 @@ class _World:
 
     def _send(self, envs: tuple[Envelope, ...]) -> None:
         for env in envs:
+            if self.stale_watch is not None and isinstance(env.msg, Catchup):
+                self._stale_catchup(env.src)
             for delay in self.net.plan(env.src, env.dst):
                 self.after(delay, functools.partial(self._deliver, env))
 
     def _deliver(self, env: Envelope) -> None:
         node = self.nodes[env.dst]
-        if node is None or not self.net.passes(env.src, env.dst):
+        if not self.net.passes(env.src, env.dst):
+            return
+        held = self.held.get(env.dst)
+        if held is not None and isinstance(env.msg, Accepted) and env.msg.ballot == held[0] and node is None:
+            held[2].append(env)  # an acknowledgement to the frozen stale leader: delayed, not lost
+            return
+        if node is None or self._filtered(env):
             return
         try:
             self._guard(env.dst, functools.partial(node.step, env))
@@ -350,6 +386,9 @@ class _World:
                 text += " bridged by " + ",".join(str(i) for i in self.ids if i not in a and i not in b)
             self._cut(k, _between(a, b), text, fault.for_us)
             return
+        if fault.kind == "stale-leader":
+            self._stale_begin(k, fault)
+            return
         target = self._resolve(fault)
         if target is None:
             self.log(f"{fault.kind} on the {fault.target}: no such node now, skipped")
@@ -366,6 +405,81 @@ class _World:
             if not self.arm(target, fault.record, fault.for_us):
                 return
             self.log(f"node {target} ({fault.target}) armed to crash after it next persists a {fault.record} record")
+
+    # the stale leader (harness.sim.nemesis); no draws: every choice comes from the fault's own numbers
+    def _stale_begin(self, k: int, fault: Fault) -> None:
+        leader = self.leader()
+        others = [i for i in self.ids if i != leader and self.nodes[i] is not None]
+        if not others:
+            self.log("stale leader: no follower up, skipped")
+            return
+        f = others[fault.at_us % len(others)]
+        rest = tuple(i for i in self.ids if i != f)
+        self._cut(k, _between((f,), rest), f"stale leader: isolate node {f} to let it fall behind", fault.lag_us)
+        self.after(fault.lag_us, lambda: self._stale_watch(k, fault))
+
+    def _stale_watch(self, k: int, fault: Fault) -> None:
+        if self.now < self.workload_end:
+            self.stale_watch = (k, fault, self.now + fault.watch_us)
+            self.log(f"stale leader: waiting up to {fault.watch_us / 1000:.0f} ms for a leader that asks for catch-up")
+
+    def _stale_catchup(self, src: int) -> None:
+        """A Catchup is being sent by `src`: if it leads, freeze it now (its peers' answers are lost)."""
+        assert self.stale_watch is not None
+        k, fault, until = self.stale_watch
+        node = self.nodes[src]
+        if self.now >= until or self.now >= self.workload_end:
+            self.stale_watch = None
+            self.log("stale leader: no leader asked for catch-up in time")
+            return
+        if node is None or node.core.role is not Role.LEADER:
+            return
+        self.stale_watch = None
+        ballot = node.core.ballot
+        self.log(f"stale leader: node {src}, leading at {ballot} and catching up, frozen for {fault.for_us / 1000:.0f} ms")
+        self.held[src] = (ballot, self.now + fault.for_us + 2_000_000, [])
+        self.at(self.now, functools.partial(self.pause, src))
+        self.after(fault.for_us, lambda: self._stale_thaw(src, ballot, fault))
+
+    def _stale_thaw(self, i: int, ballot: Ballot, fault: Fault) -> None:
+        if i not in self.paused:
+            self.held.pop(i, None)
+            return
+        self.stale_filter[i] = (ballot, self.now + fault.filter_us)
+        self.resume(i)
+        self.log(f"stale leader: node {i} thawed; messages with a ballot above {ballot} to it lost for "
+                 f"{fault.filter_us / 1000:.0f} ms")
+        self.after(TICK_US, lambda: self._release_held(i))
+
+    def _filtered(self, env: Envelope) -> bool:
+        """True when `env` carries a ballot above the one its stale-leader destination still leads at."""
+        spec = self.stale_filter.get(env.dst)
+        if spec is None:
+            return False
+        if self.now >= spec[1]:
+            del self.stale_filter[env.dst]
+            return False
+        ballot = getattr(env.msg, "ballot", None)
+        return isinstance(ballot, Ballot) and ballot > spec[0]
+
+    def _release_held(self, i: int) -> None:
+        """The acknowledgements held for stale leader i arrive once it leads again at a higher ballot
+        (acknowledgements of its previous term, crossing into the new one); dropped at the deadline."""
+        held = self.held.get(i)
+        if held is None:
+            return
+        ballot, until, envs = held
+        node = self.nodes[i]
+        if node is not None and node.core.role is Role.LEADER and node.core.ballot > ballot:
+            del self.held[i]
+            self.log(f"stale leader: node {i} leads again at {node.core.ballot}: {len(envs)} acknowledgements "
+                     f"of {ballot} delivered now")
+            for env in envs:
+                self._deliver(env)
+        elif self.now >= until or self.now >= self.workload_end:
+            del self.held[i]
+        else:
+            self.after(TICK_US, lambda: self._release_held(i))
 
     def _cut(self, k: int, links: frozenset[tuple[int, int]], text: str, for_us: int) -> None:
         self.cut(k, links, text)
@@ -390,6 +504,9 @@ class _World:
         self._apply_partitions()
         self.net.link_delays.clear()
         self.armed.clear()
+        self.stale_watch = None
+        self.stale_filter.clear()
+        self.held.clear()
         for i in self.ids:
             self.restart(i)
         self.log("final heal: every link restored, every replica up, crash points disarmed")

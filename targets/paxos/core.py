@@ -12,9 +12,11 @@ from replica_image.errors import InternalError, InvalidMessage, ProtocolViolatio
 from replica_image.kv import KV, MISMATCH, PRECONDITION_FAILED, STALE, Result
 from replica_image.loop import HostLoop, Waiters, Write
 from replica_image.paxos import (
+    Accepted,
     AcceptRecord,
     Ballot,
     Batch,
+    Catchup,
     ChosenRecord,
     Command,
     CoreConfig,
@@ -29,7 +31,8 @@ from replica_image.paxos import (
 )
 
 __all__ = [
-    "KNOWN_BUGS", "KV", "MISMATCH", "PRECONDITION_FAILED", "STALE", "AcceptRecord", "Ballot", "Batch", "ChosenRecord",
+    "KNOWN_BUGS", "KV", "MISMATCH", "PRECONDITION_FAILED", "STALE", "AcceptRecord", "Accepted", "Ballot", "Batch",
+    "Catchup", "ChosenRecord",
     "Command", "CoreConfig", "Envelope", "HostLoop", "InternalError", "InvalidMessage", "PromiseRecord", "ProposeResult",
     "ProtocolViolation", "Ready", "Record", "Replica", "ReplicaError", "Result", "Role", "SnapshotRecord", "UnknownBug",
     "Waiters", "Write", "parse_bugs",

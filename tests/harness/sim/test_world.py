@@ -10,6 +10,7 @@ import pytest
 
 from harness.checker import Verdict
 from harness.sim import Fault, NetFaults, SimConfig, SimResult, simulate
+from harness.sim.world import _World
 from workloads.history import write_jsonl
 
 
@@ -175,3 +176,86 @@ def test_an_acceptor_that_accepts_below_a_ballot_it_holds_durably_breaks_p1a_and
     r = next(r for s in range(40) if (r := simulate(SimConfig(seed=s, bugs=bug), check_history=False)).agreement)
     assert r.agreement is not None and "accepted ballot" in r.agreement and "(P1a)" in r.agreement
     assert r.safety_violation is not None and r.safety_violation.startswith("replicas disagree")
+
+
+def test_a_replica_that_learns_a_value_no_majority_accepted_in_one_ballot_breaks_p2_and_fails_the_seed() -> None:
+    """The simulator sees every acceptor's accepts: a value learned chosen without a majority of
+    accepts in one ballot (here small-quorum's N//2 acknowledgements) is a finding at once."""
+    r = simulate(SimConfig(seed=0, bugs=frozenset({"small-quorum"})), check_history=False)
+    assert r.agreement is not None and "no majority accepted that value in any one ballot (P2)" in r.agreement
+    assert r.failed
+
+
+def _stale_world(**kw: object) -> _World:
+    from harness.sim.world import _World
+
+    return _World(SimConfig(seed=1, size=3, net=NetFaults(), faults=(), crash_on_promise=0.0, crash_on_accept=0.0,
+                            **kw).resolved())  # type: ignore[arg-type]
+
+
+def test_a_thawed_stale_leader_loses_only_the_messages_that_carry_a_higher_ballot() -> None:
+    from targets.paxos.core import Ballot, Catchup, Envelope
+    from replica_image.paxos.messages import Chosen, Nack, Prepare
+
+    w = _stale_world()
+    old, new = Ballot(round=2, node=1), Ballot(round=3, node=2)
+    w.stale_filter[1] = (old, w.now + 1_000)
+    assert w._filtered(Envelope(src=2, dst=1, msg=Nack(ballot=new, rejected=old)))
+    assert w._filtered(Envelope(src=2, dst=1, msg=Prepare(ballot=new, first_slot=0)))
+    assert not w._filtered(Envelope(src=2, dst=1, msg=Prepare(ballot=old, first_slot=0)))
+    assert not w._filtered(Envelope(src=2, dst=1, msg=Chosen(entries=())))  # catch-up answers pass
+    assert not w._filtered(Envelope(src=2, dst=3, msg=Nack(ballot=new, rejected=old)))  # only to node 1
+    assert not w._filtered(Envelope(src=3, dst=2, msg=Catchup(from_slot=0)))
+    w.now += 1_000
+    assert not w._filtered(Envelope(src=2, dst=1, msg=Nack(ballot=new, rejected=old))) and 1 not in w.stale_filter
+
+
+def test_acknowledgements_held_for_a_frozen_leader_arrive_only_once_it_leads_at_a_higher_ballot() -> None:
+    from targets.paxos.core import Accepted, Ballot, Envelope
+
+    w = _stale_world()
+    w.run_until(1_000_000)
+    leader = w.leader()
+    assert leader is not None
+    node = w.nodes[leader]
+    assert node is not None
+    ballot = node.core.ballot
+    w.held[leader] = (ballot, w.now + 5_000_000, [])
+    w.pause(leader)
+    follower = next(i for i in w.ids if i != leader)
+    ack = Envelope(src=follower, dst=leader, msg=Accepted(ballot=ballot, slots=(), first_unchosen=0))
+    w._deliver(ack)
+    assert w.held[leader][2] == [ack]  # held, not lost
+    w.resume(leader)
+    w._release_held(leader)  # still at the same ballot: kept back
+    assert w.held[leader][2] == [ack]
+    w.run_until(w.now + 1_000_000)  # no fault: it keeps leading at the same ballot, and the ack stays held
+    again = w.nodes[leader]
+    assert again is not None and again.core.ballot == ballot and w.held[leader][2] == [ack]
+    w.held[leader] = (ballot, w.now, [ack])  # the deadline: dropped, never delivered at the old ballot
+    w.run_until(w.now + 20_000)
+    assert leader not in w.held
+
+
+def test_the_stale_leader_fault_freezes_a_leader_that_catches_up_and_it_then_steps_down_on_a_catch_up_answer(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """The path docs/simulator.md lists (issue 17): a leader learns from a catch-up answer that another
+    value was chosen in its slots, and steps down before it has seen the higher ballot."""
+    import sys
+
+    from replica_image.paxos import Replica, Role
+
+    stepped: list[tuple[int, str]] = []
+    real = Replica._become_follower
+
+    def become_follower(self: Replica) -> None:
+        if self.role is Role.LEADER:
+            stepped.append((self.node_id, sys._getframe(1).f_code.co_name))
+        real(self)
+
+    monkeypatch.setattr(Replica, "_become_follower", become_follower)
+    r = simulate(SimConfig(seed=6))
+    assert not r.failed, r.summary()
+    frozen = [line for line in r.fault_log if "stale leader: node 6, leading at 2.6 and catching up, frozen" in line]
+    assert frozen and any("stale leader: node 6 thawed" in line for line in r.fault_log)
+    assert (6, "_learn") in stepped
