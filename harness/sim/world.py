@@ -102,6 +102,7 @@ class _World:
         # (slot, ballot) -> node -> the value it accepted there (ever, durably): the P2 check's evidence
         self.accepted_at: dict[tuple[int, Ballot], dict[int, Batch]] = {}
         self.ballots_of: dict[int, set[Ballot]] = {}
+        self.snapshot_last: dict[int, int] = {}     # node -> the last slot of its newest snapshot
         # the stale-leader fault: (fault number, fault, until) while waiting for a leader asking for
         # catch-up; node -> (its ballot, until) while the higher ballot is kept from it; node -> (its
         # ballot, until, acknowledgements held back) while they wait for it to lead at a higher ballot
@@ -262,6 +263,8 @@ class _World:
             if isinstance(rec, AcceptRecord):
                 self.accepted_at.setdefault((rec.slot, rec.ballot), {})[i] = rec.batch
                 self.ballots_of.setdefault(rec.slot, set()).add(rec.ballot)
+            elif isinstance(rec, SnapshotRecord):
+                self.snapshot_last[i] = max(self.snapshot_last.get(i, -1), rec.last_slot)
             elif isinstance(rec, ChosenRecord):
                 majority = self.cfg.n // 2 + 1
                 if not any(sum(v == rec.batch for v in self.accepted_at[(rec.slot, b)].values()) >= majority
@@ -445,11 +448,21 @@ class _World:
         if i not in self.paused:
             self.held.pop(i, None)
             return
+        if self.cfg.snapshot_every and self.now < self.workload_end - 500_000 and not self._snapshot_covers(i, ballot):
+            # with snapshots on, stay frozen (tick by tick, up to 0.5 s before the workload ends) until a
+            # peer's snapshot covers a slot it proposed in: its catch-up answer is then that snapshot
+            self.after(TICK_US, lambda: self._stale_thaw(i, ballot, fault))
+            return
         self.stale_filter[i] = (ballot, self.now + fault.filter_us)
         self.resume(i)
         self.log(f"stale leader: node {i} thawed; messages with a ballot above {ballot} to it lost for "
                  f"{fault.filter_us / 1000:.0f} ms")
         self.after(TICK_US, lambda: self._release_held(i))
+
+    def _snapshot_covers(self, i: int, ballot: Ballot) -> bool:
+        """Whether another replica holds a snapshot through a slot that node i accepted in `ballot`."""
+        mine = [slot for (slot, b), by in self.accepted_at.items() if b == ballot and i in by]
+        return bool(mine) and any(last >= min(mine) for j, last in self.snapshot_last.items() if j != i)
 
     def _filtered(self, env: Envelope) -> bool:
         """True when `env` carries a ballot above the one its stale-leader destination still leads at."""
