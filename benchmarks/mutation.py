@@ -32,6 +32,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -73,12 +74,20 @@ def _copy_tree(dst: Path) -> None:
             shutil.copy2(ROOT / name, dst / name)
 
 
+def _spec_key(item: Any) -> tuple[str, str, int]:
+    """A mutant by what it is (file, operator, which occurrence), the same in every session of one tree."""
+    m = item.mutations[0]
+    return (str(m.module_path), m.operator_name, m.occurrence)
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--test", action="store_true", help="run the test of one mutant (cosmic-ray calls this)")
     ap.add_argument("--seeds", type=int, default=100, help="seeds of the sweep that tests a mutant (default 100)")
     ap.add_argument("--sample", type=int, default=60, help="mutants to run, drawn at random (default 60)")
     ap.add_argument("--sample-seed", type=int, default=0)
+    ap.add_argument("--same-as", type=Path, default=None, metavar="SESSION",
+                    help="run the mutants an earlier run ran (its --out DIR/session.sqlite), not a new draw")
     ap.add_argument("--timeout", type=float, default=0, help="seconds per mutant (default: 5x the baseline)")
     ap.add_argument("--out", default="", help="keep the session and results.json here")
     args = ap.parse_args()
@@ -109,8 +118,20 @@ def main() -> int:
         cr = str(Path(sys.executable).with_name("cosmic-ray"))
         subprocess.run([cr, "init", str(config), str(session)], cwd=tree, check=True)
         with use_db(str(session), WorkDB.Mode.open) as db:
-            items = sorted(db.work_items, key=lambda w: w.job_id)
-            picked = set(w.job_id for w in random.Random(args.sample_seed).sample(items, min(args.sample, len(items))))
+            # job ids are random uuids, new at every `init`: draw from the mutations' own order, so one
+            # --sample-seed names one sample of one source tree (sorting by job id drew a new one each run)
+            items = sorted(db.work_items, key=_spec_key)
+            if args.same_as is not None:
+                with use_db(str(args.same_as), WorkDB.Mode.open) as old:
+                    wanted = {_spec_key(i) for i, r in old.completed_work_items
+                              if r is not None and r.worker_outcome is not WorkerOutcome.SKIPPED}
+                picked = {w.job_id for w in items if _spec_key(w) in wanted}
+                if len(picked) != len(wanted):
+                    print(f"--same-as: {len(wanted)} mutants there, {len(picked)} of them here (the core changed?)",
+                          file=sys.stderr)
+                    return 2
+            else:
+                picked = set(w.job_id for w in random.Random(args.sample_seed).sample(items, min(args.sample, len(items))))
             for w in items:
                 if w.job_id not in picked:
                     db.set_result(w.job_id, WorkResult(worker_outcome=WorkerOutcome.SKIPPED))
