@@ -125,7 +125,7 @@ class DockerProcesses:
         return healed
 
     async def refused_start(self, node: int, *, within_s: float) -> str | None:
-        """None if the node is still running `within_s` after a start; else the last lines of its log."""
+        """None if the node is still running `within_s` after a start; else the last line of its log (why)."""
         def watch() -> str | None:
             deadline = time.monotonic() + within_s
             while time.monotonic() < deadline:

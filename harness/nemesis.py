@@ -85,7 +85,10 @@ class Nemesis:
             if isinstance(fault, ProcessAction):
                 nodes = fault.nodes_for(leader=leader)
                 self._acted_on[step.step] = nodes
-                effects = [await self._process(fault, node) for node in nodes]
+                if fault.action == "power-loss":  # one power cut: every target node at the same moment
+                    effects = list(await asyncio.gather(*(self._process(fault, node) for node in nodes)))
+                else:
+                    effects = [await self._process(fault, node) for node in nodes]
                 detail = "; ".join(e for e in effects if e)
                 self._log.add(step=step.step, action="apply", nodes=nodes,
                               fault=step.describe() + (f": {detail}" if detail else ""))
