@@ -88,7 +88,7 @@ def warnings(scenario: Scenario) -> tuple[str, ...]:
     for entry in scenario.faults:
         for spec in entry.choices:
             kind = fault_kind(spec)
-            why = _spec_skip(spec)
+            why = _skip_reason(spec)
             if why is not None:
                 where = " (one choice of a one-of)" if len(entry.choices) > 1 else ""
                 shown = "corrupt (where: random)" if kind == "corrupt" else kind
@@ -97,20 +97,12 @@ def warnings(scenario: Scenario) -> tuple[str, ...]:
     return tuple(dict.fromkeys(out))
 
 
-def _spec_skip(spec: FaultSpec) -> str | None:
-    """Why a fault of the file is skipped in the simulator, or None (the twin of `_skip_reason`)."""
-    if isinstance(spec, LinkSpec):
-        return SKIPPED.get(spec.toxic)
-    if isinstance(spec, ProcessSpec) and spec.action == "corrupt" and spec.where == "random":
-        return SKIPPED["corrupt-random"]
-    return None
-
-
 def _skip_reason(fault: object) -> str | None:
-    """Why a planned fault is skipped in the simulator, or None."""
-    if isinstance(fault, LinkToxic):
+    """Why a fault is skipped in the simulator, or None: one rule for the file's specs and the plan's
+    steps (both name the toxic, and the action and `where`, the same way)."""
+    if isinstance(fault, (LinkSpec, LinkToxic)):
         return SKIPPED.get(fault.toxic)
-    if isinstance(fault, ProcessAction) and fault.action == "corrupt" and fault.where == "random":
+    if isinstance(fault, (ProcessSpec, ProcessAction)) and fault.action == "corrupt" and fault.where == "random":
         return SKIPPED["corrupt-random"]
     return None
 
