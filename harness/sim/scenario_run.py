@@ -47,7 +47,7 @@ from faults.plan import (
     make_plan,
     timeline,
 )
-from faults.schema import FaultSpec, LinkSpec, ProcessSpec
+from faults.schema import LinkSpec, ProcessSpec
 from harness.checker import Verdict
 from harness.junit import AGREEMENT, FINAL_READS, LINEARIZABLE, LIVENESS, CaseResult
 from harness.scenario import RunParams, Scenario, resolve_run
