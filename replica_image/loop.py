@@ -35,15 +35,16 @@ The host-side bug switches (replica_image.bugs) live here, so every host has the
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+import json
+from collections.abc import Callable, Collection, Iterator, Mapping
 from dataclasses import dataclass
-from typing import Generic, TypeVar
+from typing import Any, Generic, TypeVar
 
 from replica_image.errors import InternalError
 from replica_image.kv import KV, Result
 from replica_image.paxos import Batch, Command, Envelope, Ready, Record, Replica
 
-__all__ = ["HostLoop", "ROUNDS_MAX", "Waiters", "Write"]
+__all__ = ["HostLoop", "ROUNDS_MAX", "Waiters", "Write", "status_problem"]
 
 # One call of rounds() never needs more Ready rounds than this; more means the core is spinning.
 ROUNDS_MAX = 10_000
@@ -100,6 +101,44 @@ class Waiters(Generic[W]):
         return sum(len(v) for v in self._by_key.values())
 
 
+_ROLES = frozenset({"leader", "follower", "candidate"})
+
+
+def status_problem(doc: Mapping[str, Any], ids: Collection[int]) -> str | None:
+    """What breaks the contract of ``HostLoop.status()`` (docs/replica.md, /status) in ``doc``, or None.
+
+    The contract: plain JSON (a bound method or a NaN would be a 500 in the aiohttp replica), a role
+    of the three, a ballot of two non-negative ints, a leader that is None or one of ``ids`` (the
+    cluster's node ids: clients follow it), and indexes that are ints in their ranges, the applied index
+    below the first unchosen slot and the snapshot at or below neither.
+    """
+    try:
+        json.dumps(doc, allow_nan=False)
+    except (TypeError, ValueError) as exc:
+        return f"/status is not plain JSON: {exc}"
+    if doc.get("role") not in _ROLES:
+        return f"role {doc.get('role')!r} is none of {sorted(_ROLES)}"
+    ballot = doc.get("ballot")
+    if not (isinstance(ballot, dict) and _int(ballot.get("round"), 0) and _int(ballot.get("node"), 0)):
+        return f"ballot {ballot!r} is not {{round, node}} of two non-negative ints"
+    leader = doc.get("leader")
+    if leader is not None and not (_int(leader, 0) and leader in ids):
+        return f"leader {leader!r} is neither null nor a node id of {sorted(ids)}"
+    for name, low in (("first_unchosen", 0), ("applied_index", -1), ("log_length", 0), ("snapshot_last", -1)):
+        if not _int(doc.get(name), low):
+            return f"{name} {doc.get(name)!r} is not an int >= {low}"
+    if not doc["snapshot_last"] <= doc["applied_index"] < doc["first_unchosen"]:
+        return (f"snapshot_last {doc['snapshot_last']} <= applied_index {doc['applied_index']} < first_unchosen "
+                f"{doc['first_unchosen']} does not hold")
+    if not isinstance(doc.get("state_digest"), str):
+        return f"state_digest {doc.get('state_digest')!r} is not a string"
+    return None
+
+
+def _int(value: object, low: int) -> bool:
+    return type(value) is int and value >= low
+
+
 def _ignore_commit(slot: int, batch: Batch | None) -> None:
     return None
 
@@ -140,6 +179,19 @@ class HostLoop(Generic[W]):
         self._on_snapshot = on_snapshot
         self._defer = "no-fsync" in self.bugs
         self._may_sync = "skip-fsync" not in self.bugs
+
+    def status(self) -> dict[str, Any]:
+        """The part of a replica's /status document every host has: the core's view and the kv's.
+
+        One builder for the aiohttp replica (which adds its id, storage and switches) and the
+        simulator, which checks the document's contract at every fault (harness/sim/world.py): a field
+        that is not plain JSON would be a 500 on /status in a real replica.
+        """
+        core = self.core
+        return {"role": core.role.value, "ballot": {"round": core.ballot.round, "node": core.ballot.node},
+                "leader": core.leader_id, "first_unchosen": core.first_unchosen,
+                "applied_index": self.applied_index, "log_length": core.log_length,
+                "snapshot_last": core.snapshot_last, "state_digest": self.kv.digest()}
 
     def local_read(self, cmd: Command) -> Result | None:
         """Bug local-reads: a get answered from this replica's kv, leader or not, current or not; None

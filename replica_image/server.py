@@ -321,17 +321,9 @@ class ReplicaServer:
     def status(self) -> dict[str, Any]:
         """The /status document (also logged on shutdown)."""
         d = self._driver
-        core = d.core
         return {
             "id": self._cfg.node_id,
-            "role": core.role.value,
-            "ballot": {"round": core.ballot.round, "node": core.ballot.node},
-            "leader": core.leader_id,
-            "first_unchosen": core.first_unchosen,
-            "applied_index": d.applied_index,
-            "log_length": core.log_length,
-            "snapshot_last": core.snapshot_last,
-            "state_digest": d.kv.digest(),
+            **d.loop.status(),
             "fsync": "always" if self._cfg.fsync else "never",
             "bugs": sorted(self._cfg.bugs),
             "storage": {"records": d.storage.record_count, "bytes": d.storage.size_bytes,

@@ -51,6 +51,7 @@ from targets.paxos.core import (
     ReplicaError,
     Role,
     SnapshotRecord,
+    status_problem,
 )
 from workloads.generator import Op, OpGenerator
 from workloads.history import HistoryRecorder
@@ -382,6 +383,7 @@ class _World:
     def _begin(self, k: int, fault: Fault) -> None:
         if self.now >= self.workload_end:
             return
+        self.check_status()
         if fault.kind in ("split", "bridge"):
             a, b = fault.groups
             text = f"partition {','.join(map(str, a))} | {','.join(map(str, b))}"
@@ -524,6 +526,15 @@ class _World:
             self.restart(i)
         self.log("final heal: every link restored, every replica up, crash points disarmed")
 
+    def check_status(self) -> None:
+        """Every running replica's /status document keeps its contract (replica_image.loop.status_problem):
+        what a real replica would answer at this moment, or fail to (a 500), is an error of the replica."""
+        for i in self.ids:
+            node = self.nodes[i]
+            problem = None if node is None else status_problem(node.loop.status(), self.ids)
+            if problem is not None and self.error is None:
+                self.error = f"at {self.now / 1000:.1f} ms, node {i}'s /status breaks its contract: {problem}"
+
     # ------------------------------------------------------------------ after the run
     def liveness(self) -> str | None:
         if self.clients.anomalies:
@@ -582,6 +593,7 @@ def simulate(cfg: SimConfig, *, check_history: bool = True,
     for key in OpGenerator(spec, rng=random.Random(0), tag="final").keys:
         world.clients.add_worker(gen=None, script=[Op(f="get", key=key)], attempts=FINAL_READ_ATTEMPTS)
     world.run_until(world.workload_end + settle)
+    world.check_status()
     liveness = world.liveness()
     result: CheckResult | None = None
     if check_history:

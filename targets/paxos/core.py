@@ -10,7 +10,7 @@ from __future__ import annotations
 from replica_image.bugs import KNOWN_BUGS, UnknownBug, parse_bugs
 from replica_image.errors import InternalError, InvalidMessage, ProtocolViolation, ReplicaError
 from replica_image.kv import KV, MISMATCH, PRECONDITION_FAILED, STALE, Result
-from replica_image.loop import HostLoop, Waiters, Write
+from replica_image.loop import HostLoop, Waiters, Write, status_problem
 from replica_image.paxos import (
     Accepted,
     AcceptRecord,
@@ -35,5 +35,5 @@ __all__ = [
     "Catchup", "ChosenRecord",
     "Command", "CoreConfig", "Envelope", "HostLoop", "InternalError", "InvalidMessage", "PromiseRecord", "ProposeResult",
     "ProtocolViolation", "Ready", "Record", "Replica", "ReplicaError", "Result", "Role", "SnapshotRecord", "UnknownBug",
-    "Waiters", "Write", "parse_bugs",
+    "Waiters", "Write", "parse_bugs", "status_problem",
 ]

@@ -12,7 +12,7 @@ import pytest
 
 from replica_image.errors import InternalError
 from replica_image.kv import OK, Result
-from replica_image.loop import ROUNDS_MAX, HostLoop, Waiters, Write
+from replica_image.loop import ROUNDS_MAX, HostLoop, Waiters, Write, status_problem
 from replica_image.paxos import (
     Batch, Command, CoreConfig, Envelope, Prepare, Promise, PromiseRecord, Ready, Record, Replica, Role,
     SnapshotRecord,
@@ -246,3 +246,36 @@ def test_promise_messages_are_real() -> None:
     rep = core(3, 3, journal=journal)
     rep.step(Envelope(src=1, dst=3, msg=Prepare(ballot=b(1, 1), first_slot=0)))
     assert any(isinstance(e.msg, Promise) for e in rep.ready().messages)
+
+
+def test_status_of_a_live_loop_keeps_the_contract_through_snapshots() -> None:
+    journal = Journal()
+    loop = host(core(journal=journal), journal, snapshot_every=2)
+    assert status_problem(loop.status(), [1]) is None  # a fresh follower: nothing applied
+    leader(loop, journal)
+    for i in range(1, 6):
+        loop.core.propose(cmd(i))
+        run(loop, journal)
+        assert status_problem(loop.status(), [1]) is None
+    doc = loop.status()
+    assert (doc["role"], doc["leader"]) == ("leader", 1) and doc["snapshot_last"] >= 1
+
+
+@pytest.mark.parametrize(("change", "names"), [
+    ({"leader": print}, "not plain JSON"),               # a method where a value belongs (a lost @property)
+    ({"leader": 9}, "leader 9"),                         # not a node of the cluster
+    ({"leader": True}, "leader True"),                   # JSON true is no node id
+    ({"role": "boss"}, "role 'boss'"),
+    ({"ballot": {"round": -1, "node": 1}}, "ballot"),
+    ({"applied_index": 7}, "applied_index 7 < first_unchosen 4"),
+    ({"snapshot_last": 3}, "snapshot_last 3 <= applied_index 2"),
+    ({"log_length": 1.5}, "log_length 1.5"),
+    ({"first_unchosen": float("nan")}, "not plain JSON"),
+    ({"state_digest": None}, "state_digest None"),
+])
+def test_status_problem_names_the_field_that_breaks_the_contract(change: dict[str, object], names: str) -> None:
+    good = {"role": "follower", "ballot": {"round": 2, "node": 1}, "leader": 2, "first_unchosen": 4,
+            "applied_index": 2, "log_length": 3, "snapshot_last": 1, "state_digest": "ab"}
+    assert status_problem(good, [1, 2, 3]) is None
+    problem = status_problem({**good, **change}, [1, 2, 3])
+    assert problem is not None and names in problem
