@@ -36,6 +36,7 @@ from harness.sim.network import Network
 from harness.sim.node import Disk, SimNode, Waiter
 from targets.errors import InternalError
 from targets.paxos.core import (
+    Accept,
     Accepted,
     AcceptRecord,
     Ballot,
@@ -89,6 +90,7 @@ class _World:
         self.chosen: dict[int, Batch] = {}
         self.agreement: str | None = None
         self.error: str | None = None                # the first replica that stopped on an internal error
+        self.lapse: str | None = None                # the first progress a replica owed and did not make (liveness)
         # fault number -> links it cuts; a link (0, i) is the clients' link to node i
         self.partitions: dict[int, frozenset[tuple[int, int]]] = {}
         self.paused: dict[int, SimNode] = {}        # node -> its frozen host (SIGSTOP): no ticks, no input
@@ -298,13 +300,37 @@ class _World:
             return
         if node is None or self._filtered(env):
             return
+        first_unchosen = node.core.first_unchosen
         try:
             self._guard(env.dst, functools.partial(node.step, env))
         except ProtocolViolation as exc:
             # the real host logs and drops it (replica_image/host.py); here it is also a finding
             self._disagree(f"node {env.dst} rejected a message from {env.src} as a protocol violation: {exc}")
+            return
         except InvalidMessage:
-            pass
+            return
+        if isinstance(env.msg, Accept) and self.nodes[env.dst] is node:
+            self._check_commit_learned(env.dst, env.msg, first_unchosen)
+
+    def _check_commit_learned(self, i: int, m: Accept, first_unchosen: int) -> None:
+        """The commit piggyback (replica_image/paxos/replica.py): a follower told by its leader that every
+        slot below `m.commit` is chosen learns, in that same step, each of them it accepted in that
+        leader's ballot, up to `learn_scan_max` slots past its first unchosen one. A follower that
+        learned only by asking for catch-up would still converge, one round trip per commit later."""
+        core = self.nodes[i]
+        assert core is not None
+        rep = core.core
+        if rep.ballot != m.ballot or rep.role is Role.LEADER:
+            return  # not accepted: below its promise (a Nack) or its own ballot
+        stop = min(m.commit, first_unchosen + rep.config.learn_scan_max)
+        for s in range(max(first_unchosen, rep.snapshot_last + 1), stop):
+            acc = rep.accepted_value(s)
+            if acc is not None and acc[0] == m.ballot and rep.chosen_value(s) is None:
+                if self.lapse is None:
+                    self.lapse = (f"at {self.now / 1000:.1f} ms, node {i} accepted slot {s} in ballot {m.ballot}, was "
+                                  f"told by its leader that every slot below {m.commit} is chosen, and did not learn "
+                                  "it (commit piggyback)")
+                return
 
     def submit(self, node_id: int, cmd: Command, waiter: Waiter) -> bool:
         if node_id in self.paused or not self.net.passes(0, node_id):
@@ -537,6 +563,8 @@ class _World:
 
     # ------------------------------------------------------------------ after the run
     def liveness(self) -> str | None:
+        if self.lapse is not None:
+            return self.lapse
         if self.clients.anomalies:
             return self.clients.anomalies[0]
         if self.clients.open_ops():

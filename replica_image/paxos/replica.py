@@ -169,6 +169,10 @@ class Replica:
     def snapshot_last(self) -> int:
         return self._log.snapshot_last
 
+    def accepted_value(self, slot: int) -> tuple[Ballot, Batch] | None:
+        """The (ballot, batch) this acceptor last accepted in `slot`, if held (for checks and debugging)."""
+        return self._log.accepted.get(slot)
+
     def chosen_value(self, slot: int) -> Batch | None:
         """The chosen batch of `slot` if known and not truncated (for tests and debugging)."""
         return self._log.chosen.get(slot)

@@ -12,6 +12,7 @@ from replica_image.errors import InternalError, InvalidMessage, ProtocolViolatio
 from replica_image.kv import KV, MISMATCH, PRECONDITION_FAILED, STALE, Result
 from replica_image.loop import HostLoop, Waiters, Write, status_problem
 from replica_image.paxos import (
+    Accept,
     Accepted,
     AcceptRecord,
     Ballot,
@@ -31,7 +32,7 @@ from replica_image.paxos import (
 )
 
 __all__ = [
-    "KNOWN_BUGS", "KV", "MISMATCH", "PRECONDITION_FAILED", "STALE", "AcceptRecord", "Accepted", "Ballot", "Batch",
+    "KNOWN_BUGS", "KV", "MISMATCH", "PRECONDITION_FAILED", "STALE", "Accept", "AcceptRecord", "Accepted", "Ballot", "Batch",
     "Catchup", "ChosenRecord",
     "Command", "CoreConfig", "Envelope", "HostLoop", "InternalError", "InvalidMessage", "PromiseRecord", "ProposeResult",
     "ProtocolViolation", "Ready", "Record", "Replica", "ReplicaError", "Result", "Role", "SnapshotRecord", "UnknownBug",

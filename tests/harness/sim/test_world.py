@@ -187,6 +187,33 @@ def test_a_replica_that_learns_a_value_no_majority_accepted_in_one_ballot_breaks
     assert r.failed
 
 
+def test_a_follower_that_learns_only_by_catch_up_misses_the_commit_piggyback_and_fails_the_seed(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """Learning from the leader's commit is what spares a follower a round trip per commit; a core
+    that skipped it still converged (through catch-up), so no other check could tell."""
+    from replica_image.paxos import Replica
+
+    def learn_commit(self: Replica, src: int, ballot: object, commit: int) -> None:
+        self._note_progress(src, commit)  # the catch-up half only
+
+    clean = SimConfig(seed=2, size=3, net=NetFaults(), faults=(), crash_on_promise=0.0, crash_on_accept=0.0)
+    assert not simulate(clean, check_history=False).failed
+    monkeypatch.setattr(Replica, "_learn_commit", learn_commit)
+    r = simulate(clean, check_history=False)
+    assert r.liveness is not None and "did not learn it (commit piggyback)" in r.liveness
+    assert r.safety_violation is None and r.failed
+
+
+def test_a_status_document_that_is_not_plain_json_is_an_error_of_the_replica(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A lost @property hands /status a bound method: a 500 in the aiohttp replica, an error here."""
+    from replica_image.paxos import Replica
+
+    monkeypatch.setattr(Replica, "leader_id", property(lambda self: self.tick))
+    r = simulate(SimConfig(seed=2, size=3, net=NetFaults(), faults=(), crash_on_promise=0.0, crash_on_accept=0.0),
+                 check_history=False)
+    assert r.error is not None and "/status breaks its contract: /status is not plain JSON" in r.error
+
+
 def _stale_world(**kw: object) -> _World:
     from harness.sim.world import _World
 
