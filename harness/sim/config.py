@@ -8,7 +8,7 @@ from dataclasses import dataclass, replace
 from typing import TypeVar
 
 from harness.checker import CheckResult, Verdict
-from harness.sim.nemesis import FAULT_KINDS, Fault, plan_faults, plan_stale_leader
+from harness.sim.nemesis import FAULT_KINDS, Fault, plan_faults, plan_stale_ack, plan_stale_leader
 from harness.sim.network import NetFaults
 from targets.paxos.core import CoreConfig
 from workloads.history import Event
@@ -50,7 +50,8 @@ class SimConfig:
         retry_unknown: retry timed-out attempts with the same request id (needs dedup in the replica).
         net: the network's misbehaviour.
         faults: the fault schedule (drawn: each fault kind is in play in a seed with probability 3/4,
-            and a stale leader, from a stream of its own, in half of the seeds).
+            and a stale leader, from a stream of its own, in half of the seeds; a stale acknowledgement,
+            from another, in half of the seeds of five replicas or more).
         snapshot_every: applied slots between snapshots (0: never).
         crash_on_promise: probability that a replica crashes right after a Ready that persisted a
             promise (its replies sent), all run long: the crash points of dueling elections.
@@ -146,6 +147,8 @@ class SimConfig:
             # appended, from a stream of its own: the faults above keep their draws and their numbers
             faults += tuple(plan_stale_leader(random.Random(f"{self.seed}/stale-leader"),
                                               duration_us=self.duration_ms * 1000))
+            faults += tuple(plan_stale_ack(random.Random(f"{self.seed}/stale-ack"), size=size,
+                                           duration_us=self.duration_ms * 1000))
         return replace(self, size=size, net=self.net or net, faults=faults,
                        retry_unknown=_pin(self.retry_unknown, retry), snapshot_every=_pin(self.snapshot_every, snap),
                        crash_on_promise=_pin(self.crash_on_promise, on_promise),

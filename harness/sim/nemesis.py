@@ -20,6 +20,21 @@ sent to it while it was frozen are not lost but delayed: they arrive when it nex
 ballot. That is the leader step-down path of the core (a leader learning another value in its own
 slots), which the faults above reach a few times in ten thousand seeds (docs/simulator.md, "Reach").
 
+And one more from a stream of its own (`plan_stale_ack`, seeded `{seed}/stale-ack`, appended after the
+stale leader), only with five replicas or more: a stale acknowledgement crossing into the leader's next
+term. At the instant a leader L sends new proposals, the network splits so that no side holds a
+majority, L with one follower A on its side, and the L-A link turns slow (a Toxiproxy latency toxic,
+60-120 ms each way); A's acknowledgements of L's term are stuck on that link (a request in TCP
+retransmission backoff: delayed, not lost). Nobody can choose; L steps down. Then the partition turns
+partial with L as its hub: L reaches A (still slow) and quorum-2 other followers, which reach nobody
+else, so only L can win the next election. It wins at a higher ballot and re-proposes the slots only A
+accepted; A's old acknowledgements arrive at the instant the new term's proposals leave, before any
+new acknowledgement. A correct leader ignores them (another ballot); one that counts them (the
+surviving mutant of replica.py `_on_accepted`, `m.ballot > self._ballot`) learns such a slot chosen
+with its own accept, A's of the old ballot and one fast follower's of the new: no majority in any one
+ballot, which the world's P2 check flags at once (with three replicas, L and A are already a majority
+of the old ballot: nothing to catch there). Dropped, if L never leads again, when the hub heals.
+
 Faults overlap freely: the partitions in force at a moment are combined (a link is cut if any of them
 cuts it). Targets named `leader` or `follower` are resolved when the fault starts.
 """
@@ -30,9 +45,10 @@ import random
 from dataclasses import dataclass
 from typing import Literal
 
-__all__ = ["FAULT_KINDS", "CrashRecord", "Fault", "FaultKind", "Target", "plan_faults", "plan_stale_leader"]
+__all__ = ["FAULT_KINDS", "CrashRecord", "Fault", "FaultKind", "Target", "plan_faults", "plan_stale_ack",
+           "plan_stale_leader"]
 
-FaultKind = Literal["split", "bridge", "isolate", "kill", "power", "crash-point", "stale-leader"]
+FaultKind = Literal["split", "bridge", "isolate", "kill", "power", "crash-point", "stale-leader", "stale-ack"]
 Target = Literal["leader", "follower", "random"]
 CrashRecord = Literal["promise", "accept", "any"]
 _KINDS: tuple[tuple[FaultKind, float], ...] = (
@@ -48,7 +64,10 @@ class Fault:
     `groups` is the split of a `split` partition (node ids), and for a `bridge` the two sides, with the
     bridge node in neither; a crash point that never fires ends unfired. A `stale-leader` cuts a
     follower off for `lag_us`, then watches up to `watch_us` for a leader asking for catch-up, freezes
-    it for `for_us` and drops the higher-ballot messages to it for `filter_us` after it thaws.
+    it for `for_us` and drops the higher-ballot messages to it for `filter_us` after it thaws. A
+    `stale-ack` watches up to `watch_us` for a leader sending new proposals, then splits the cluster with
+    no majority side for `for_us`, then makes the old leader the hub of a partial partition for `hub_us`;
+    its link to the follower whose acknowledgements are held is `slow_us` slower each way throughout.
     """
 
     kind: FaultKind
@@ -61,6 +80,8 @@ class Fault:
     lag_us: int = 0              # stale-leader: how long the follower that falls behind is cut off
     watch_us: int = 0            # stale-leader: how long to wait for a leader that asks for catch-up
     filter_us: int = 0           # stale-leader: how long the higher ballot is kept from it after the thaw
+    hub_us: int = 0              # stale-ack: how long the old leader is the hub of a partial partition
+    slow_us: int = 0             # stale-ack: the added one-way latency of the leader's link to the follower
 
     def describe(self) -> str:
         sides = " | ".join(",".join(map(str, g)) for g in self.groups)
@@ -71,7 +92,10 @@ class Fault:
                 "power": f"power loss on {who}",
                 "crash-point": f"crash {who} once it has synced a {self.record} record",
                 "stale-leader": (f"stale leader: cut a follower off for {self.lag_us / 1000:.0f} ms, then freeze the "
-                                 f"next leader that asks for catch-up")}[self.kind]
+                                 f"next leader that asks for catch-up"),
+                "stale-ack": (f"stale ack: at a leader's next proposals, split with no majority, a follower's acks "
+                              f"held on a {self.slow_us / 1000:.0f} ms link, then the leader the hub for "
+                              f"{self.hub_us / 1000:.0f} ms")}[self.kind]
         return f"{what} at {self.at_us / 1000:.0f} ms for {self.for_us / 1000:.0f} ms"
 
 
@@ -128,3 +152,17 @@ def plan_stale_leader(rng: random.Random, *, duration_us: int, chance: float = 0
     # snapshot (every 20 or 100 slots) must pass its slots for it to be sent one
     return [Fault(kind="stale-leader", at_us=rng.randint(100_000, duration_us // 4), for_us=rng.randint(1_000_000, 2_500_000),
                   lag_us=rng.randint(300_000, 700_000), watch_us=800_000, filter_us=rng.randint(150_000, 300_000))]
+
+
+def plan_stale_ack(rng: random.Random, *, size: int, duration_us: int, chance: float = 0.5) -> list[Fault]:
+    """At most one stale-ack fault (see the module docstring), with probability `chance`, for a cluster
+    of `size` replicas (none below five: the shape needs an old-ballot minority of two), early enough in
+    [0, duration_us) for its phases to end before the workload does."""
+    if size < 5 or duration_us < 2_000_000 or rng.random() >= chance:
+        return []
+    # the split outlasts the leader's step-down (it checks what it heard every election timeout, 300 ms:
+    # at most 600 ms after the cut); the hub, a few elections (the spokes' rounds went up meanwhile);
+    # the slow link's round trip stays under the 300 ms a candidate waits, so the slow follower's
+    # promise counts, and far above a fast follower's round trip, so its new accept lands last
+    return [Fault(kind="stale-ack", at_us=rng.randint(100_000, duration_us // 5), for_us=rng.randint(700_000, 1_100_000),
+                  watch_us=500_000, hub_us=rng.randint(800_000, 1_500_000), slow_us=rng.randint(60_000, 120_000))]

@@ -69,6 +69,7 @@ CRASH_RECORDS: dict[str, tuple[type, ...]] = {
 TICK_US = 10_000           # the replica's TICK_MS
 FLUSH_US = 1_000_000       # bug no-fsync: the write-behind period of replica_image/host.py
 FINAL_READ_ATTEMPTS = 20
+HELD_ACKS_MAX = 10_000     # the stale-ack fault holds at most this many acknowledgements (then drops)
 EVENTS_MAX = 20_000_000    # a run that needs more events than this is stuck in a loop: stop it
 
 
@@ -112,6 +113,11 @@ class _World:
         self.stale_watch: tuple[int, Fault, int] | None = None
         self.stale_filter: dict[int, tuple[Ballot, int]] = {}
         self.held: dict[int, tuple[Ballot, int, list[Envelope]]] = {}
+        # the stale-ack fault: (fault number, fault, until) while waiting for a leader sending new
+        # proposals; then (leader, follower, the leader's ballot, the follower's acknowledgements of that
+        # ballot held on their slow link) until the leader sends proposals of a higher ballot
+        self.ack_watch: tuple[int, Fault, int] | None = None
+        self.ack_held: tuple[int, int, Ballot, list[Envelope]] | None = None
         for i in self.ids:
             self._start(i)
 
@@ -287,6 +293,8 @@ class _World:
         for env in envs:
             if self.stale_watch is not None and isinstance(env.msg, Catchup):
                 self._stale_catchup(env.src)
+            if isinstance(env.msg, Accept) and (self.ack_watch is not None or self.ack_held is not None):
+                self._stale_ack_send(env.src, env.msg)
             for delay in self.net.plan(env.src, env.dst):
                 self.after(delay, functools.partial(self._deliver, env))
 
@@ -297,6 +305,11 @@ class _World:
         held = self.held.get(env.dst)
         if held is not None and isinstance(env.msg, Accepted) and env.msg.ballot == held[0] and node is None:
             held[2].append(env)  # an acknowledgement to the frozen stale leader: delayed, not lost
+            return
+        hold = self.ack_held
+        if (hold is not None and (env.src, env.dst) == (hold[1], hold[0]) and isinstance(env.msg, Accepted)
+                and env.msg.ballot == hold[2] and len(hold[3]) < HELD_ACKS_MAX):
+            hold[3].append(env)  # the stale-ack fault: stuck on the slow link until the next term
             return
         if node is None or self._filtered(env):
             return
@@ -420,6 +433,9 @@ class _World:
         if fault.kind == "stale-leader":
             self._stale_begin(k, fault)
             return
+        if fault.kind == "stale-ack":
+            self._stale_ack_begin(k, fault)
+            return
         target = self._resolve(fault)
         if target is None:
             self.log(f"{fault.kind} on the {fault.target}: no such node now, skipped")
@@ -522,6 +538,86 @@ class _World:
         else:
             self.after(TICK_US, lambda: self._release_held(i))
 
+    # the stale ack (harness.sim.nemesis); no draws either: every choice comes from the fault's numbers
+    def _stale_ack_begin(self, k: int, fault: Fault) -> None:
+        if self.cfg.n < 5 or self.ack_watch is not None or self.ack_held is not None:
+            # with three replicas the leader and one follower are a majority of the old ballot already
+            self.log("stale ack: needs five replicas and no other stale ack under way, skipped")
+            return
+        self.ack_watch = (k, fault, self.now + fault.watch_us)
+        self.log(f"stale ack: waiting up to {fault.watch_us / 1000:.0f} ms for a leader that sends new proposals")
+
+    def _stale_ack_send(self, src: int, msg: Accept) -> None:
+        """An Accept is being sent by `src`: fire the watching fault if it carries a new proposal of the
+        leader (the copies to the other side of the split are then lost), or, if `src` is the leader whose
+        old acknowledgements are held and the Accept is of a higher ballot, let them arrive now."""
+        hold = self.ack_held
+        if hold is not None:
+            if src == hold[0] and msg.ballot > hold[2]:
+                self._stale_ack_release()
+            return
+        assert self.ack_watch is not None
+        k, fault, until = self.ack_watch
+        if self.now >= until or self.now >= self.workload_end:
+            self.ack_watch = None
+            self.log("stale ack: no leader sent new proposals in time")
+            return
+        node = self.nodes[src]
+        # new: no other acceptor holds it in this ballot yet (a retransmit may have reached the others)
+        new = any(set(self.accepted_at.get((e.slot, msg.ballot), {})) <= {src} for e in msg.entries)
+        if node is None or node.core.role is not Role.LEADER or node.core.ballot != msg.ballot or not new:
+            return
+        up = [i for i in self.ids if i != src and self.nodes[i] is not None]
+        if not up:
+            return
+        self.ack_watch = None
+        follower = up[fault.at_us % len(up)]
+        rest = [i for i in self.ids if i not in (src, follower)]
+        # three sides, none a majority: the leader and the follower, and the rest in two halves
+        sides = [(src, follower), tuple(rest[:len(rest) // 2]), tuple(rest[len(rest) // 2:])]
+        links = frozenset().union(*(_between(a, b) for n, a in enumerate(sides) for b in sides[n + 1:]))
+        self.ack_held = (src, follower, msg.ballot, [])
+        self.net.link_delays[(src, follower)] = self.net.link_delays[(follower, src)] = (fault.slow_us, 0, 1.0)
+        self.cut(k, links, f"stale ack: node {src}, leading at {msg.ballot}, sends new proposals: partition "
+                 + " | ".join(",".join(map(str, g)) for g in sides if g)
+                 + f"; link {src}-{follower} {fault.slow_us / 1000:.0f} ms slower, node {follower}'s acks of "
+                 f"{msg.ballot} held on it")
+        self.after(fault.for_us, lambda: self._stale_ack_hub(k, fault, src, follower))
+
+    def _stale_ack_hub(self, k: int, fault: Fault, leader: int, follower: int) -> None:
+        """The split becomes partial, with the old leader as its hub: it reaches the slow follower and
+        quorum-2 others (up ones first), which reach nobody else, so only it can gather a majority."""
+        if self.now >= self.workload_end:
+            return
+        rest = sorted((i for i in self.ids if i not in (leader, follower)), key=lambda i: self.nodes[i] is None)
+        spokes = (follower, *rest[:self.cfg.n // 2 - 1])
+        reach = {(leader, i) for i in spokes} | {(i, leader) for i in spokes}
+        links = frozenset((a, b) for a in self.ids for b in self.ids if a != b and (a, b) not in reach)
+        text = f"stale ack: node {leader} the hub, reaching only nodes {','.join(map(str, spokes))}"
+        self.cut(k, links, text)
+        self.after(fault.hub_us, lambda: self._stale_ack_end(k, leader, follower, text))
+
+    def _stale_ack_end(self, k: int, leader: int, follower: int, text: str) -> None:
+        self.lift(k, text)
+        self.net.link_delays.pop((leader, follower), None)
+        self.net.link_delays.pop((follower, leader), None)
+        if self.ack_held is not None and self.ack_held[0] == leader:
+            self.log(f"stale ack: node {leader} did not lead again; {len(self.ack_held[3])} held acks dropped")
+            self.ack_held = None
+
+    def _stale_ack_release(self) -> None:
+        """The leader sends proposals of a higher ballot: it leads again. The acknowledgements of its
+        previous term arrive now, before any of the new term's can (the network's least delay is > 0)."""
+        assert self.ack_held is not None
+        leader, follower, ballot, envs = self.ack_held
+        self.ack_held = None
+        node = self.nodes[leader]
+        now_at = node.core.ballot if node is not None else "?"
+        self.log(f"stale ack: node {leader} leads again at {now_at}: {len(envs)} acks of {ballot} from node "
+                 f"{follower} arrive now")
+        for env in envs:
+            self.at(self.now, functools.partial(self._deliver, env))
+
     def _cut(self, k: int, links: frozenset[tuple[int, int]], text: str, for_us: int) -> None:
         self.cut(k, links, text)
         self.after(for_us, lambda: self.lift(k, text))
@@ -548,6 +644,8 @@ class _World:
         self.stale_watch = None
         self.stale_filter.clear()
         self.held.clear()
+        self.ack_watch = None
+        self.ack_held = None
         for i in self.ids:
             self.restart(i)
         self.log("final heal: every link restored, every replica up, crash points disarmed")

@@ -287,3 +287,79 @@ def test_the_stale_leader_fault_freezes_a_leader_that_catches_up_and_it_then_ste
     frozen = [line for line in r.fault_log if "stale leader: node 6, leading at 2.6 and catching up, frozen" in line]
     assert frozen and any("stale leader: node 6 thawed" in line for line in r.fault_log)
     assert (6, "_learn") in stepped
+
+
+# The stale-ack fault (harness.sim.nemesis): a hand-written schedule of one, five replicas, a clean network.
+_STALE_ACK = Fault(kind="stale-ack", at_us=300_000, for_us=900_000, watch_us=500_000, hub_us=1_200_000, slow_us=90_000)
+
+
+def _stale_ack_run(seed: int) -> SimResult:
+    return simulate(SimConfig(seed=seed, size=5, net=NetFaults(), faults=(_STALE_ACK,), crash_on_promise=0.0,
+                              crash_on_accept=0.0))
+
+
+def _count_old_ballot_acks(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The mutant of replica.py `_on_accepted` that cosmic-ray leaves alive under the other faults
+    (`m.ballot > self._ballot` for `!=`): a leader takes an Accepted of its own older ballot for one of
+    its current ballot."""
+    from replica_image.paxos import Replica, Role
+
+    real = Replica._on_accepted
+
+    def on_accepted(self: Replica, src: int, m: object) -> None:
+        from replica_image.paxos import Accepted
+
+        assert isinstance(m, Accepted)
+        if self.role is Role.LEADER and m.ballot < self.ballot:
+            m = replace(m, ballot=self.ballot)
+        real(self, src, m)
+
+    monkeypatch.setattr(Replica, "_on_accepted", on_accepted)
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_the_stale_ack_shape_passes_a_correct_core_and_a_leader_counting_old_ballot_acks_breaks_p2(
+        seed: int, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The shape: the leader's new proposal reaches only one follower, whose acknowledgement is held;
+    nobody can choose (no majority side); the old leader, the hub, leads again at a higher ballot and
+    re-proposes the slot; the held acknowledgement arrives first. A correct core ignores it."""
+    r = _stale_ack_run(seed)
+    assert not r.failed, r.summary()
+    log = "\n".join(r.fault_log)
+    assert "no majority" not in log and "sends new proposals: partition" in log and "the hub, reaching only" in log
+    assert "leads again at" in log and "acks of" in log
+    _count_old_ballot_acks(monkeypatch)
+    bad = _stale_ack_run(seed)
+    assert bad.agreement is not None and "no majority accepted that value in any one ballot (P2)" in bad.agreement
+
+
+def test_acks_held_by_the_stale_ack_fault_are_only_the_followers_of_the_old_ballot_and_arrive_at_the_next_term(
+        ) -> None:
+    from targets.paxos.core import Accept, Accepted, Ballot, Envelope
+
+    w = _stale_world()
+    old, new = Ballot(round=2, node=1), Ballot(round=3, node=1)
+    w.ack_held = (1, 2, old, [])
+    stale = Envelope(src=2, dst=1, msg=Accepted(ballot=old, slots=(0,), first_unchosen=0))
+    w._deliver(stale)
+    w._deliver(Envelope(src=3, dst=1, msg=Accepted(ballot=old, slots=(0,), first_unchosen=0)))  # another follower
+    w._deliver(Envelope(src=2, dst=1, msg=Accepted(ballot=new, slots=(0,), first_unchosen=0)))  # the new term
+    assert _held(w) == [stale]
+    w._stale_ack_send(1, Accept(ballot=old, commit=0, entries=()))  # still the old term: kept back
+    w._stale_ack_send(3, Accept(ballot=Ballot(round=4, node=3), commit=0, entries=()))  # another leader
+    assert _held(w) == [stale]
+    w._stale_ack_send(1, Accept(ballot=new, commit=0, entries=()))
+    assert _held(w) is None and any("acks of 2.1 from node 2 arrive now" in line for line in w.fault_log)
+    w.ack_held = (1, 2, old, [stale])
+    w._stale_ack_end(0, 1, 2, "hub")  # the hub healed and it never led again: dropped
+    assert _held(w) is None
+
+
+def _held(w: _World) -> list[object] | None:
+    """The acknowledgements the stale-ack fault holds (a function: mypy would keep a narrowed attribute)."""
+    return None if w.ack_held is None else list(w.ack_held[3])
+
+
+def test_the_stale_ack_fault_is_skipped_with_three_replicas() -> None:
+    r = simulate(SimConfig(seed=1, size=3, net=NetFaults(), faults=(_STALE_ACK,)), check_history=False)
+    assert any("stale ack: needs five replicas" in line for line in r.fault_log)
