@@ -22,18 +22,21 @@ slots), which the faults above reach a few times in ten thousand seeds (docs/sim
 
 And one more from a stream of its own (`plan_stale_ack`, seeded `{seed}/stale-ack`, appended after the
 stale leader), only with five replicas or more: a stale acknowledgement crossing into the leader's next
-term. At the instant a leader L sends new proposals, the network splits so that no side holds a
-majority, L with one follower A on its side, and the L-A link turns slow (a Toxiproxy latency toxic,
-60-120 ms each way); A's acknowledgements of L's term are stuck on that link (a request in TCP
-retransmission backoff: delayed, not lost). Nobody can choose; L steps down. Then the partition turns
-partial with L as its hub: L reaches A (still slow) and quorum-2 other followers, which reach nobody
-else, so only L can win the next election. It wins at a higher ballot and re-proposes the slots only A
-accepted; A's old acknowledgements arrive at the instant the new term's proposals leave, before any
-new acknowledgement. A correct leader ignores them (another ballot); one that counts them (the
-surviving mutant of replica.py `_on_accepted`, `m.ballot > self._ballot`) learns such a slot chosen
-with its own accept, A's of the old ballot and one fast follower's of the new: no majority in any one
-ballot, which the world's P2 check flags at once (with three replicas, L and A are already a majority
-of the old ballot: nothing to catch there). Dropped, if L never leads again, when the hub heals.
+term. At the instant a leader L sends new proposals, the network splits L and one follower A from the
+rest, and the L-A link turns slow (a Toxiproxy latency toxic, 60-120 ms each way); A's
+acknowledgements of L's term are stuck on that link (a request in TCP retransmission backoff: delayed,
+not lost). quorum-2 of the rest are frozen (SIGSTOP, a VM stall), and so is A once it has acknowledged
+a proposal the split cut off, so no side can choose and no frozen node raises its round; L steps down.
+At the instant L sends its next Prepare, the split turns into a partial partition with L as its hub:
+the frozen nodes thaw and L reaches them and A (still slow), which reach nobody else, so only L can win;
+each of them has just heard its higher ballot, so none starts a rival election first. L leads again and
+re-proposes the slots only A accepted; A's old acknowledgements arrive at the instant the new term's
+proposals leave, before any new acknowledgement. A correct leader ignores them (another ballot); one
+that counts them (the mutant of replica.py `_on_accepted` that survived every other fault,
+`m.ballot > self._ballot`) learns such a slot chosen from its own accept, A's of the old ballot and
+quorum-2 fast followers' of the new, while A's new accept is still on the slow link: no majority in
+any one ballot, which the world's P2 check flags at once (with three replicas, L and A are already a
+majority of the old ballot: nothing to catch). Dropped, if L never leads again, when the hub heals.
 
 Faults overlap freely: the partitions in force at a moment are combined (a link is cut if any of them
 cuts it). Targets named `leader` or `follower` are resolved when the fault starts.
@@ -65,9 +68,9 @@ class Fault:
     bridge node in neither; a crash point that never fires ends unfired. A `stale-leader` cuts a
     follower off for `lag_us`, then watches up to `watch_us` for a leader asking for catch-up, freezes
     it for `for_us` and drops the higher-ballot messages to it for `filter_us` after it thaws. A
-    `stale-ack` watches up to `watch_us` for a leader sending new proposals, then splits the cluster with
-    no majority side for `for_us`, then makes the old leader the hub of a partial partition for `hub_us`;
-    its link to the follower whose acknowledgements are held is `slow_us` slower each way throughout.
+    `stale-ack` watches up to `watch_us` for a leader sending new proposals, splits it and one follower
+    off (freezing quorum-2 others) until its next Prepare, `for_us` at most, then makes it the hub of a
+    partial partition for `hub_us`; its link to that follower is `slow_us` slower each way throughout.
     """
 
     kind: FaultKind
@@ -93,8 +96,8 @@ class Fault:
                 "crash-point": f"crash {who} once it has synced a {self.record} record",
                 "stale-leader": (f"stale leader: cut a follower off for {self.lag_us / 1000:.0f} ms, then freeze the "
                                  f"next leader that asks for catch-up"),
-                "stale-ack": (f"stale ack: at a leader's next proposals, split with no majority, a follower's acks "
-                              f"held on a {self.slow_us / 1000:.0f} ms link, then the leader the hub for "
+                "stale-ack": (f"stale ack: at a leader's next proposals, cut it and a follower off (acks held on a "
+                              f"{self.slow_us / 1000:.0f} ms link), then the old leader the hub for "
                               f"{self.hub_us / 1000:.0f} ms")}[self.kind]
         return f"{what} at {self.at_us / 1000:.0f} ms for {self.for_us / 1000:.0f} ms"
 
@@ -160,9 +163,9 @@ def plan_stale_ack(rng: random.Random, *, size: int, duration_us: int, chance: f
     [0, duration_us) for its phases to end before the workload does."""
     if size < 5 or duration_us < 2_000_000 or rng.random() >= chance:
         return []
-    # the split outlasts the leader's step-down (it checks what it heard every election timeout, 300 ms:
-    # at most 600 ms after the cut); the hub, a few elections (the spokes' rounds went up meanwhile);
-    # the slow link's round trip stays under the 300 ms a candidate waits, so the slow follower's
-    # promise counts, and far above a fast follower's round trip, so its new accept lands last
-    return [Fault(kind="stale-ack", at_us=rng.randint(100_000, duration_us // 5), for_us=rng.randint(700_000, 1_100_000),
-                  watch_us=500_000, hub_us=rng.randint(800_000, 1_500_000), slow_us=rng.randint(60_000, 120_000))]
+    # the split waits for the old leader's election (it steps down within 600 ms: it checks what it heard
+    # every election timeout) with a ballot above quorum-2 others, up to 1.2-1.8 s; then the hub lasts
+    # long enough for its election; the slow link's round trip stays under the 300 ms a candidate waits,
+    # so the slow follower's promise counts, and far above a fast follower's, so its new accept lands last
+    return [Fault(kind="stale-ack", at_us=rng.randint(100_000, duration_us // 8), for_us=rng.randint(1_200_000, 1_800_000),
+                  watch_us=500_000, hub_us=rng.randint(600_000, 1_000_000), slow_us=rng.randint(60_000, 120_000))]

@@ -46,6 +46,7 @@ from targets.paxos.core import (
     Command,
     Envelope,
     InvalidMessage,
+    Prepare,
     PromiseRecord,
     ProtocolViolation,
     Record,
@@ -118,6 +119,9 @@ class _World:
         # ballot held on their slow link) until the leader sends proposals of a higher ballot
         self.ack_watch: tuple[int, Fault, int] | None = None
         self.ack_held: tuple[int, int, Ballot, list[Envelope]] | None = None
+        # while the split lasts: (fault number, fault, leader, follower, the frozen spokes, the slots of the
+        # proposals the split cut off), for the hub
+        self.ack_split: tuple[int, Fault, int, int, tuple[int, ...], frozenset[int]] | None = None
         for i in self.ids:
             self._start(i)
 
@@ -295,6 +299,8 @@ class _World:
                 self._stale_catchup(env.src)
             if isinstance(env.msg, Accept) and (self.ack_watch is not None or self.ack_held is not None):
                 self._stale_ack_send(env.src, env.msg)
+            elif isinstance(env.msg, Prepare) and self.ack_split is not None and env.src == self.ack_split[2]:
+                self._stale_ack_prepare(env.msg.ballot)
             for delay in self.net.plan(env.src, env.dst):
                 self.after(delay, functools.partial(self._deliver, env))
 
@@ -310,6 +316,11 @@ class _World:
         if (hold is not None and (env.src, env.dst) == (hold[1], hold[0]) and isinstance(env.msg, Accepted)
                 and env.msg.ballot == hold[2] and len(hold[3]) < HELD_ACKS_MAX):
             hold[3].append(env)  # the stale-ack fault: stuck on the slow link until the next term
+            split = self.ack_split
+            if split is not None and split[3] not in self.paused and set(env.msg.slots) & split[5]:
+                # it has acknowledged a slot of the proposals the split cut off: freeze it too, so its
+                # election timer cannot outbid the old leader's next ballot before the hub
+                self.pause(split[3])
             return
         if node is None or self._filtered(env):
             return
@@ -573,28 +584,48 @@ class _World:
         self.ack_watch = None
         follower = up[fault.at_us % len(up)]
         rest = [i for i in self.ids if i not in (src, follower)]
-        # three sides, none a majority: the leader and the follower, and the rest in two halves
-        sides = [(src, follower), tuple(rest[:len(rest) // 2]), tuple(rest[len(rest) // 2:])]
-        links = frozenset().union(*(_between(a, b) for n, a in enumerate(sides) for b in sides[n + 1:]))
+        # the spokes of the hub to come: quorum-2 of the others (up ones first), frozen (SIGSTOP, a VM
+        # stall) until then, so their promises stay where the old leader's term left them: frozen nodes
+        # raise no round, while isolated ones would outbid its next ballot every election timeout
+        spokes = tuple(sorted(rest, key=lambda i: self.nodes[i] is None)[:self.cfg.n // 2 - 1])
+        # two sides, neither a majority once the spokes are frozen: the leader with the follower, the rest
+        sides = ((src, follower), tuple(rest))
         self.ack_held = (src, follower, msg.ballot, [])
+        self.ack_split = (k, fault, src, follower, spokes, frozenset(e.slot for e in msg.entries))
         self.net.link_delays[(src, follower)] = self.net.link_delays[(follower, src)] = (fault.slow_us, 0, 1.0)
-        self.cut(k, links, f"stale ack: node {src}, leading at {msg.ballot}, sends new proposals: partition "
-                 + " | ".join(",".join(map(str, g)) for g in sides if g)
-                 + f"; link {src}-{follower} {fault.slow_us / 1000:.0f} ms slower, node {follower}'s acks of "
-                 f"{msg.ballot} held on it")
-        self.after(fault.for_us, lambda: self._stale_ack_hub(k, fault, src, follower))
+        self.cut(k, _between(*sides), f"stale ack: node {src}, leading at {msg.ballot}, sends new proposals: "
+                 f"partition {src},{follower} | {','.join(map(str, rest))}; link {src}-{follower} "
+                 f"{fault.slow_us / 1000:.0f} ms slower, node {follower}'s acks of {msg.ballot} held on it")
+        for i in spokes:
+            self.pause(i)
+        self.after(fault.for_us, lambda: self._stale_ack_hub(leader=src))
 
-    def _stale_ack_hub(self, k: int, fault: Fault, leader: int, follower: int) -> None:
-        """The split becomes partial, with the old leader as its hub: it reaches the slow follower and
-        quorum-2 others (up ones first), which reach nobody else, so only it can gather a majority."""
-        if self.now >= self.workload_end:
-            return
-        rest = sorted((i for i in self.ids if i not in (leader, follower)), key=lambda i: self.nodes[i] is None)
-        spokes = (follower, *rest[:self.cfg.n // 2 - 1])
+    def _stale_ack_prepare(self, ballot: Ballot) -> None:
+        """The old leader, stepped down in the split, sends a Prepare: if its ballot is above the slow
+        follower's promise (the frozen spokes' is below it: they last followed its old term; so is the
+        follower's once frozen too), the hub starts now and the Prepare reaches all of them. Each has
+        just heard a higher ballot, so none starts a rival election before the slow follower's promise
+        is back: it wins."""
+        assert self.ack_split is not None
+        if self.p1a_floor.get(self.ack_split[3], Ballot.ZERO) < ballot:
+            self._stale_ack_hub(leader=self.ack_split[2], ballot=ballot)
+
+    def _stale_ack_hub(self, *, leader: int, ballot: Ballot | None = None) -> None:
+        """The split becomes partial, with the old leader as its hub: the spokes thaw, and it reaches them
+        and the slow follower, which reach nobody else, so only it can gather a majority. At the instant
+        of its Prepare, or `for_us` after the split at the latest (then its election may lose)."""
+        split = self.ack_split
+        if split is None or split[2] != leader or self.now >= self.workload_end:
+            return  # started already (at the instant of a Prepare), or the final heal is on
+        self.ack_split = None
+        k, fault, _, follower, frozen, _ = split
+        spokes = (follower, *frozen)
         reach = {(leader, i) for i in spokes} | {(i, leader) for i in spokes}
         links = frozenset((a, b) for a in self.ids for b in self.ids if a != b and (a, b) not in reach)
         text = f"stale ack: node {leader} the hub, reaching only nodes {','.join(map(str, spokes))}"
-        self.cut(k, links, text)
+        self.cut(k, links, text + (f" (at its Prepare of {ballot})" if ballot is not None else " (its election may lose)"))
+        for i in spokes:
+            self.resume(i)  # a no-op for one that is not frozen (or was restarted meanwhile)
         self.after(fault.hub_us, lambda: self._stale_ack_end(k, leader, follower, text))
 
     def _stale_ack_end(self, k: int, leader: int, follower: int, text: str) -> None:
@@ -646,6 +677,7 @@ class _World:
         self.held.clear()
         self.ack_watch = None
         self.ack_held = None
+        self.ack_split = None
         for i in self.ids:
             self.restart(i)
         self.log("final heal: every link restored, every replica up, crash points disarmed")

@@ -22,6 +22,7 @@ from replica_image.paxos import (
     Command,
     CoreConfig,
     Envelope,
+    Prepare,
     PromiseRecord,
     ProposeResult,
     Ready,
@@ -34,7 +35,7 @@ from replica_image.paxos import (
 __all__ = [
     "KNOWN_BUGS", "KV", "MISMATCH", "PRECONDITION_FAILED", "STALE", "Accept", "AcceptRecord", "Accepted", "Ballot", "Batch",
     "Catchup", "ChosenRecord",
-    "Command", "CoreConfig", "Envelope", "HostLoop", "InternalError", "InvalidMessage", "PromiseRecord", "ProposeResult",
+    "Command", "CoreConfig", "Envelope", "HostLoop", "InternalError", "InvalidMessage", "Prepare", "PromiseRecord", "ProposeResult",
     "ProtocolViolation", "Ready", "Record", "Replica", "ReplicaError", "Result", "Role", "SnapshotRecord", "UnknownBug",
     "Waiters", "Write", "parse_bugs", "status_problem",
 ]

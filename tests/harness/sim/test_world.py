@@ -173,8 +173,9 @@ def test_an_acceptor_that_accepts_below_a_ballot_it_holds_durably_breaks_p1a_and
     """The simulator reads every acceptor's records: accepting below a durable promise (here the
     forgotten promise of forget-promise-on-restart) is a finding before any history shows it."""
     bug = frozenset({"forget-promise-on-restart"})
-    r = next(r for s in range(40) if "accepted ballot" in ((r := simulate(SimConfig(seed=s, bugs=bug),
-                                                                        check_history=False)).agreement or ""))
+    # seed 83 since the stale-ack fault (seed 17 before it, whose first P1a finding is now a promise)
+    r = next(r for s in range(100) if "accepted ballot" in ((r := simulate(SimConfig(seed=s, bugs=bug),
+                                                                         check_history=False)).agreement or ""))
     assert r.agreement is not None and "accepted ballot" in r.agreement and "(P1a)" in r.agreement
     assert r.safety_violation is not None and r.safety_violation.startswith("replicas disagree")
 
@@ -290,7 +291,7 @@ def test_the_stale_leader_fault_freezes_a_leader_that_catches_up_and_it_then_ste
 
 
 # The stale-ack fault (harness.sim.nemesis): a hand-written schedule of one, five replicas, a clean network.
-_STALE_ACK = Fault(kind="stale-ack", at_us=300_000, for_us=900_000, watch_us=500_000, hub_us=1_200_000, slow_us=90_000)
+_STALE_ACK = Fault(kind="stale-ack", at_us=300_000, for_us=1_500_000, watch_us=500_000, hub_us=800_000, slow_us=90_000)
 
 
 def _stale_ack_run(seed: int) -> SimResult:
@@ -326,8 +327,7 @@ def test_the_stale_ack_shape_passes_a_correct_core_and_a_leader_counting_old_bal
     r = _stale_ack_run(seed)
     assert not r.failed, r.summary()
     log = "\n".join(r.fault_log)
-    assert "no majority" not in log and "sends new proposals: partition" in log and "the hub, reaching only" in log
-    assert "leads again at" in log and "acks of" in log
+    assert "sends new proposals: partition" in log and "(at its Prepare of" in log and "leads again at" in log
     _count_old_ballot_acks(monkeypatch)
     bad = _stale_ack_run(seed)
     assert bad.agreement is not None and "no majority accepted that value in any one ballot (P2)" in bad.agreement
@@ -353,6 +353,12 @@ def test_acks_held_by_the_stale_ack_fault_are_only_the_followers_of_the_old_ball
     w.ack_held = (1, 2, old, [stale])
     w._stale_ack_end(0, 1, 2, "hub")  # the hub healed and it never led again: dropped
     assert _held(w) is None
+    # while the split lasts, the follower is frozen once it has acknowledged a slot the split cut off
+    w.ack_held, w.ack_split = (1, 2, old, []), (0, _STALE_ACK, 1, 2, (3,), frozenset({5}))
+    w._deliver(stale)
+    assert 2 not in w.paused
+    w._deliver(Envelope(src=2, dst=1, msg=Accepted(ballot=old, slots=(4, 5), first_unchosen=0)))
+    assert 2 in w.paused and _held(w) is not None
 
 
 def _held(w: _World) -> list[object] | None:
