@@ -167,5 +167,6 @@ def plan_stale_ack(rng: random.Random, *, size: int, duration_us: int, chance: f
     # every election timeout) with a ballot above quorum-2 others, up to 1.2-1.8 s; then the hub lasts
     # long enough for its election; the slow link's round trip stays under the 300 ms a candidate waits,
     # so the slow follower's promise counts, and far above a fast follower's, so its new accept lands last
-    return [Fault(kind="stale-ack", at_us=rng.randint(100_000, duration_us // 8), for_us=rng.randint(1_200_000, 1_800_000),
-                  watch_us=500_000, hub_us=rng.randint(600_000, 1_000_000), slow_us=rng.randint(60_000, 120_000))]
+    return [Fault(kind="stale-ack", at_us=rng.randint(100_000, duration_us // 8),
+                  for_us=rng.randint(1_200_000, 1_800_000), watch_us=500_000,
+                  hub_us=rng.randint(600_000, 1_000_000), slow_us=rng.randint(60_000, 120_000))]

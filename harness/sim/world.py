@@ -623,7 +623,8 @@ class _World:
         reach = {(leader, i) for i in spokes} | {(i, leader) for i in spokes}
         links = frozenset((a, b) for a in self.ids for b in self.ids if a != b and (a, b) not in reach)
         text = f"stale ack: node {leader} the hub, reaching only nodes {','.join(map(str, spokes))}"
-        self.cut(k, links, text + (f" (at its Prepare of {ballot})" if ballot is not None else " (its election may lose)"))
+        when = f" (at its Prepare of {ballot})" if ballot is not None else " (its election may lose)"
+        self.cut(k, links, text + when)
         for i in spokes:
             self.resume(i)  # a no-op for one that is not frozen (or was restarted meanwhile)
         self.after(fault.hub_us, lambda: self._stale_ack_end(k, leader, follower, text))
@@ -638,7 +639,7 @@ class _World:
 
     def _stale_ack_release(self) -> None:
         """The leader sends proposals of a higher ballot: it leads again. The acknowledgements of its
-        previous term arrive now, before any of the new term's can (the network's least delay is > 0)."""
+        previous term arrive now, before any of the new term's can (queued before its Accepts are sent)."""
         assert self.ack_held is not None
         leader, follower, ballot, envs = self.ack_held
         self.ack_held = None
