@@ -70,6 +70,7 @@ CRASH_RECORDS: dict[str, tuple[type, ...]] = {
 TICK_US = 10_000           # the replica's TICK_MS
 FLUSH_US = 1_000_000       # bug no-fsync: the write-behind period of replica_image/host.py
 FINAL_READ_ATTEMPTS = 20
+MAX_TRACKED_RESENDS = 1_024  # slots per link the retransmit pacing check remembers (the newest)
 HELD_ACKS_MAX = 10_000     # the stale-ack fault holds at most this many acknowledgements (then drops)
 EVENTS_MAX = 20_000_000    # a run that needs more events than this is stuck in a loop: stop it
 
@@ -92,7 +93,11 @@ class _World:
         self.chosen: dict[int, Batch] = {}
         self.agreement: str | None = None
         self.error: str | None = None                # the first replica that stopped on an internal error
-        self.lapse: str | None = None                # the first progress a replica owed and did not make (liveness)
+        # the first lapse of a replica that is not a safety matter: progress it owed and did not make, or
+        # messages sent faster than its config allows (a liveness finding)
+        self.lapse: str | None = None
+        # the retransmit pacing check: (src, dst) -> (ballot, slot -> (sends, time of the last one))
+        self.resends: dict[tuple[int, int], tuple[Ballot, dict[int, tuple[int, int]]]] = {}
         # fault number -> links it cuts; a link (0, i) is the clients' link to node i
         self.partitions: dict[int, frozenset[tuple[int, int]]] = {}
         self.paused: dict[int, SimNode] = {}        # node -> its frozen host (SIGSTOP): no ticks, no input
@@ -301,6 +306,8 @@ class _World:
                 self._stale_ack_send(env.src, env.msg)
             elif isinstance(env.msg, Prepare) and self.ack_split is not None and env.src == self.ack_split[2]:
                 self._stale_ack_prepare(env.msg.ballot)
+            if isinstance(env.msg, Accept) and env.msg.entries:
+                self._check_resend_pacing(env.src, env.dst, env.msg)
             for delay in self.net.plan(env.src, env.dst):
                 self.after(delay, functools.partial(self._deliver, env))
 
@@ -350,11 +357,35 @@ class _World:
         for s in range(max(first_unchosen, rep.snapshot_last + 1), stop):
             acc = rep.accepted_value(s)
             if acc is not None and acc[0] == m.ballot and rep.chosen_value(s) is None:
-                if self.lapse is None:
-                    self.lapse = (f"at {self.now / 1000:.1f} ms, node {i} accepted slot {s} in ballot {m.ballot}, was "
-                                  f"told by its leader that every slot below {m.commit} is chosen, and did not learn "
-                                  "it (commit piggyback)")
+                self._lapse(f"node {i} accepted slot {s} in ballot {m.ballot}, was told by its leader that every "
+                            f"slot below {m.commit} is chosen, and did not learn it (commit piggyback)")
                 return
+
+    def _check_resend_pacing(self, src: int, dst: int, m: Accept) -> None:
+        """Retransmission is paced: after a slot's first send to a peer in a ballot, a leader resends it
+        there at most once per `retransmit_ticks` (its first resend may come any time: the retransmit
+        timer is one per leader). A leader that resent faster would flood a slow or lagging peer."""
+        rep = self.nodes[src]
+        assert rep is not None
+        ballot, sent = self.resends.get((src, dst), (m.ballot, {}))
+        if ballot != m.ballot:
+            sent = {}
+        self.resends[(src, dst)] = (m.ballot, sent)
+        interval = rep.core.config.retransmit_ticks * TICK_US
+        for e in m.entries:
+            count, last = sent.get(e.slot, (0, self.now))
+            if count >= 2 and self.now - last < interval:
+                self._lapse(f"node {src} resent slot {e.slot} of ballot {m.ballot} to node {dst} "
+                            f"{(self.now - last) / 1000:.0f} ms after the last time, within its retransmit interval "
+                            f"of {interval / 1000:.0f} ms (retransmit pacing)")
+            sent[e.slot] = (count + 1, self.now)
+        if len(sent) > 4 * MAX_TRACKED_RESENDS:  # chosen slots are never resent: forget the oldest
+            for s in sorted(sent)[:len(sent) - MAX_TRACKED_RESENDS]:
+                del sent[s]
+
+    def _lapse(self, text: str) -> None:
+        if self.lapse is None:
+            self.lapse = f"at {self.now / 1000:.1f} ms, {text}"
 
     def submit(self, node_id: int, cmd: Command, waiter: Waiter) -> bool:
         if node_id in self.paused or not self.net.passes(0, node_id):

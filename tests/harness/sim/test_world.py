@@ -205,6 +205,25 @@ def test_a_follower_that_learns_only_by_catch_up_misses_the_commit_piggyback_and
     assert r.safety_violation is None and r.failed
 
 
+def test_a_leader_that_resends_faster_than_its_retransmit_interval_fails_the_seed(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """A retransmit timer that fires every tick floods a lagging peer; every other check passed it."""
+    from replica_image.paxos import Replica
+
+    real_tick_leader = Replica._tick_leader
+
+    def tick_leader(self: Replica) -> None:
+        self._retransmit_elapsed = self.config.retransmit_ticks  # due at every tick
+        real_tick_leader(self)
+
+    clean = SimConfig(seed=2, size=3, net=NetFaults(delay_us=(20_000, 40_000)), faults=(), crash_on_promise=0.0,
+                      crash_on_accept=0.0)
+    assert not simulate(clean, check_history=False).failed
+    monkeypatch.setattr(Replica, "_tick_leader", tick_leader)
+    r = simulate(clean, check_history=False)
+    assert r.liveness is not None and "(retransmit pacing)" in r.liveness and r.safety_violation is None
+
+
 def test_a_status_document_that_is_not_plain_json_is_an_error_of_the_replica(monkeypatch: pytest.MonkeyPatch) -> None:
     """A lost @property hands /status a bound method: a 500 in the aiohttp replica, an error here."""
     from replica_image.paxos import Replica
