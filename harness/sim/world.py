@@ -98,6 +98,8 @@ class _World:
         self.lapse: str | None = None
         # the retransmit pacing check: (src, dst) -> (ballot, slot -> (sends, time of the last one))
         self.resends: dict[tuple[int, int], tuple[Ballot, dict[int, tuple[int, int]]]] = {}
+        # the step-down check: node -> since when it has been in touch with a majority (absent: not now)
+        self.contact_since: dict[int, int] = {}
         # fault number -> links it cuts; a link (0, i) is the clients' link to node i
         self.partitions: dict[int, frozenset[tuple[int, int]]] = {}
         self.paused: dict[int, SimNode] = {}        # node -> its frozen host (SIGSTOP): no ticks, no input
@@ -176,8 +178,43 @@ class _World:
     def _tick(self, i: int, inc: int) -> None:
         node = self._alive(i, inc)
         if node is not None:
+            leading = node.core.role is Role.LEADER
+            self._note_contact(i)
             self._guard(i, node.tick)
+            if leading and self.nodes[i] is node and node.core.role is not Role.LEADER:
+                self._check_step_down(i)
             self.after(TICK_US, lambda: self._tick(i, inc))
+
+    def _in_touch(self, i: int, j: int) -> bool:
+        """Whether node i and node j are both running and every message between them arrives, at the
+        network's plain delay, in both directions: no cut, no added latency, no fault holding or
+        dropping some of them."""
+        if self.nodes[j] is None or (i, j) in self.net.blocked or (j, i) in self.net.blocked:
+            return False
+        return not ((i, j) in self.net.link_delays or (j, i) in self.net.link_delays or self.held
+                    or self.stale_filter or self.ack_held is not None or self.ack_split is not None)
+
+    def _note_contact(self, i: int) -> None:
+        """Keep `contact_since[i]`: since when node i has been in touch with a majority (itself included)."""
+        peers = sum(1 for j in self.ids if j != i and self._in_touch(i, j))
+        if peers + 1 < self.cfg.n // 2 + 1:
+            self.contact_since.pop(i, None)
+        else:
+            self.contact_since.setdefault(i, self.now)
+
+    def _check_step_down(self, i: int) -> None:
+        """A leader steps down on its own (at a tick: no message told it of a higher ballot) only when a
+        majority has not acknowledged it for an election timeout (etcd's CheckQuorum). One that has been
+        in touch with a majority for two election timeouts, on a network that loses and stalls nothing,
+        heard them: stepping down then is needless, an election (and unavailability) for nothing."""
+        faults = self.net.faults
+        since = self.contact_since.get(i)
+        if since is None or faults.loss or faults.slow:
+            return
+        bound = 2 * self.core_config.election_timeout_ticks * TICK_US + 2 * faults.delay_us[1]
+        if self.now - since >= bound:
+            self._lapse(f"node {i} stepped down as leader on its own after {(self.now - since) / 1000:.0f} ms in touch "
+                        f"with a majority (a leader steps down only when a majority has not acknowledged it)")
 
     def _flush(self, i: int, inc: int) -> None:
         node = self._alive(i, inc)

@@ -224,6 +224,27 @@ def test_a_leader_that_resends_faster_than_its_retransmit_interval_fails_the_see
     assert r.liveness is not None and "(retransmit pacing)" in r.liveness and r.safety_violation is None
 
 
+def test_a_leader_that_steps_down_while_a_majority_acknowledges_it_fails_the_seed(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """A check-quorum that counts one peer too few makes a 3-replica leader with one peer down resign at
+    every election timeout: an election for nothing each time, and every check at the end passed."""
+    from replica_image.paxos import Replica
+
+    real_tick_leader = Replica._tick_leader
+
+    def tick_leader(self: Replica) -> None:
+        if self._elapsed + 1 >= self.config.election_timeout_ticks and len(self._heard) < len(self.peers):
+            self._heard = set()  # heard one peer of two: counted as none
+        real_tick_leader(self)
+
+    kill = Fault(kind="kill", at_us=1_000_000, for_us=2_000_000, target="follower")
+    clean = SimConfig(seed=2, size=3, net=NetFaults(), faults=(kill,), crash_on_promise=0.0, crash_on_accept=0.0)
+    assert not simulate(clean, check_history=False).failed
+    monkeypatch.setattr(Replica, "_tick_leader", tick_leader)
+    r = simulate(clean, check_history=False)
+    assert r.liveness is not None and "stepped down as leader on its own" in r.liveness and r.safety_violation is None
+
+
 def test_a_status_document_that_is_not_plain_json_is_an_error_of_the_replica(monkeypatch: pytest.MonkeyPatch) -> None:
     """A lost @property hands /status a bound method: a 500 in the aiohttp replica, an error here."""
     from replica_image.paxos import Replica
