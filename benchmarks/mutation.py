@@ -135,8 +135,9 @@ def main() -> int:
             for w in items:
                 if w.job_id not in picked:
                     db.set_result(w.job_id, WorkResult(worker_outcome=WorkerOutcome.SKIPPED))
-        print(f"# {len(items)} mutants of {', '.join(MODULES)}; running {len(picked)} drawn with seed "
-              f"{args.sample_seed}, each against seeds 0..{args.seeds - 1} (timeout {timeout:.0f} s)", flush=True)
+        which = f"those of {args.same_as}" if args.same_as is not None else f"drawn with seed {args.sample_seed}"
+        print(f"# {len(items)} mutants of {', '.join(MODULES)}; running {len(picked)}, {which}, each against "
+              f"seeds 0..{args.seeds - 1} (timeout {timeout:.0f} s)", flush=True)
         start = time.monotonic()
         subprocess.run([cr, "exec", str(config), str(session)], cwd=tree, check=True)
         print(f"# exec took {time.monotonic() - start:.0f} s", flush=True)
