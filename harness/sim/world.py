@@ -378,18 +378,29 @@ class _World:
         except InvalidMessage:
             return
         if isinstance(env.msg, Accept) and self.nodes[env.dst] is node:
-            self._check_commit_learned(env.dst, env.msg, first_unchosen)
+            self._check_accept_handled(env.dst, env.msg, first_unchosen)
 
-    def _check_commit_learned(self, i: int, m: Accept, first_unchosen: int) -> None:
-        """The commit piggyback (replica_image/paxos/replica.py): a follower told by its leader that every
-        slot below `m.commit` is chosen learns, in that same step, each of them it accepted in that
-        leader's ballot, up to `learn_scan_max` slots past its first unchosen one. A follower that
-        learned only by asking for catch-up would still converge, one round trip per commit later."""
+    def _check_accept_handled(self, i: int, m: Accept, first_unchosen: int) -> None:
+        """The two duties of a follower at an Accept of the ballot it now holds (not below its promise):
+        - P1 of Paxos Made Simple: it accepts every proposal in it that is not for a slot it knows is
+          chosen. One that skipped some would still converge, by retransmission, one round trip per
+          slot later (it would lose the leader's pipelining);
+        - the commit piggyback (replica_image/paxos/replica.py): told that every slot below `m.commit`
+          is chosen, it learns, in that same step, each of them it accepted in this ballot, up to
+          `learn_scan_max` slots past its first unchosen one. One that learned only by asking for
+          catch-up would still converge, a round trip per commit later.
+        Neither lapse shows in a history or at the end of a run."""
         core = self.nodes[i]
         assert core is not None
         rep = core.core
         if rep.ballot != m.ballot or rep.role is Role.LEADER:
             return  # not accepted: below its promise (a Nack) or its own ballot
+        for e in m.entries:
+            if (e.slot >= rep.first_unchosen and rep.chosen_value(e.slot) is None
+                    and rep.accepted_value(e.slot) != (m.ballot, e.batch)):
+                self._lapse(f"node {i} holds ballot {m.ballot} and did not accept its leader's proposal for slot "
+                            f"{e.slot} (an acceptor accepts every proposal of a ballot it holds: P1)")
+                return
         stop = min(m.commit, first_unchosen + rep.config.learn_scan_max)
         for s in range(max(first_unchosen, rep.snapshot_last + 1), stop):
             acc = rep.accepted_value(s)

@@ -205,6 +205,27 @@ def test_a_follower_that_learns_only_by_catch_up_misses_the_commit_piggyback_and
     assert r.safety_violation is None and r.failed
 
 
+def test_a_follower_that_accepts_only_its_next_slot_breaks_p1_and_fails_the_seed(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """A follower that drops every proposal but the one for its first unchosen slot loses the leader's
+    pipelining (one slot per round trip), and converged all the same: only P1 at each Accept sees it."""
+    from replica_image.paxos import Accept, Replica
+
+    real_on_accept = Replica._on_accept
+
+    def on_accept(self: Replica, src: int, m: Accept) -> None:
+        first = self.first_unchosen
+        real_on_accept(self, src, Accept(ballot=m.ballot, commit=m.commit,
+                                         entries=tuple(e for e in m.entries if e.slot <= first)))
+
+    clean = SimConfig(seed=2, size=3, net=NetFaults(), faults=(), crash_on_promise=0.0, crash_on_accept=0.0)
+    assert not simulate(clean, check_history=False).failed
+    monkeypatch.setattr(Replica, "_on_accept", on_accept)
+    r = simulate(clean, check_history=False)
+    assert r.liveness is not None and "accepts every proposal of a ballot it holds: P1" in r.liveness
+    assert r.safety_violation is None
+
+
 def test_a_leader_that_resends_faster_than_its_retransmit_interval_fails_the_seed(
         monkeypatch: pytest.MonkeyPatch) -> None:
     """A retransmit timer that fires every tick floods a lagging peer; every other check passed it."""
