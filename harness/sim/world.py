@@ -31,6 +31,7 @@ from collections.abc import Callable
 from harness.checker import CheckResult, check, model_for, operations
 from harness.sim.clients import Clients
 from harness.sim.config import SimConfig, SimResult, replica_core_config
+from harness.sim.contracts import Contracts
 from harness.sim.nemesis import Fault
 from harness.sim.network import Network
 from harness.sim.node import Disk, SimNode, Waiter
@@ -51,6 +52,7 @@ from targets.paxos.core import (
     ProtocolViolation,
     Record,
     ReplicaError,
+    Result,
     Role,
     SnapshotRecord,
     status_problem,
@@ -100,6 +102,8 @@ class _World:
         self.resends: dict[tuple[int, int], tuple[Ballot, dict[int, tuple[int, int]]]] = {}
         # the step-down check: node -> since when it has been in touch with a majority (absent: not now)
         self.contact_since: dict[int, int] = {}
+        # or broke a contract of the core (harness.sim.contracts): a reply, a message or a timer
+        self.contracts = Contracts(self.ids, self.core_config)
         # fault number -> links it cuts; a link (0, i) is the clients' link to node i
         self.partitions: dict[int, frozenset[tuple[int, int]]] = {}
         self.paused: dict[int, SimNode] = {}        # node -> its frozen host (SIGSTOP): no ticks, no input
@@ -162,11 +166,13 @@ class _World:
         self.p1a_floor[i] = max((r.ballot for r in self.disks[i].records if isinstance(r, (PromiseRecord, AcceptRecord))),
                                 default=Ballot.ZERO)
         inc = self.incarnation[i]
-        self.nodes[i] = SimNode(
+        self.contracts.started(i)
+        node = self.nodes[i] = SimNode(
             i, self.ids, self.core_config, disk=self.disks[i],
             rng=random.Random(f"{self.cfg.seed}/replica/{i}/{inc}"),
-            send=self._send, reply=functools.partial(self.clients.reply, i),
+            send=self._send, reply=functools.partial(self._reply, i),
             on_commit=self._on_commit, crash_point=self._crash_point, snapshot_every=self.cfg.snapshot_every or 0)
+        self.contracts.observe(i, node.core.role, node.core.ballot)
         self.after(self.rng.randint(1, TICK_US), lambda: self._tick(i, inc))
         if "no-fsync" in self.cfg.bugs:
             self.after(self.rng.randint(1, FLUSH_US), lambda: self._flush(i, inc))
@@ -180,9 +186,12 @@ class _World:
         if node is not None:
             leading = node.core.role is Role.LEADER
             self._note_contact(i)
+            self.contracts.ticked(i)
             self._guard(i, node.tick)
             if leading and self.nodes[i] is node and node.core.role is not Role.LEADER:
                 self._check_step_down(i)
+            if self._alive(i, inc) is node and not node.must_crash:  # a node stopped mid-tick sent the rest of nothing
+                self._contract(self.contracts.after_tick(i))
             self.after(TICK_US, lambda: self._tick(i, inc))
 
     def _in_touch(self, i: int, j: int) -> bool:
@@ -337,6 +346,7 @@ class _World:
 
     def _send(self, envs: tuple[Envelope, ...]) -> None:
         for env in envs:
+            self._contract(self.contracts.sent(env))
             if self.stale_watch is not None and isinstance(env.msg, Catchup):
                 self._stale_catchup(env.src)
             if isinstance(env.msg, Accept) and (self.ack_watch is not None or self.ack_held is not None):
@@ -369,6 +379,7 @@ class _World:
         if node is None or self._filtered(env):
             return
         first_unchosen = node.core.first_unchosen
+        self.contracts.delivered(env)
         try:
             self._guard(env.dst, functools.partial(node.step, env))
         except ProtocolViolation as exc:
@@ -466,6 +477,21 @@ class _World:
             if self.error is None:
                 self.error = f"at {self.now / 1000:.1f} ms, node {i} stopped: {type(exc).__name__}: {exc}"
             self.crash(i, power=False)
+            return
+        finally:
+            node = self.nodes[i]
+            if node is not None:  # its role after every input: the contracts' terms begin here
+                self.contracts.observe(i, node.core.role, node.core.ballot)
+
+    def _reply(self, i: int, waiter: Waiter, result: Result | None, leader: int | None) -> None:
+        """Node i answers a client: checked as the HTTP layer would encode it, then delivered."""
+        self._contract(self.contracts.reply(i, result, leader))
+        self.clients.reply(i, waiter, result, leader)
+
+    def _contract(self, broken: str | None) -> None:
+        """A contract of the core was broken (harness.sim.contracts): a finding, reported as an error."""
+        if broken is not None and self.error is None:
+            self.error = f"at {self.now / 1000:.1f} ms, {broken}"
 
     def _on_commit(self, i: int, slot: int, batch: Batch | None) -> None:
         if batch is None:  # a snapshot through `slot`
@@ -746,6 +772,7 @@ class _World:
 
     def _apply_partitions(self) -> None:
         self.net.blocked = set().union(*self.partitions.values())
+        self.contracts.partitions(self.net.blocked)
 
     def heal_all(self) -> None:
         self.partitions.clear()

@@ -18,11 +18,13 @@ from replica_image.paxos import (
     Ballot,
     Batch,
     Catchup,
+    Chosen,
     ChosenRecord,
     Command,
     CoreConfig,
     Envelope,
     Prepare,
+    Promise,
     PromiseRecord,
     ProposeResult,
     Ready,
@@ -34,8 +36,8 @@ from replica_image.paxos import (
 
 __all__ = [
     "KNOWN_BUGS", "KV", "MISMATCH", "PRECONDITION_FAILED", "STALE", "Accept", "AcceptRecord", "Accepted", "Ballot", "Batch",
-    "Catchup", "ChosenRecord",
-    "Command", "CoreConfig", "Envelope", "HostLoop", "InternalError", "InvalidMessage", "Prepare", "PromiseRecord", "ProposeResult",
+    "Catchup", "Chosen", "ChosenRecord",
+    "Command", "CoreConfig", "Envelope", "HostLoop", "InternalError", "InvalidMessage", "Prepare", "Promise", "PromiseRecord", "ProposeResult",
     "ProtocolViolation", "Ready", "Record", "Replica", "ReplicaError", "Result", "Role", "SnapshotRecord", "UnknownBug",
     "Waiters", "Write", "parse_bugs", "status_problem",
 ]

@@ -1,0 +1,161 @@
+"""The core's documented contracts that no history shows, checked on everything a simulated replica
+does: what it answers its clients, what it sends its peers, and when.
+
+A history and the replicas' logs show safety; these are the promises of `CoreConfig` and of the host
+API that a user (the HTTP layer, an operator sizing messages, a peer waiting for heartbeats) relies on,
+and that a mistake can break while every op stays linearizable:
+
+- **Reply shape**: a client's answer carries the kv's `Result` (or none: not proposed) and a leader
+  hint that is None or a node id of the cluster; the HTTP layer encodes both as JSON and looks the
+  hint up among its peers, so anything else is a 500 there.
+- **Message bounds**: no Accept or Chosen carries more than `entries_per_message_max` slots (the
+  config's own words: "slots per Accept / Chosen message").
+- **Heartbeats**: a leader sends every peer an Accept (entries or a heartbeat) at least every
+  `heartbeat_ticks` ticks of its own clock; a candidate re-sends its Prepare to every peer that has not
+  promised at least every `retransmit_ticks` ticks.
+- **Check quorum** (etcd's CheckQuorum; `CoreConfig.election_timeout_ticks` promises it): a leader
+  that hears from no majority for an election timeout steps down. The network is the simulator's, so
+  it knows when a leader cannot hear a majority: fewer than a majority of the nodes (itself included)
+  have both links with it open. A leader then still leading after `checkquorum_ticks_max` of its own
+  ticks broke it (see that function for the bound).
+
+Pure: the world feeds it what happens (`started`, `observe`, `sent`, `delivered`, `ticked`,
+`reply`, `partitions`) and it answers with the text of a violation, or None. Time is counted in each
+node's own ticks, so a paused or crashed node's clock stops with it, as the core's does.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+
+from targets.paxos.core import Accept, Ballot, Chosen, CoreConfig, Envelope, Prepare, Promise, Result, Role
+
+__all__ = ["Contracts", "checkquorum_ticks_max"]
+
+
+def checkquorum_ticks_max(config: CoreConfig) -> int:
+    """Ticks a leader cut off from a majority may still lead: two election timeouts.
+
+    The core checks what it heard at the end of each window of `election_timeout_ticks`. The window
+    running when the cut begins may hold acknowledgements from before it; the next one holds only what
+    crossed the cut, too few, so the leader steps down at its end: at most 2 x the timeout ticks after
+    the cut, counted in its own ticks.
+    """
+    return 2 * config.election_timeout_ticks
+
+
+class Contracts:
+    """The contracts of the module docstring, for the replicas `ids` running with `config`.
+
+    Every method returns the text of the first violation it sees in that input, or None; the caller
+    records it (the world keeps the first of a run).
+    """
+
+    def __init__(self, ids: Sequence[int], config: CoreConfig) -> None:
+        self.ids = frozenset(ids)
+        self.config = config
+        self._majority = len(self.ids) // 2 + 1
+        self._ticks = {i: 0 for i in ids}                  # ticks of node i's current incarnation
+        self._term: dict[int, tuple[Role, Ballot]] = {}    # role and ballot after node i's last input
+        self._since: dict[int, int] = {}                   # the tick node i's current term began
+        self._last: dict[int, dict[int, int]] = {}         # node -> peer -> tick of its last Accept/Prepare to it
+        self._promised: dict[int, set[int]] = {}           # candidate -> peers whose promise reached it
+        self._cut_off: frozenset[int] = frozenset()        # nodes that cannot hear a majority
+        self._cut_ticks: dict[int, int] = {}               # leader -> its ticks cut off while leading
+
+    # ------------------------------------------------------------------ what the world reports
+    def started(self, i: int) -> None:
+        """Node i (re)started: a new incarnation, with its own clock and no term yet."""
+        self._ticks[i] = 0
+        self._forget(i)
+
+    def observe(self, i: int, role: Role, ballot: Ballot) -> None:
+        """Node i's role and ballot after an input (a tick, a message, a request, its start)."""
+        term = (role, ballot)
+        if self._term.get(i) == term:
+            return
+        self._forget(i)
+        self._term[i] = term
+        # the messages of the input that began the term went out at this very tick
+        self._since[i] = self._ticks[i]
+
+    def sent(self, env: Envelope) -> str | None:
+        """Node env.src sends env: bounded, and (for the timing contracts) when."""
+        msg = env.msg
+        if isinstance(msg, (Accept, Chosen)) and len(msg.entries) > self.config.entries_per_message_max:
+            return (f"node {env.src} sent node {env.dst} {type(msg).__name__} entries for {len(msg.entries)} slots, "
+                    f"above entries_per_message_max {self.config.entries_per_message_max}")
+        term = self._term.get(env.src)
+        if term is not None and isinstance(msg, (Accept, Prepare)) and msg.ballot == term[1]:
+            if (term[0] is Role.LEADER) == isinstance(msg, Accept):
+                self._last.setdefault(env.src, {})[env.dst] = self._ticks[env.src]
+        return None
+
+    def delivered(self, env: Envelope) -> None:
+        """env is about to be stepped into node env.dst: a promise for its candidacy counts from now."""
+        term = self._term.get(env.dst)
+        if isinstance(env.msg, Promise) and term == (Role.CANDIDATE, env.msg.ballot):
+            self._promised.setdefault(env.dst, set()).add(env.src)
+
+    def ticked(self, i: int) -> None:
+        """Node i is about to run one tick of its clock."""
+        self._ticks[i] += 1
+
+    def after_tick(self, i: int) -> str | None:
+        """Node i ran a tick (and `observe` saw its role after it): is it late, or leading cut off?"""
+        term = self._term.get(i)
+        if term is None:
+            return None
+        role, ballot = term
+        if role is Role.LEADER and i in self._cut_off:
+            n = self._cut_ticks[i] = self._cut_ticks.get(i, 0) + 1
+            if n >= checkquorum_ticks_max(self.config):
+                return (f"node {i} still leads at {ballot} after {n} ticks unable to hear a majority (the "
+                        f"network cut it off); it must step down within 2 x election_timeout_ticks "
+                        f"({checkquorum_ticks_max(self.config)})")
+        else:
+            self._cut_ticks.pop(i, None)
+        if role is Role.LEADER:
+            return self._late(i, self.ids - {i}, self.config.heartbeat_ticks, "Accept", "heartbeat_ticks")
+        if role is Role.CANDIDATE:
+            waiting = self.ids - {i} - self._promised.get(i, set())
+            return self._late(i, waiting, self.config.retransmit_ticks, "Prepare", "retransmit_ticks")
+        return None
+
+    def partitions(self, blocked: Iterable[tuple[int, int]]) -> None:
+        """The network's cut links changed (`blocked`: (src, dst) pairs; 0 is the clients)."""
+        cut = set(blocked)
+        off = frozenset(i for i in self.ids
+                        if 1 + sum((i, j) not in cut and (j, i) not in cut for j in self.ids - {i}) < self._majority)
+        for i in self._cut_off - off:  # it can hear a majority again: a new window begins
+            self._cut_ticks.pop(i, None)
+        self._cut_off = off
+
+    def reply(self, i: int, result: object, leader: object) -> str | None:
+        """Node i answers a client: the kv's Result or None, and a hint the HTTP layer can encode."""
+        if result is not None and not isinstance(result, Result):
+            return f"node {i} answered a client with {type(result).__name__} {result!r:.80}, not a Result or None"
+        if leader is not None and (type(leader) is not int or leader not in self.ids):
+            return (f"node {i} answered a client with the leader hint {leader!r:.80} ({type(leader).__name__}), "
+                    f"not None or a node id of {sorted(self.ids)}: the HTTP layer cannot encode or route it")
+        return None
+
+    # ------------------------------------------------------------------ helpers
+    def _late(self, i: int, peers: Iterable[int], period: int, what: str, name: str) -> str | None:
+        """The first of `peers` that node i has sent no `what` of its term for `period` ticks: the core
+        sends one at the tick its timer reaches `period`, so after a tick the gap is below it."""
+        last = self._last.get(i, {})
+        for p in sorted(peers):
+            gap = self._ticks[i] - max(last.get(p, self._since[i]), self._since[i])
+            if gap >= period:
+                role, ballot = self._term[i]
+                return (f"node {i}, {role.value} at {ballot}, sent node {p} no {what} for {gap} ticks "
+                        f"(every {name}: {period})")
+        return None
+
+    def _forget(self, i: int) -> None:
+        self._term.pop(i, None)
+        self._since.pop(i, None)
+        self._last.pop(i, None)
+        self._promised.pop(i, None)
+        self._cut_ticks.pop(i, None)
