@@ -16,7 +16,7 @@ and that a mistake can break while every op stays linearizable:
 - **Check quorum** (etcd's CheckQuorum; `CoreConfig.election_timeout_ticks` promises it): a leader
   that hears from no majority for an election timeout steps down. The network is the simulator's, so
   it knows when a leader cannot hear a majority: fewer than a majority of the nodes (itself included)
-  have both links with it open. A leader then still leading after `checkquorum_ticks_max` of its own
+  have their link to it open. A leader then still leading after `checkquorum_ticks_max` of its own
   ticks broke it (see that function for the bound).
 
 Pure: the world feeds it what happens (`started`, `observe`, `sent`, `delivered`, `ticked`,
@@ -124,9 +124,13 @@ class Contracts:
 
     def partitions(self, blocked: Iterable[tuple[int, int]]) -> None:
         """The network's cut links changed (`blocked`: (src, dst) pairs; 0 is the clients)."""
+        # Node i cannot hear peer j while the link j -> i is cut: a partition drops what is in flight on
+        # it too. A cut of i -> j alone does not count: j's answers to Accepts that crossed before the cut
+        # may still arrive over j -> i, a slow one 80 ticks later (a 40 ms link's 20x); and j, hearing no
+        # leader, soon sends it a higher Prepare over that same link, which ends its term anyway.
         cut = set(blocked)
         off = frozenset(i for i in self.ids
-                        if 1 + sum((i, j) not in cut and (j, i) not in cut for j in self.ids - {i}) < self._majority)
+                        if 1 + sum((j, i) not in cut for j in self.ids - {i}) < self._majority)
         for i in self._cut_off - off:  # it can hear a majority again: a new window begins
             self._cut_ticks.pop(i, None)
         self._cut_off = off
