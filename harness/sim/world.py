@@ -16,7 +16,9 @@ A run (`simulate`):
    - linearizability of the history (the same checker as the Docker runs);
    - agreement: every replica applies, slot after slot, the value every other replica applied there
      (the simulator sees every replica's log, which a black-box run cannot);
-   - liveness after the heal: one leader, and every replica at the same slot with the same state.
+   - liveness after the heal: one leader, and every replica at the same slot with the same state;
+   and all run long, the core's contracts no history shows (`harness.sim.contracts`: reply shape,
+   message bound, heartbeat and prepare timers, check quorum), reported as an error.
 
 The config and result are `harness.sim.config`, the clients and their rules `harness.sim.clients`.
 """
