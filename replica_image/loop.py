@@ -44,7 +44,7 @@ from replica_image.errors import InternalError
 from replica_image.kv import KV, Result
 from replica_image.paxos import Batch, Command, Envelope, Ready, Record, Replica
 
-__all__ = ["HostLoop", "ROUNDS_MAX", "Waiters", "Write", "status_problem"]
+__all__ = ["HostLoop", "ROUNDS_MAX", "Waiters", "Write", "leader_problem", "status_problem"]
 
 # One call of rounds() never needs more Ready rounds than this; more means the core is spinning.
 ROUNDS_MAX = 10_000
@@ -121,9 +121,9 @@ def status_problem(doc: Mapping[str, Any], ids: Collection[int]) -> str | None:
     ballot = doc.get("ballot")
     if not (isinstance(ballot, dict) and _int(ballot.get("round"), 0) and _int(ballot.get("node"), 0)):
         return f"ballot {ballot!r} is not {{round, node}} of two non-negative ints"
-    leader = doc.get("leader")
-    if leader is not None and not (_int(leader, 0) and leader in ids):
-        return f"leader {leader!r} is neither null nor a node id of {sorted(ids)}"
+    leader = leader_problem(doc.get("leader"), ids)
+    if leader is not None:
+        return leader
     for name, low in (("first_unchosen", 0), ("applied_index", -1), ("log_length", 0), ("snapshot_last", -1)):
         if not _int(doc.get(name), low):
             return f"{name} {doc.get(name)!r} is not an int >= {low}"
@@ -133,6 +133,14 @@ def status_problem(doc: Mapping[str, Any], ids: Collection[int]) -> str | None:
     if not isinstance(doc.get("state_digest"), str):
         return f"state_digest {doc.get('state_digest')!r} is not a string"
     return None
+
+
+def leader_problem(leader: object, ids: Collection[int]) -> str | None:
+    """What is wrong with a leader hint, or None: in /status and in every answer to a client (the
+    simulator checks those), it is None or one of ``ids``, which clients and forwards follow."""
+    if leader is None or (_int(leader, 0) and leader in ids):
+        return None
+    return f"leader {leader!r:.120} is neither null nor a node id of {sorted(ids)}"
 
 
 def _int(value: object, low: int) -> bool:

@@ -6,8 +6,9 @@ API that a user (the HTTP layer, an operator sizing messages, a peer waiting for
 and that a mistake can break while every op stays linearizable:
 
 - **Reply shape**: a client's answer carries the kv's `Result` (or none: not proposed) and a leader
-  hint that is None or a node id of the cluster; the HTTP layer encodes both as JSON and looks the
-  hint up among its peers, so anything else is a 500 there.
+  hint that is None or a node id of the cluster (`replica_image.loop.leader_problem`, the rule of
+  /status too); the HTTP layer encodes both as JSON and looks the hint up among its peers, so
+  anything else is a 500 there.
 - **Message bounds**: no Accept or Chosen carries more than `entries_per_message_max` slots (the
   config's own words: "slots per Accept / Chosen message").
 - **Heartbeats**: a leader sends every peer an Accept (entries or a heartbeat) at least every
@@ -28,7 +29,9 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 
-from targets.paxos.core import Accept, Ballot, Chosen, CoreConfig, Envelope, Prepare, Promise, Result, Role
+from targets.paxos.core import (
+    Accept, Ballot, Chosen, CoreConfig, Envelope, Prepare, Promise, Result, Role, leader_problem,
+)
 
 __all__ = ["Contracts", "checkquorum_ticks_max"]
 
@@ -139,9 +142,9 @@ class Contracts:
         """Node i answers a client: the kv's Result or None, and a hint the HTTP layer can encode."""
         if result is not None and not isinstance(result, Result):
             return f"node {i} answered a client with {type(result).__name__} {result!r:.80}, not a Result or None"
-        if leader is not None and (type(leader) is not int or leader not in self.ids):
-            return (f"node {i} answered a client with the leader hint {leader!r:.80} ({type(leader).__name__}), "
-                    f"not None or a node id of {sorted(self.ids)}: the HTTP layer cannot encode or route it")
+        hint = leader_problem(leader, self.ids)  # the rule of /status too: one copy
+        if hint is not None:
+            return f"node {i} answered a client with a bad leader hint ({type(leader).__name__}): {hint}; a 500 over HTTP"
         return None
 
     # ------------------------------------------------------------------ helpers

@@ -10,7 +10,7 @@ from __future__ import annotations
 from replica_image.bugs import KNOWN_BUGS, UnknownBug, parse_bugs
 from replica_image.errors import InternalError, InvalidMessage, ProtocolViolation, ReplicaError
 from replica_image.kv import KV, MISMATCH, PRECONDITION_FAILED, STALE, Result
-from replica_image.loop import HostLoop, Waiters, Write, status_problem
+from replica_image.loop import HostLoop, Waiters, Write, leader_problem, status_problem
 from replica_image.paxos import (
     Accept,
     Accepted,
@@ -39,5 +39,5 @@ __all__ = [
     "Catchup", "Chosen", "ChosenRecord",
     "Command", "CoreConfig", "Envelope", "HostLoop", "InternalError", "InvalidMessage", "Prepare", "Promise", "PromiseRecord", "ProposeResult",
     "ProtocolViolation", "Ready", "Record", "Replica", "ReplicaError", "Result", "Role", "SnapshotRecord", "UnknownBug",
-    "Waiters", "Write", "parse_bugs", "status_problem",
+    "Waiters", "Write", "leader_problem", "parse_bugs", "status_problem",
 ]

@@ -53,10 +53,10 @@ def test_a_reply_carries_a_result_or_none_and_a_hint_that_is_none_or_a_node_of_t
     c = _contracts()
     assert c.reply(1, Result(status="ok", value="v"), None) is None
     assert c.reply(1, None, 3) is None and c.reply(1, None, None) is None
-    assert "leader hint 4" in (c.reply(1, None, 4) or "")
-    assert "leader hint True" in (c.reply(1, None, True) or "")  # a bool is an int to Python, not to JSON readers
+    assert "bad leader hint (int): leader 4 is neither null nor a node id of [1, 2, 3]" in (c.reply(1, None, 4) or "")
+    assert "bad leader hint (bool): leader True" in (c.reply(1, None, True) or "")  # a bool is an int to Python, not to JSON readers
     hint = Replica(1, [1, 2, 3], CFG, random.Random(0)).chosen_value  # a bound method: what a lost @property hands out
-    assert "the HTTP layer cannot encode" in (c.reply(1, None, hint) or "")
+    assert "bad leader hint (method): leader <bound method" in (c.reply(1, None, hint) or "")
     assert "not a Result or None" in (c.reply(1, "ok", None) or "")
 
 
@@ -130,7 +130,7 @@ def test_a_leader_hint_that_is_not_a_node_id_fails_the_run(monkeypatch: pytest.M
     prop: property = vars(Replica)["leader_id"]
     monkeypatch.setattr(Replica, "leader_id", prop.fget)  # @property lost: the hint is a bound method
     r = simulate(_quiet(), check_history=False)
-    assert r.failed and "the HTTP layer cannot encode or route it" in (r.error or "")
+    assert r.failed and "answered a client with a bad leader hint (method)" in (r.error or "")
 
 
 def test_a_leader_that_never_checks_its_quorum_fails_the_run(monkeypatch: pytest.MonkeyPatch) -> None:
