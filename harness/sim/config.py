@@ -178,7 +178,7 @@ class SimResult:
     check: CheckResult | None       # linearizability (None when the history was not checked)
     agreement: str | None           # the first disagreement between replicas' logs, if any
     liveness: str | None            # what was still wrong after the final heal, if anything
-    error: str | None               # a replica core that raised (it stopped), or broke a contract (sim.contracts)
+    error: str | None               # a core that raised (it stopped), or a reply or message off its contract
     fault_log: tuple[str, ...]      # what the nemesis did, with virtual times
     virtual_ms: int
 

@@ -20,6 +20,10 @@ and that a mistake can break while every op stays linearizable:
   have their link to it open. A leader then still leading after `checkquorum_ticks_max` of its own
   ticks broke it (see that function for the bound).
 
+The world reports a bad reply or an oversized message as an error of the replica (a 500, a message
+a peer may refuse), and a late timer or a missed step-down as a lapse (`SimResult.liveness`, like the
+retransmit pacing check): progress owed and not made, which no end-of-run check could see.
+
 Pure: the world feeds it what happens (`started`, `observe`, `sent`, `delivered`, `ticked`,
 `reply`, `partitions`) and it answers with the text of a violation, or None. Time is counted in each
 node's own ticks, so a paused or crashed node's clock stops with it, as the core's does.

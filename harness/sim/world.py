@@ -17,8 +17,9 @@ A run (`simulate`):
    - agreement: every replica applies, slot after slot, the value every other replica applied there
      (the simulator sees every replica's log, which a black-box run cannot);
    - liveness after the heal: one leader, and every replica at the same slot with the same state;
-   and all run long, the core's contracts no history shows (`harness.sim.contracts`: reply shape,
-   message bound, heartbeat and prepare timers, check quorum), reported as an error.
+   and all run long, the core's contracts no history shows (`harness.sim.contracts`): reply shape and
+   message bound (errors of the replica), heartbeat and prepare timers and check quorum (lapses, with
+   liveness).
 
 The config and result are `harness.sim.config`, the clients and their rules `harness.sim.clients`.
 """
@@ -96,7 +97,8 @@ class _World:
         self.expect = {i: 0 for i in self.ids}      # the next slot each replica must apply
         self.chosen: dict[int, Batch] = {}
         self.agreement: str | None = None
-        self.error: str | None = None                # the first replica that stopped on an internal error
+        self.error: str | None = None                # the first replica that stopped on an internal error,
+        # or that broke a contract of its host API or messages (harness.sim.contracts: a reply, a bound)
         # the first lapse of a replica that is not a safety matter: progress it owed and did not make, or
         # messages sent faster than its config allows (a liveness finding)
         self.lapse: str | None = None
@@ -104,8 +106,7 @@ class _World:
         self.resends: dict[tuple[int, int], tuple[Ballot, dict[int, tuple[int, int]]]] = {}
         # the step-down check: node -> since when it has been in touch with a majority (absent: not now)
         self.contact_since: dict[int, int] = {}
-        # or broke a contract of the core (harness.sim.contracts): a reply, a message or a timer
-        self.contracts = Contracts(self.ids, self.core_config)
+        self.contracts = Contracts(self.ids, self.core_config)  # its timers and check quorum are lapses
         # fault number -> links it cuts; a link (0, i) is the clients' link to node i
         self.partitions: dict[int, frozenset[tuple[int, int]]] = {}
         self.paused: dict[int, SimNode] = {}        # node -> its frozen host (SIGSTOP): no ticks, no input
@@ -192,8 +193,11 @@ class _World:
             self._guard(i, node.tick)
             if leading and self.nodes[i] is node and node.core.role is not Role.LEADER:
                 self._check_step_down(i)
+            late = None
             if self._alive(i, inc) is node and not node.must_crash:  # a node stopped mid-tick sent the rest of nothing
-                self._contract(self.contracts.after_tick(i))
+                late = self.contracts.after_tick(i)
+            if late is not None:  # a timer or a step-down it owed and did not keep: a lapse, like the pacing
+                self._lapse(late)
             self.after(TICK_US, lambda: self._tick(i, inc))
 
     def _in_touch(self, i: int, j: int) -> bool:
@@ -491,7 +495,8 @@ class _World:
         self.clients.reply(i, waiter, result, leader)
 
     def _contract(self, broken: str | None) -> None:
-        """A contract of the core was broken (harness.sim.contracts): a finding, reported as an error."""
+        """A reply or message broke a contract of the core (harness.sim.contracts): an error of the replica,
+        as a 500 or an oversized message would be in a real one."""
         if broken is not None and self.error is None:
             self.error = f"at {self.now / 1000:.1f} ms, {broken}"
 

@@ -123,7 +123,7 @@ def _quiet(**kw: object) -> SimConfig:
 def test_a_correct_core_keeps_every_contract_under_faults() -> None:
     for seed in range(12):
         r = simulate(SimConfig(seed=seed), check_history=False)
-        assert r.error is None, r.summary()
+        assert r.error is None and r.liveness is None, r.summary()
 
 
 def test_a_leader_hint_that_is_not_a_node_id_fails_the_run(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -143,11 +143,11 @@ def test_a_leader_that_never_checks_its_quorum_fails_the_run(monkeypatch: pytest
     monkeypatch.setattr(Replica, "_tick_leader", tick_leader)
     r = simulate(_quiet(faults=(Fault(kind="isolate", target="leader", at_us=1_000_000, for_us=1_500_000),)),
                  check_history=False)
-    assert r.failed and "unable to hear a majority" in (r.error or "")
+    assert r.failed and "unable to hear a majority" in (r.liveness or "") and r.safety_violation is None
     monkeypatch.setattr(Replica, "_tick_leader", real)
     r = simulate(_quiet(faults=(Fault(kind="isolate", target="leader", at_us=1_000_000, for_us=1_500_000),)),
                  check_history=False)
-    assert r.error is None, r.summary()
+    assert not r.failed, r.summary()
 
 
 def test_a_heartbeat_one_tick_late_fails_the_run(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -160,7 +160,7 @@ def test_a_heartbeat_one_tick_late_fails_the_run(monkeypatch: pytest.MonkeyPatch
 
     monkeypatch.setattr(Replica, "_tick_leader", tick_leader)
     r: SimResult = simulate(_quiet(), check_history=False)
-    assert r.failed and "no Accept for 5 ticks (every heartbeat_ticks: 5)" in (r.error or "")
+    assert r.failed and "no Accept for 5 ticks (every heartbeat_ticks: 5)" in (r.liveness or "")
 
 
 def test_an_accept_above_the_message_bound_fails_the_run(monkeypatch: pytest.MonkeyPatch) -> None:
