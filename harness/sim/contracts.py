@@ -16,9 +16,9 @@ and that a mistake can break while every op stays linearizable:
   promised at least every `retransmit_ticks` ticks.
 - **Check quorum** (etcd's CheckQuorum; `CoreConfig.election_timeout_ticks` promises it): a leader
   that hears from no majority for an election timeout steps down. The network is the simulator's, so
-  it knows when a leader cannot hear a majority: fewer than a majority of the nodes (itself included)
-  have their link to it open. A leader then still leading after `checkquorum_ticks_max` of its own
-  ticks broke it (see that function for the bound).
+  it knows which peers a leader could hear: those whose link to it was open at some moment. A leader
+  still leading after `checkquorum_ticks_max` of its own ticks in which those peers, all together,
+  were fewer than a majority (itself included) broke it (see that function for the bound).
 
 The world reports a bad reply or an oversized message as an error of the replica (a 500, a message
 a peer may refuse), and a late timer or a missed step-down as a lapse (`SimResult.liveness`, like the
@@ -31,6 +31,7 @@ node's own ticks, so a paused or crashed node's clock stops with it, as the core
 
 from __future__ import annotations
 
+from collections import deque
 from collections.abc import Iterable, Sequence
 
 from targets.paxos.core import (
@@ -43,10 +44,10 @@ __all__ = ["Contracts", "checkquorum_ticks_max"]
 def checkquorum_ticks_max(config: CoreConfig) -> int:
     """Ticks a leader cut off from a majority may still lead: two election timeouts.
 
-    The core checks what it heard at the end of each window of `election_timeout_ticks`. The window
-    running when the cut begins may hold acknowledgements from before it; the next one holds only what
-    crossed the cut, too few, so the leader steps down at its end: at most 2 x the timeout ticks after
-    the cut, counted in its own ticks.
+    The core checks what it heard at the end of each window of `election_timeout_ticks`, counting every
+    peer heard at any moment of it. Any 2 x timeout consecutive ticks hold one whole window; if the
+    peers the network let it hear during those ticks are too few, so are those it heard in that
+    window, and it steps down at its end, counted in its own ticks.
     """
     return 2 * config.election_timeout_ticks
 
@@ -67,8 +68,11 @@ class Contracts:
         self._since: dict[int, int] = {}                   # the tick node i's current term began
         self._last: dict[int, dict[int, int]] = {}         # node -> peer -> tick of its last Accept/Prepare to it
         self._promised: dict[int, set[int]] = {}           # candidate -> peers whose promise reached it
-        self._cut_off: frozenset[int] = frozenset()        # nodes that cannot hear a majority
-        self._cut_ticks: dict[int, int] = {}               # leader -> its ticks cut off while leading
+        # node -> the peers whose link to it is open now, and those open at some moment since its last tick
+        self._audible: dict[int, frozenset[int]] = {i: self.ids - {i} for i in ids}
+        self._audible_tick: dict[int, set[int]] = {i: set(self.ids - {i}) for i in ids}
+        # leader -> the peers it could hear during each of its last checkquorum_ticks_max ticks of its term
+        self._heard_window: dict[int, deque[frozenset[int]]] = {}
 
     # ------------------------------------------------------------------ what the world reports
     def started(self, i: int) -> None:
@@ -114,14 +118,17 @@ class Contracts:
         if term is None:
             return None
         role, ballot = term
-        if role is Role.LEADER and i in self._cut_off:
-            n = self._cut_ticks[i] = self._cut_ticks.get(i, 0) + 1
-            if n >= checkquorum_ticks_max(self.config):
-                return (f"node {i} still leads at {ballot} after {n} ticks unable to hear a majority (the "
-                        f"network cut it off); it must step down within 2 x election_timeout_ticks "
-                        f"({checkquorum_ticks_max(self.config)})")
-        else:
-            self._cut_ticks.pop(i, None)
+        could_hear = frozenset(self._audible_tick[i])
+        self._audible_tick[i] = set(self._audible[i])
+        if role is Role.LEADER:
+            bound = checkquorum_ticks_max(self.config)
+            window = self._heard_window.setdefault(i, deque(maxlen=bound))
+            window.append(could_hear)
+            heard = frozenset().union(*window)
+            if len(window) == bound and 1 + len(heard) < self._majority:
+                return (f"node {i} still leads at {ballot} after {bound} ticks in which the network let it hear "
+                        f"{'only nodes ' + ','.join(map(str, sorted(heard))) if heard else 'no peer'}, no majority; "
+                        f"it must step down within 2 x election_timeout_ticks ({bound})")
         if role is Role.LEADER:
             return self._late(i, self.ids - {i}, self.config.heartbeat_ticks, "Accept", "heartbeat_ticks")
         if role is Role.CANDIDATE:
@@ -135,12 +142,13 @@ class Contracts:
         # it too. A cut of i -> j alone does not count: j's answers to Accepts that crossed before the cut
         # may still arrive over j -> i, a slow one 80 ticks later (a 40 ms link's 20x); and j, hearing no
         # leader, soon sends it a higher Prepare over that same link, which ends its term anyway.
+        # The core counts the peers it heard over a whole election timeout, not at one instant: a leader
+        # that hears one peer, then another, may rightly stay. So what it could hear is kept per tick, as
+        # the union of the peers whose link was open at any moment of that tick.
         cut = set(blocked)
-        off = frozenset(i for i in self.ids
-                        if 1 + sum((j, i) not in cut for j in self.ids - {i}) < self._majority)
-        for i in self._cut_off - off:  # it can hear a majority again: a new window begins
-            self._cut_ticks.pop(i, None)
-        self._cut_off = off
+        for i in self.ids:
+            self._audible[i] = frozenset(j for j in self.ids - {i} if (j, i) not in cut)
+            self._audible_tick[i] |= self._audible[i]
 
     def reply(self, i: int, result: object, leader: object) -> str | None:
         """Node i answers a client: the kv's Result or None, and a hint the HTTP layer can encode."""
@@ -169,4 +177,4 @@ class Contracts:
         self._since.pop(i, None)
         self._last.pop(i, None)
         self._promised.pop(i, None)
-        self._cut_ticks.pop(i, None)
+        self._heard_window.pop(i, None)
