@@ -17,9 +17,11 @@ A run (`simulate`):
    - agreement: every replica applies, slot after slot, the value every other replica applied there
      (the simulator sees every replica's log, which a black-box run cannot);
    - liveness after the heal: one leader, and every replica at the same slot with the same state;
-   and all run long, the core's contracts no history shows (`harness.sim.contracts`): reply shape and
-   message bound (errors of the replica), heartbeat and prepare timers and check quorum (lapses, with
-   liveness).
+   and all run long, what no history shows: a follower's duties at each Accept (P1, the commit
+   piggyback), retransmit pacing and no needless step-down (here), the core's contracts
+   (`harness.sim.contracts`: reply shape and message bound are errors of the replica; heartbeat and
+   prepare timers and check quorum, like the duties, are lapses, with liveness), and every replica's
+   /status document (`status_problem`, at each fault and at the end).
 
 The config and result are `harness.sim.config`, the clients and their rules `harness.sim.clients`.
 """
@@ -97,8 +99,9 @@ class _World:
         self.expect = {i: 0 for i in self.ids}      # the next slot each replica must apply
         self.chosen: dict[int, Batch] = {}
         self.agreement: str | None = None
-        self.error: str | None = None                # the first replica that stopped on an internal error,
-        # or that broke a contract of its host API or messages (harness.sim.contracts: a reply, a bound)
+        # the first replica that stopped on an internal error, or broke a contract of its host API or its
+        # messages (a reply, a message bound, its /status document)
+        self.error: str | None = None
         # the first lapse of a replica that is not a safety matter: progress it owed and did not make, or
         # messages sent faster than its config allows (a liveness finding)
         self.lapse: str | None = None
