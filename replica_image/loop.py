@@ -110,7 +110,8 @@ def status_problem(doc: Mapping[str, Any], ids: Collection[int]) -> str | None:
     The contract: plain JSON (a bound method or a NaN would be a 500 in the aiohttp replica), a role
     of the three, a ballot of two non-negative ints, a leader that is None or one of ``ids`` (the
     cluster's node ids: clients follow it), and indexes that are ints in their ranges, the applied index
-    below the first unchosen slot and the snapshot at or below neither.
+    below the first unchosen slot and the snapshot at or below neither, and a log that holds at least the
+    chosen slots the snapshot does not cover.
     """
     try:
         json.dumps(doc, allow_nan=False)
@@ -130,6 +131,10 @@ def status_problem(doc: Mapping[str, Any], ids: Collection[int]) -> str | None:
     if not doc["snapshot_last"] <= doc["applied_index"] < doc["first_unchosen"]:
         return (f"snapshot_last {doc['snapshot_last']} <= applied_index {doc['applied_index']} < first_unchosen "
                 f"{doc['first_unchosen']} does not hold")
+    held = doc["first_unchosen"] - doc["snapshot_last"] - 1  # chosen after the snapshot: kept until the next
+    if doc["log_length"] < held:
+        return (f"log_length {doc['log_length']} is below the {held} chosen slots between snapshot_last "
+                f"{doc['snapshot_last']} and first_unchosen {doc['first_unchosen']}")
     if not isinstance(doc.get("state_digest"), str):
         return f"state_digest {doc.get('state_digest')!r} is not a string"
     return None

@@ -86,14 +86,16 @@ class SimNode:
     def __init__(self, node_id: int, ids: list[int], config: CoreConfig, *, disk: Disk, rng: random.Random,
                  send: Callable[[tuple[Envelope, ...]], None], reply: Reply,
                  on_commit: Callable[[int, int, Batch | None], None],
-                 crash_point: Callable[[int, tuple[Record, ...]], bool], snapshot_every: int) -> None:
+                 crash_point: Callable[[int, tuple[Record, ...]], bool], snapshot_every: int,
+                 on_snapshot: Callable[[int, Replica, int], None] = lambda node, core, slot: None) -> None:
         self.id = node_id
         self.disk = disk
         self.core = Replica(node_id, ids, config, rng, recovered=tuple(disk.records))
         self.loop: HostLoop[Waiter] = HostLoop(
             core=self.core, snapshot_every=snapshot_every, send=send,
             answer=lambda w, res: reply(w, res, None),
-            on_commit=lambda slot, batch: on_commit(node_id, slot, batch))
+            on_commit=lambda slot, batch: on_commit(node_id, slot, batch),
+            on_snapshot=lambda slot: on_snapshot(node_id, self.core, slot))
         self.kv = self.loop.kv
         self._reply = reply
         # asked after each Ready that persisted records, with them: True = crash now (the nemesis)

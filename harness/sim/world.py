@@ -56,6 +56,7 @@ from targets.paxos.core import (
     PromiseRecord,
     ProtocolViolation,
     Record,
+    Replica,
     ReplicaError,
     Result,
     Role,
@@ -177,7 +178,8 @@ class _World:
             i, self.ids, self.core_config, disk=self.disks[i],
             rng=random.Random(f"{self.cfg.seed}/replica/{i}/{inc}"),
             send=self._send, reply=functools.partial(self._reply, i),
-            on_commit=self._on_commit, crash_point=self._crash_point, snapshot_every=self.cfg.snapshot_every or 0)
+            on_commit=self._on_commit, crash_point=self._crash_point, snapshot_every=self.cfg.snapshot_every or 0,
+            on_snapshot=self._on_snapshot_taken)
         self.contracts.observe(i, node.core.role, node.core.ballot)
         self.after(self.rng.randint(1, TICK_US), lambda: self._tick(i, inc))
         if "no-fsync" in self.cfg.bugs:
@@ -513,6 +515,15 @@ class _World:
         prev = self.chosen.setdefault(slot, batch)
         if prev != batch:
             self._disagree(f"slot {slot}: node {i} applied {_show(batch)}, another replica {_show(prev)}")
+
+    def _on_snapshot_taken(self, i: int, rep: Replica, slot: int) -> None:
+        """The host API's promise (`Replica.snapshot_taken`): once the host has a snapshot through `slot`,
+        the core forgets every slot it covers. A core that kept them would still be right, and its
+        memory would grow with every slot ever chosen: only this sees it. (Called while a restarted node
+        is still being built, too: its first rounds may take a snapshot.)"""
+        if rep.snapshot_last != slot or rep.chosen_value(slot) is not None or rep.accepted_value(slot) is not None:
+            self._contract(f"node {i} took a snapshot through slot {slot} and still holds it (snapshot_last "
+                           f"{rep.snapshot_last}): a snapshot must truncate the log it covers")
 
     def _disagree(self, text: str) -> None:
         if self.agreement is None:

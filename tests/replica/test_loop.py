@@ -272,6 +272,7 @@ def test_status_of_a_live_loop_keeps_the_contract_through_snapshots() -> None:
     ({"log_length": 1.5}, "log_length 1.5"),
     ({"first_unchosen": float("nan")}, "not plain JSON"),
     ({"state_digest": None}, "state_digest None"),
+    ({"log_length": 1}, "log_length 1 is below the 2 chosen slots"),   # slots 2 and 3 are held
 ])
 def test_status_problem_names_the_field_that_breaks_the_contract(change: dict[str, object], names: str) -> None:
     good = {"role": "follower", "ballot": {"round": 2, "node": 1}, "leader": 2, "first_unchosen": 4,

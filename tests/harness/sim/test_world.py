@@ -266,6 +266,19 @@ def test_a_leader_that_steps_down_while_a_majority_acknowledges_it_fails_the_see
     assert r.liveness is not None and "stepped down as leader on its own" in r.liveness and r.safety_violation is None
 
 
+def test_a_core_that_keeps_the_slots_its_snapshot_covers_breaks_the_host_api_and_fails_the_seed(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """A snapshot that truncated nothing leaves every answer right and the memory growing without end."""
+    from replica_image.paxos.log import PaxosLog
+
+    clean = SimConfig(seed=2, size=3, net=NetFaults(), faults=(), crash_on_promise=0.0, crash_on_accept=0.0,
+                      snapshot_every=20)
+    assert not simulate(clean, check_history=False).failed
+    monkeypatch.setattr(PaxosLog, "truncate", lambda self, last_slot, data: None)
+    r = simulate(clean, check_history=False)
+    assert r.error is not None and "a snapshot must truncate the log it covers" in r.error
+
+
 def test_a_status_document_that_is_not_plain_json_is_an_error_of_the_replica(monkeypatch: pytest.MonkeyPatch) -> None:
     """A lost @property hands /status a bound method: a 500 in the aiohttp replica, an error here."""
     from replica_image.paxos import Replica
