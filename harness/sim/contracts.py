@@ -14,6 +14,10 @@ and that a mistake can break while every op stays linearizable:
 - **Heartbeats**: a leader sends every peer an Accept (entries or a heartbeat) at least every
   `heartbeat_ticks` ticks of its own clock; a candidate re-sends its Prepare to every peer that has not
   promised at least every `retransmit_ticks` ticks.
+- **Retransmit pacing**, the other side of that timer: after a slot's first send to a peer in a
+  ballot, a leader resends it there at most once per `retransmit_ticks` of its clock (its first resend
+  may come at any tick: one timer serves every slot). One that resent faster would flood a slow or
+  lagging peer, and still converge.
 - **Check quorum** (etcd's CheckQuorum; `CoreConfig.election_timeout_ticks` promises it): a leader
   that hears from no majority for an election timeout steps down. The network is the simulator's, so
   it knows which peers a leader could hear: those whose link to it was open at some moment. A leader
@@ -39,6 +43,8 @@ from targets.paxos.core import (
 )
 
 __all__ = ["Contracts", "checkquorum_ticks_max"]
+
+RESENDS_TRACKED = 1_024  # slots per link the retransmit pacing contract remembers (the newest)
 
 
 def checkquorum_ticks_max(config: CoreConfig) -> int:
@@ -73,6 +79,8 @@ class Contracts:
         self._audible_tick: dict[int, set[int]] = {i: set(self.ids - {i}) for i in ids}
         # leader -> the peers it could hear during each of its last checkquorum_ticks_max ticks of its term
         self._heard_window: dict[int, deque[frozenset[int]]] = {}
+        # (src, dst) -> the ballot of src's last Accept with entries to dst, and slot -> (sends, tick of the last)
+        self._resends: dict[tuple[int, int], tuple[Ballot, dict[int, tuple[int, int]]]] = {}
 
     # ------------------------------------------------------------------ what the world reports
     def started(self, i: int) -> None:
@@ -101,6 +109,29 @@ class Contracts:
             if (term[0] is Role.LEADER) == isinstance(msg, Accept):
                 self._last.setdefault(env.src, {})[env.dst] = self._ticks[env.src]
         return None
+
+    def resent(self, env: Envelope) -> str | None:
+        """Node env.src sends env: if it is an Accept with entries, is any of them resent too soon?
+        Kept per ballot, not per term: a new leader's first broadcast goes out before `observe` sees it lead."""
+        msg = env.msg
+        if not isinstance(msg, Accept) or not msg.entries:
+            return None
+        ballot, sent = self._resends.get((env.src, env.dst), (msg.ballot, {}))
+        if ballot != msg.ballot:
+            sent = {}
+        self._resends[(env.src, env.dst)] = (msg.ballot, sent)
+        now, period, broken = self._ticks[env.src], self.config.retransmit_ticks, None
+        for e in msg.entries:
+            count, last = sent.get(e.slot, (0, now))
+            if count >= 2 and now - last < period and broken is None:
+                broken = (f"node {env.src} resent slot {e.slot} of ballot {msg.ballot} to node {env.dst} "
+                          f"{now - last} ticks after the last time, within its retransmit_ticks of {period} "
+                          "(retransmit pacing)")
+            sent[e.slot] = (count + 1, now)
+        if len(sent) > 4 * RESENDS_TRACKED:  # chosen slots are never resent: forget the oldest
+            for s in sorted(sent)[:len(sent) - RESENDS_TRACKED]:
+                del sent[s]
+        return broken
 
     def delivered(self, env: Envelope) -> None:
         """env is about to be stepped into node env.dst: a promise for its candidacy counts from now."""

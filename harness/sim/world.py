@@ -18,9 +18,9 @@ A run (`simulate`):
      (the simulator sees every replica's log, which a black-box run cannot);
    - liveness after the heal: one leader, and every replica at the same slot with the same state;
    and all run long, what no history shows: a follower's duties at each Accept (P1, the commit
-   piggyback), retransmit pacing and no needless step-down (here), the core's contracts
-   (`harness.sim.contracts`: reply shape and message bound are errors of the replica; heartbeat and
-   prepare timers and check quorum, like the duties, are lapses, with liveness), and every replica's
+   piggyback) and no needless step-down (here), the core's contracts (`harness.sim.contracts`: reply
+   shape and message bound are errors of the replica; heartbeat and prepare timers, retransmit pacing
+   and check quorum, like the duties, are lapses, with liveness), and every replica's
    /status document (`status_problem`, at each fault and at the end).
 
 The config and result are `harness.sim.config`, the clients and their rules `harness.sim.clients`.
@@ -78,7 +78,6 @@ CRASH_RECORDS: dict[str, tuple[type, ...]] = {
 TICK_US = 10_000           # the replica's TICK_MS
 FLUSH_US = 1_000_000       # bug no-fsync: the write-behind period of replica_image/host.py
 FINAL_READ_ATTEMPTS = 20
-MAX_TRACKED_RESENDS = 1_024  # slots per link the retransmit pacing check remembers (the newest)
 HELD_ACKS_MAX = 10_000     # the stale-ack fault holds at most this many acknowledgements (then drops)
 EVENTS_MAX = 20_000_000    # a run that needs more events than this is stuck in a loop: stop it
 
@@ -106,8 +105,6 @@ class _World:
         # the first lapse of a replica that is not a safety matter: progress it owed and did not make, or
         # messages sent faster than its config allows (a liveness finding)
         self.lapse: str | None = None
-        # the retransmit pacing check: (src, dst) -> (ballot, slot -> (sends, time of the last one))
-        self.resends: dict[tuple[int, int], tuple[Ballot, dict[int, tuple[int, int]]]] = {}
         # the step-down check: node -> since when it has been in touch with a majority (absent: not now)
         self.contact_since: dict[int, int] = {}
         self.contracts = Contracts(self.ids, self.core_config)  # its timers and check quorum are lapses
@@ -201,7 +198,7 @@ class _World:
             late = None
             if self._alive(i, inc) is node and not node.must_crash:  # a node stopped mid-tick sent the rest of nothing
                 late = self.contracts.after_tick(i)
-            if late is not None:  # a timer or a step-down it owed and did not keep: a lapse, like the pacing
+            if late is not None:  # a timer or a step-down it owed and did not keep: a lapse
                 self._lapse(late)
             self.after(TICK_US, lambda: self._tick(i, inc))
 
@@ -364,8 +361,9 @@ class _World:
                 self._stale_ack_send(env.src, env.msg)
             elif isinstance(env.msg, Prepare) and self.ack_split is not None and env.src == self.ack_split[2]:
                 self._stale_ack_prepare(env.msg.ballot)
-            if isinstance(env.msg, Accept) and env.msg.entries:
-                self._check_resend_pacing(env.src, env.dst, env.msg)
+            resent = self.contracts.resent(env)
+            if resent is not None:  # a lapse, like a late timer: not a safety matter
+                self._lapse(resent)
             for delay in self.net.plan(env.src, env.dst):
                 self.after(delay, functools.partial(self._deliver, env))
 
@@ -430,28 +428,6 @@ class _World:
                 self._lapse(f"node {i} accepted slot {s} in ballot {m.ballot}, was told by its leader that every "
                             f"slot below {m.commit} is chosen, and did not learn it (commit piggyback)")
                 return
-
-    def _check_resend_pacing(self, src: int, dst: int, m: Accept) -> None:
-        """Retransmission is paced: after a slot's first send to a peer in a ballot, a leader resends it
-        there at most once per `retransmit_ticks` (its first resend may come any time: the retransmit
-        timer is one per leader). A leader that resent faster would flood a slow or lagging peer."""
-        rep = self.nodes[src]
-        assert rep is not None
-        ballot, sent = self.resends.get((src, dst), (m.ballot, {}))
-        if ballot != m.ballot:
-            sent = {}
-        self.resends[(src, dst)] = (m.ballot, sent)
-        interval = rep.core.config.retransmit_ticks * TICK_US
-        for e in m.entries:
-            count, last = sent.get(e.slot, (0, self.now))
-            if count >= 2 and self.now - last < interval:
-                self._lapse(f"node {src} resent slot {e.slot} of ballot {m.ballot} to node {dst} "
-                            f"{(self.now - last) / 1000:.0f} ms after the last time, within its retransmit interval "
-                            f"of {interval / 1000:.0f} ms (retransmit pacing)")
-            sent[e.slot] = (count + 1, self.now)
-        if len(sent) > 4 * MAX_TRACKED_RESENDS:  # chosen slots are never resent: forget the oldest
-            for s in sorted(sent)[:len(sent) - MAX_TRACKED_RESENDS]:
-                del sent[s]
 
     def _lapse(self, text: str) -> None:
         if self.lapse is None:
