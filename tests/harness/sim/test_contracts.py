@@ -15,6 +15,7 @@ from targets.paxos.core import (
     Accept, Ballot, Chosen, Command, CoreConfig, Envelope, Prepare, Promise, Replica, Result, Role,
 )
 from replica_image.paxos import Proposal
+from tests.harness.sim.runs import quiet
 
 CFG = CoreConfig(election_timeout_ticks=30, heartbeat_ticks=5, retransmit_ticks=10, entries_per_message_max=4)
 B = Ballot(round=2, node=1)
@@ -114,10 +115,8 @@ def test_a_leader_cut_off_from_a_majority_must_step_down_within_two_election_tim
 
 # ---------------------------------------------------------------------- in a run, planted in the core
 def _quiet(**kw: object) -> SimConfig:
-    """Seed 3, three replicas, a clean network, no faults but those given: what each test plants shows alone."""
-    fields: dict[str, object] = {"faults": (), "crash_on_promise": 0.0, "crash_on_accept": 0.0, **kw}
-    fields.setdefault("net", NetFaults())
-    return SimConfig(seed=3, size=3, **fields)  # type: ignore[arg-type]
+    """Seed 3 of `tests.harness.sim.runs.quiet`: what each test plants shows alone."""
+    return quiet(3, **kw)
 
 
 def test_a_correct_core_keeps_every_contract_under_faults() -> None:

@@ -11,6 +11,7 @@ import pytest
 from harness.checker import Verdict
 from harness.sim import Fault, NetFaults, SimConfig, SimResult, simulate
 from harness.sim.world import _World
+from tests.harness.sim.runs import planted, quiet
 from workloads.history import write_jsonl
 
 
@@ -197,10 +198,7 @@ def test_a_follower_that_learns_only_by_catch_up_misses_the_commit_piggyback_and
     def learn_commit(self: Replica, src: int, ballot: object, commit: int) -> None:
         self._note_progress(src, commit)  # the catch-up half only
 
-    clean = SimConfig(seed=2, size=3, net=NetFaults(), faults=(), crash_on_promise=0.0, crash_on_accept=0.0)
-    assert not simulate(clean, check_history=False).failed
-    monkeypatch.setattr(Replica, "_learn_commit", learn_commit)
-    r = simulate(clean, check_history=False)
+    r = planted(quiet(2), monkeypatch, Replica, "_learn_commit", learn_commit)
     assert r.liveness is not None and "did not learn it (commit piggyback)" in r.liveness
     assert r.safety_violation is None and r.failed
 
@@ -218,10 +216,7 @@ def test_a_follower_that_accepts_only_its_next_slot_breaks_p1_and_fails_the_seed
         real_on_accept(self, src, Accept(ballot=m.ballot, commit=m.commit,
                                          entries=tuple(e for e in m.entries if e.slot <= first)))
 
-    clean = SimConfig(seed=2, size=3, net=NetFaults(), faults=(), crash_on_promise=0.0, crash_on_accept=0.0)
-    assert not simulate(clean, check_history=False).failed
-    monkeypatch.setattr(Replica, "_on_accept", on_accept)
-    r = simulate(clean, check_history=False)
+    r = planted(quiet(2), monkeypatch, Replica, "_on_accept", on_accept)
     assert r.liveness is not None and "accepts every proposal of a ballot it holds: P1" in r.liveness
     assert r.safety_violation is None
 
@@ -237,11 +232,7 @@ def test_a_leader_that_resends_faster_than_its_retransmit_interval_fails_the_see
         self._retransmit_elapsed = self.config.retransmit_ticks  # due at every tick
         real_tick_leader(self)
 
-    clean = SimConfig(seed=2, size=3, net=NetFaults(delay_us=(20_000, 40_000)), faults=(), crash_on_promise=0.0,
-                      crash_on_accept=0.0)
-    assert not simulate(clean, check_history=False).failed
-    monkeypatch.setattr(Replica, "_tick_leader", tick_leader)
-    r = simulate(clean, check_history=False)
+    r = planted(quiet(2, net=NetFaults(delay_us=(20_000, 40_000))), monkeypatch, Replica, "_tick_leader", tick_leader)
     assert r.liveness is not None and "(retransmit pacing)" in r.liveness and r.safety_violation is None
 
 
@@ -259,10 +250,7 @@ def test_a_leader_that_steps_down_while_a_majority_acknowledges_it_fails_the_see
         real_tick_leader(self)
 
     kill = Fault(kind="kill", at_us=1_000_000, for_us=2_000_000, target="follower")
-    clean = SimConfig(seed=2, size=3, net=NetFaults(), faults=(kill,), crash_on_promise=0.0, crash_on_accept=0.0)
-    assert not simulate(clean, check_history=False).failed
-    monkeypatch.setattr(Replica, "_tick_leader", tick_leader)
-    r = simulate(clean, check_history=False)
+    r = planted(quiet(2, faults=(kill,)), monkeypatch, Replica, "_tick_leader", tick_leader)
     assert r.liveness is not None and "stepped down as leader on its own" in r.liveness and r.safety_violation is None
 
 
@@ -271,11 +259,7 @@ def test_a_core_that_keeps_the_slots_its_snapshot_covers_breaks_the_host_api_and
     """A snapshot that truncated nothing leaves every answer right and the memory growing without end."""
     from replica_image.paxos.log import PaxosLog
 
-    clean = SimConfig(seed=2, size=3, net=NetFaults(), faults=(), crash_on_promise=0.0, crash_on_accept=0.0,
-                      snapshot_every=20)
-    assert not simulate(clean, check_history=False).failed
-    monkeypatch.setattr(PaxosLog, "truncate", lambda self, last_slot, data: None)
-    r = simulate(clean, check_history=False)
+    r = planted(quiet(2, snapshot_every=20), monkeypatch, PaxosLog, "truncate", lambda self, last_slot, data: None)
     assert r.error is not None and "a snapshot must truncate the log it covers" in r.error
 
 
