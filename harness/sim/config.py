@@ -39,7 +39,9 @@ class SimConfig:
 
     Attributes:
         seed: reproduces the run exactly.
-        size: replicas (drawn from 3, 5 and 7; any n >= 1 works when given).
+        size: replicas (drawn: 3, 5 or 7 in three seeds of four, else 1, 2, 4 or 6, where a quorum
+            counted from the wrong half of an even n, or a path only a quorum of one takes, shows; any
+            n >= 1 works when given).
         bugs: deliberate bugs of replica_image.bugs, as BUGS= gives them to a real replica.
         duration_ms: virtual time of the workload phase.
         concurrency: client processes at once (drawn from 2-8).
@@ -72,6 +74,9 @@ class SimConfig:
         check_budget_s: wall-clock budget of the linearizability check (beyond it: unknown).
         workload: the op mix, keys and distribution of a scenario's workload (None: the default mix over
             `keys` keys); duration and concurrency still come from `duration_ms` and `concurrency`.
+        wire: every peer message crosses the real codec as JSON text, so a replica receives decoded
+            copies as it does over HTTP (drawn in half of the seeds; the others share the sender's
+            objects, which is faster). A restart always reads back decoded copies of its records.
     """
 
     seed: int = 0
@@ -95,6 +100,7 @@ class SimConfig:
     settle_ms: int = 4_000
     check_budget_s: float = 30.0
     workload: WorkloadSpec | None = None
+    wire: bool | None = None
 
     def __post_init__(self) -> None:
         from targets.paxos.core import UnknownBug, parse_bugs
@@ -140,6 +146,11 @@ class SimConfig:
                         learn_scan_max=rng.choice((16, 64)), committed_per_ready_max=rng.choice((1, 4)))
         if rng.random() < 1 / 3:
             core = tight
+        # drawn after every draw above, so that a seed keeps them: the sizes only some mistakes fail at
+        odd_size, drawn_size = rng.random() < 1 / 4, rng.choice((1, 2, 4, 6))
+        if odd_size:
+            size = _pin(self.size, drawn_size)
+        wire = rng.random() < 0.5
         faults = self.faults
         if faults is None:
             faults = tuple(plan_faults(random.Random(f"{self.seed}/nemesis"), ids=list(range(1, size + 1)),
@@ -154,7 +165,8 @@ class SimConfig:
                        crash_on_promise=_pin(self.crash_on_promise, on_promise),
                        crash_on_accept=_pin(self.crash_on_accept, on_accept), crash_power=_pin(self.crash_power, power),
                        restart_ms=_pin(self.restart_ms, restart), concurrency=_pin(self.concurrency, concurrency),
-                       keys=_pin(self.keys, keys), think_ms=_pin(self.think_ms, think), core=_pin(self.core, core))
+                       keys=_pin(self.keys, keys), think_ms=_pin(self.think_ms, think), core=_pin(self.core, core),
+                       wire=_pin(self.wire, wire))
 
     @property
     def n(self) -> int:

@@ -117,7 +117,9 @@ def plan_faults(rng: random.Random, *, ids: list[int], duration_us: int, mean_ga
         length = rng.randint(50_000, 2_000_000)
         target: Target = rng.choice(("leader", "follower", "random"))
         groups: tuple[tuple[int, ...], ...] = ()
-        if kind == "split":
+        if kind == "split" and len(ids) < 2:  # one node has no sides: cut it off (from nobody) instead
+            kind = "isolate"
+        elif kind == "split":
             shuffled = ids[:]
             rng.shuffle(shuffled)
             cut = rng.randint(1, len(ids) - 1)

@@ -11,10 +11,16 @@ What a crash keeps (`Disk`):
 - a power loss keeps the synced records and a random prefix of the rest (a torn tail); at a crash
   point, right after a Ready's write, it keeps none of the rest (nothing was written back yet).
 Records the `no-fsync` bug holds back (`HostLoop.behind`) were never written, so any crash loses them.
+
+What a restart reads back (`Disk.read_back`) and what a peer receives (`over_the_wire`) are decoded
+copies made by the replica's own codec, as storage and the HTTP server make them: never the objects
+the core wrote or sent. A mistake of identity in the core (`is` where it means `==`, on a ballot or a
+slot above 256, where CPython stops sharing ints) holds on shared objects and breaks on copies.
 """
 
 from __future__ import annotations
 
+import json
 import random
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -25,14 +31,26 @@ from targets.paxos.core import (
     CoreConfig,
     Envelope,
     HostLoop,
+    Message,
     ProposeResult,
     Ready,
     Record,
     Replica,
     Result,
+    decode_message,
+    decode_record,
+    encode_message,
+    encode_record,
 )
 
-__all__ = ["Disk", "SimNode", "Waiter"]
+__all__ = ["Disk", "SimNode", "Waiter", "over_the_wire"]
+
+
+def over_the_wire(env: Envelope) -> Envelope:
+    """`env` as the receiving replica's server decodes it: JSON text, parsed into new objects."""
+    text = json.dumps(encode_message(env.msg), separators=(",", ":"))
+    msg: Message = decode_message(env.msg.KIND, json.loads(text))
+    return Envelope(src=env.src, dst=env.dst, msg=msg)
 
 
 @dataclass
@@ -57,6 +75,10 @@ class Disk:
         self.synced = len(self.records)
         return lost
 
+
+    def read_back(self) -> tuple[Record, ...]:
+        """What a restarting replica reads: each record decoded from the bytes storage would hold."""
+        return tuple(decode_record(encode_record(r)) for r in self.records)
 
     def cut_tail(self) -> int:
         """A torn final write, cut when the replica starts: the newest record is lost, synced or not (a
@@ -90,7 +112,7 @@ class SimNode:
                  on_snapshot: Callable[[int, Replica, int], None] = lambda node, core, slot: None) -> None:
         self.id = node_id
         self.disk = disk
-        self.core = Replica(node_id, ids, config, rng, recovered=tuple(disk.records))
+        self.core = Replica(node_id, ids, config, rng, recovered=disk.read_back())
         self.loop: HostLoop[Waiter] = HostLoop(
             core=self.core, snapshot_every=snapshot_every, send=send,
             answer=lambda w, res: reply(w, res, None),

@@ -39,7 +39,7 @@ from harness.sim.config import SimConfig, SimResult, replica_core_config
 from harness.sim.contracts import Contracts
 from harness.sim.nemesis import Fault
 from harness.sim.network import Network
-from harness.sim.node import Disk, SimNode, Waiter
+from harness.sim.node import Disk, SimNode, Waiter, over_the_wire
 from targets.errors import InternalError
 from targets.paxos.core import (
     Accept,
@@ -387,6 +387,12 @@ class _World:
             return
         if node is None or self._filtered(env):
             return
+        if self.cfg.wire:
+            try:
+                env = over_the_wire(env)
+            except InvalidMessage as exc:  # its server answers 400 and drops it: the sender broke the protocol
+                self._contract(f"node {env.src} sent node {env.dst} a {env.msg.KIND} its codec refuses: {exc}")
+                return
         first_unchosen = node.core.first_unchosen
         self.contracts.delivered(env)
         try:

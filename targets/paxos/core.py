@@ -1,5 +1,6 @@
 """The replica's pure parts, as the simulator uses them: the sans-IO Multi-Paxos core, the kv state
-machine, the host loop that drives them (the real replica's own), the bug switch and the replica's own errors.
+machine, the host loop that drives them (the real replica's own), the codec of its wire and disk, the bug
+switch and the replica's own errors.
 
 DESIGN 2: the harness reaches `replica_image` only through its target, so this module is the one place
 that names what the simulator drives. Nothing here does I/O.
@@ -8,6 +9,7 @@ that names what the simulator drives. Nothing here does I/O.
 from __future__ import annotations
 
 from replica_image.bugs import KNOWN_BUGS, UnknownBug, parse_bugs
+from replica_image.codec import decode_message, decode_record, encode_message, encode_record
 from replica_image.errors import InternalError, InvalidMessage, ProtocolViolation, ReplicaError
 from replica_image.kv import KV, MISMATCH, PRECONDITION_FAILED, STALE, Result
 from replica_image.loop import HostLoop, Waiters, Write, leader_problem, status_problem
@@ -23,6 +25,7 @@ from replica_image.paxos import (
     Command,
     CoreConfig,
     Envelope,
+    Message,
     Prepare,
     Promise,
     PromiseRecord,
@@ -37,7 +40,8 @@ from replica_image.paxos import (
 __all__ = [
     "KNOWN_BUGS", "KV", "MISMATCH", "PRECONDITION_FAILED", "STALE", "Accept", "AcceptRecord", "Accepted", "Ballot", "Batch",
     "Catchup", "Chosen", "ChosenRecord",
-    "Command", "CoreConfig", "Envelope", "HostLoop", "InternalError", "InvalidMessage", "Prepare", "Promise", "PromiseRecord", "ProposeResult",
+    "Command", "CoreConfig", "Envelope", "HostLoop", "Message", "InternalError", "InvalidMessage", "Prepare", "Promise", "PromiseRecord", "ProposeResult",
     "ProtocolViolation", "Ready", "Record", "Replica", "ReplicaError", "Result", "Role", "SnapshotRecord", "UnknownBug",
-    "Waiters", "Write", "leader_problem", "parse_bugs", "status_problem",
+    "Waiters", "Write", "decode_message", "decode_record", "encode_message", "encode_record", "leader_problem",
+    "parse_bugs", "status_problem",
 ]

@@ -24,7 +24,8 @@ def test_the_same_seed_draws_the_same_parameters() -> None:
 def test_a_sweep_varies_the_cluster_size_clients_keys_and_fault_kinds_per_seed() -> None:
     cfgs = [SimConfig(seed=seed).resolved() for seed in range(200)]
     sizes = Counter(c.size for c in cfgs)
-    assert set(sizes) == {3, 5, 7} and min(sizes.values()) >= 20, sizes
+    assert set(sizes) == {1, 2, 3, 4, 5, 6, 7}, sizes  # even sizes and one replica too, a quarter of the seeds
+    assert min(sizes[n] for n in (3, 5, 7)) >= 20 and 25 <= sum(sizes[n] for n in (1, 2, 4, 6)) <= 75, sizes
     assert len({c.concurrency for c in cfgs}) >= 4 and len({c.keys for c in cfgs}) >= 4
     assert len({c.think_ms for c in cfgs}) >= 3
     kinds = [frozenset(f.kind for f in c.faults or ()) for c in cfgs]
@@ -42,6 +43,22 @@ def test_a_third_of_the_seeds_run_the_core_with_tight_limits_and_the_same_timing
     tight = [c for c in cores if c != default]
     assert 30 <= len(tight) <= 70 and all(c is not None and c.window <= 8 and c.bugs == default.bugs for c in tight)
     assert all(c is not None and c.election_timeout_ticks == default.election_timeout_ticks for c in tight)
+
+
+def test_half_of_the_seeds_send_every_message_through_the_codec() -> None:
+    wire = Counter(SimConfig(seed=seed).resolved().wire for seed in range(200))
+    assert set(wire) == {True, False} and wire[True] >= 70 and wire[False] >= 70, wire
+    assert SimConfig(seed=3, wire=True).resolved().wire is True
+
+
+def test_a_one_replica_cluster_runs_every_fault_kind_it_can() -> None:
+    """A split of one node has no sides: the plan cuts it off from nobody instead of failing to draw."""
+    from harness.sim import simulate
+
+    for seed in range(6):
+        result = simulate(SimConfig(seed=seed, size=1, duration_ms=1_000, settle_ms=1_000))
+        assert not result.failed, result.summary()
+        assert {f.kind for f in result.config.faults or ()} <= set(FAULT_KINDS)
 
 
 def test_pinning_the_size_keeps_every_other_draw_of_the_seed() -> None:

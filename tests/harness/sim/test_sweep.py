@@ -43,7 +43,7 @@ def test_a_parallel_sweep_stops_at_the_same_seed_with_the_same_result() -> None:
 
 def test_until_safety_passes_over_seeds_that_fail_only_liveness() -> None:
     # 1 ms to settle after the final heal: ops are still open, so liveness fails; safety holds
-    base = SimConfig(settle_ms=1, duration_ms=1_000)
+    base = SimConfig(settle_ms=1, duration_ms=1_000, size=3)  # one replica may settle within 1 ms
     stopped = sweep(base, first=0, count=5)
     assert stopped.failure is not None and stopped.seeds == 1
     assert stopped.failure.liveness and stopped.failure.safety_violation is None

@@ -174,8 +174,8 @@ def test_an_acceptor_that_accepts_below_a_ballot_it_holds_durably_breaks_p1a_and
     """The simulator reads every acceptor's records: accepting below a durable promise (here the
     forgotten promise of forget-promise-on-restart) is a finding before any history shows it."""
     bug = frozenset({"forget-promise-on-restart"})
-    # seed 83 since the stale-ack fault (seed 17 before it, whose first P1a finding is now a promise)
-    r = next(r for s in range(100) if "accepted ballot" in ((r := simulate(SimConfig(seed=s, bugs=bug),
+    # seed 118 since the swarm's odd sizes (83 since the stale-ack fault, 17 before it)
+    r = next(r for s in range(110, 200) if "accepted ballot" in ((r := simulate(SimConfig(seed=s, bugs=bug),
                                                                          check_history=False)).agreement or ""))
     assert r.agreement is not None and "accepted ballot" in r.agreement and "(P1a)" in r.agreement
     assert r.safety_violation is not None and r.safety_violation.startswith("replicas disagree")
