@@ -27,7 +27,7 @@ REQUEST_TIMEOUT_MS     2000          client deadline: after it the replica answe
 PEER_TIMEOUT_MS        500           timeout of one peer HTTP request
 RETRANSMIT_MS          100           unanswered prepares/accepts/catch-ups are resent this often
 BATCH_MAX              256           max client commands per slot (1..4096)
-WINDOW                 64            max slots in flight in phase 2 (pipelining)
+WINDOW                 64            max slots in flight in phase 2 (pipelining; 1..2048)
 SNAPSHOT_EVERY         1000          snapshot the KV and truncate the log every this many applied slots
 PEER_QUEUE_MAX         1024          outgoing messages queued per peer before new ones are dropped
 CLIENT_MAX_BYTES       1048576       max request body; larger bodies get 400
@@ -49,6 +49,7 @@ from urllib.parse import urlsplit
 
 from replica_image.bugs import KNOWN_BUGS, UnknownBug, parse_bugs
 from replica_image.errors import brief as _show
+from replica_image.paxos.messages import MAX_ENTRIES
 
 __all__ = ["Config", "ConfigError", "load_config"]
 
@@ -272,7 +273,7 @@ def load_config(env: Mapping[str, str], *, known_bugs: frozenset[str] | None = K
         peer_timeout_ms=i(env, "PEER_TIMEOUT_MS", 500, low=10, high=60_000),
         retransmit_ms=i(env, "RETRANSMIT_MS", 100, low=1, high=60_000),
         batch_max=i(env, "BATCH_MAX", 256, low=1, high=4096),
-        window=i(env, "WINDOW", 64, low=1, high=10_000),
+        window=i(env, "WINDOW", 64, low=1, high=MAX_ENTRIES // 2),
         snapshot_every=i(env, "SNAPSHOT_EVERY", 1000, low=1, high=10_000_000),
         peer_queue_max=i(env, "PEER_QUEUE_MAX", 1024, low=1, high=1_000_000),
         client_max_bytes=i(env, "CLIENT_MAX_BYTES", 1 << 20, low=1024, high=1 << 30),

@@ -21,7 +21,10 @@ class CoreConfig:
         heartbeat_ticks: a leader sends a heartbeat (an empty Accept carrying its commit) this often.
         retransmit_ticks: prepares, accepts and catch-up requests still unanswered are resent this often.
         batch_max: commands per slot.
-        window: slots a leader may have in flight beyond its first unchosen slot.
+        window: slots a leader may have in flight beyond its first unchosen slot; at most half of
+            `MAX_ENTRIES`, so that what leaders leave accepted and unchosen always fits in a Promise
+            (an acceptor whose report would not fit ignores the Prepare, and if every acceptor of a
+            majority held more, no candidate could ever win).
         entries_per_message_max: slots per Accept / Chosen message.
         queue_max: client commands waiting for a slot; beyond it `propose` answers BUSY.
         committed_per_ready_max: chosen slots handed to the host in one Ready.
@@ -46,7 +49,7 @@ class CoreConfig:
             ("heartbeat_ticks", 1, 1_000_000),
             ("retransmit_ticks", 1, 1_000_000),
             ("batch_max", 1, MAX_BATCH),
-            ("window", 1, 1_000_000),
+            ("window", 1, MAX_ENTRIES // 2),
             ("entries_per_message_max", 1, MAX_ENTRIES),
             ("queue_max", 1, 10_000_000),
             ("committed_per_ready_max", 1, 10_000_000),

@@ -6,7 +6,7 @@ import pytest
 
 from replica_image.errors import InvalidMessage, MisuseError
 from replica_image.paxos import (
-    Accept, Accepted, Catchup, Chosen, ChosenRecord, CoreConfig, Envelope, Nack, Prepare, ProposeResult,
+    MAX_ENTRIES, Accept, Accepted, Catchup, Chosen, ChosenRecord, CoreConfig, Envelope, Nack, Prepare, ProposeResult,
     Proposal, Replica, Role, Snapshot, SnapshotRecord,
 )
 from tests.replica.cluster import Cluster, Faults
@@ -51,6 +51,10 @@ def test_step_rejects_a_misaddressed_or_forged_envelope() -> None:
 def test_config_bounds_are_checked_and_the_bug_hook_exists() -> None:
     with pytest.raises(MisuseError, match="window"):
         CoreConfig(window=0)
+    # a window whose unchosen slots would not fit in one Promise could leave no acceptor able to promise
+    assert CoreConfig(window=MAX_ENTRIES // 2).window == 2_048
+    with pytest.raises(MisuseError, match="window must be an int in 1..2048"):
+        CoreConfig(window=MAX_ENTRIES // 2 + 1)
     with pytest.raises(MisuseError, match="heartbeat_ticks"):
         CoreConfig(heartbeat_ticks=10, election_timeout_ticks=10)
     assert CoreConfig().bugs == frozenset()
