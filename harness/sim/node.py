@@ -109,10 +109,13 @@ class SimNode:
                  send: Callable[[tuple[Envelope, ...]], None], reply: Reply,
                  on_commit: Callable[[int, int, Batch | None], None],
                  crash_point: Callable[[int, tuple[Record, ...]], bool], snapshot_every: int,
-                 on_snapshot: Callable[[int, Replica, int], None] = lambda node, core, slot: None) -> None:
+                 on_snapshot: Callable[[int, Replica, int], None] = lambda node, core, slot: None,
+                 on_recovered: Callable[[Replica, tuple[Record, ...]], None] = lambda core, records: None) -> None:
         self.id = node_id
         self.disk = disk
-        self.core = Replica(node_id, ids, config, rng, recovered=disk.read_back())
+        records = disk.read_back()
+        self.core = Replica(node_id, ids, config, rng, recovered=records)
+        on_recovered(self.core, records)  # before the host loop's first round applies or snapshots anything
         self.loop: HostLoop[Waiter] = HostLoop(
             core=self.core, snapshot_every=snapshot_every, send=send,
             answer=lambda w, res: reply(w, res, None),

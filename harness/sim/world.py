@@ -20,8 +20,9 @@ A run (`simulate`):
    and all run long, what no history shows: a follower's duties at each Accept (P1, the commit
    piggyback) and no needless step-down (here), the core's contracts (`harness.sim.contracts`: reply
    shape and message bound are errors of the replica; heartbeat and prepare timers, retransmit pacing
-   and check quorum, like the duties, are lapses, with liveness), and every replica's
-   /status document (`status_problem`, at each fault and at the end).
+   and check quorum, like the duties, are lapses, with liveness), every replica's
+   /status document (`status_problem`, at each fault and at the end), and at each restart, that the
+   core holds what its durable records describe (`harness.sim.recovery`).
 
 The config and result are `harness.sim.config`, the clients and their rules `harness.sim.clients`.
 """
@@ -40,6 +41,7 @@ from harness.sim.contracts import Contracts
 from harness.sim.nemesis import Fault
 from harness.sim.network import Network
 from harness.sim.node import Disk, SimNode, Waiter, over_the_wire
+from harness.sim.recovery import recovery_problem
 from targets.errors import InternalError
 from targets.paxos.core import (
     Accept,
@@ -176,11 +178,16 @@ class _World:
             rng=random.Random(f"{self.cfg.seed}/replica/{i}/{inc}"),
             send=self._send, reply=functools.partial(self._reply, i),
             on_commit=self._on_commit, crash_point=self._crash_point, snapshot_every=self.cfg.snapshot_every or 0,
-            on_snapshot=self._on_snapshot_taken)
+            on_snapshot=self._on_snapshot_taken, on_recovered=functools.partial(self._check_recovered, i))
         self.contracts.observe(i, node.core.role, node.core.ballot)
         self.after(self.rng.randint(1, TICK_US), lambda: self._tick(i, inc))
         if "no-fsync" in self.cfg.bugs:
             self.after(self.rng.randint(1, FLUSH_US), lambda: self._flush(i, inc))
+
+    def _check_recovered(self, i: int, core: Replica, records: tuple[Record, ...]) -> None:
+        lost = recovery_problem(core, records)
+        if lost is not None:
+            self._contract(f"node {i} (re)started from {len(records)} durable records, but {lost}")
 
     def _alive(self, i: int, inc: int) -> SimNode | None:
         node = self.nodes[i]
