@@ -21,8 +21,9 @@ A run (`simulate`):
    piggyback) and no needless step-down (here), the core's contracts (`harness.sim.contracts`: reply
    shape and message bound are errors of the replica; heartbeat and prepare timers, retransmit pacing
    and check quorum, like the duties, are lapses, with liveness), every replica's
-   /status document (`status_problem`, at each fault and at the end), and at each restart, that the
-   core holds what its durable records describe (`harness.sim.recovery`).
+   /status document (`status_problem`) and the host API's refusals (`harness.sim.misuse`), at each
+   fault and at the end, and at each restart, that the core holds what its durable records describe
+   (`harness.sim.recovery`).
 
 The config and result are `harness.sim.config`, the clients and their rules `harness.sim.clients`.
 """
@@ -41,6 +42,7 @@ from harness.sim.contracts import Contracts
 from harness.sim.nemesis import Fault
 from harness.sim.network import Network
 from harness.sim.node import Disk, SimNode, Waiter, over_the_wire
+from harness.sim.misuse import misuse_problem
 from harness.sim.recovery import recovery_problem
 from targets.errors import InternalError
 from targets.paxos.core import (
@@ -173,12 +175,17 @@ class _World:
                                 default=Ballot.ZERO)
         inc = self.incarnation[i]
         self.contracts.started(i)
-        node = self.nodes[i] = SimNode(
-            i, self.ids, self.core_config, disk=self.disks[i],
-            rng=random.Random(f"{self.cfg.seed}/replica/{i}/{inc}"),
-            send=self._send, reply=functools.partial(self._reply, i),
-            on_commit=self._on_commit, crash_point=self._crash_point, snapshot_every=self.cfg.snapshot_every or 0,
-            on_snapshot=self._on_snapshot_taken, on_recovered=functools.partial(self._check_recovered, i))
+        try:
+            node = self.nodes[i] = SimNode(
+                i, self.ids, self.core_config, disk=self.disks[i],
+                rng=random.Random(f"{self.cfg.seed}/replica/{i}/{inc}"),
+                send=self._send, reply=functools.partial(self._reply, i),
+                on_commit=self._on_commit, crash_point=self._crash_point, snapshot_every=self.cfg.snapshot_every or 0,
+                on_snapshot=self._on_snapshot_taken, on_recovered=functools.partial(self._check_recovered, i))
+        except ReplicaError as exc:  # a real replica refuses to start on what its disk holds: it stays down
+            self.nodes[i] = None
+            self._contract(f"node {i} cannot start: {type(exc).__name__}: {exc}")
+            return
         self.contracts.observe(i, node.core.role, node.core.ballot)
         self.after(self.rng.randint(1, TICK_US), lambda: self._tick(i, inc))
         if "no-fsync" in self.cfg.bugs:
@@ -549,6 +556,7 @@ class _World:
         if self.now >= self.workload_end:
             return
         self.check_status()
+        self.check_refusals()
         if fault.kind in ("split", "bridge"):
             a, b = fault.groups
             text = f"partition {','.join(map(str, a))} | {','.join(map(str, b))}"
@@ -808,6 +816,15 @@ class _World:
             if problem is not None and self.error is None:
                 self.error = f"at {self.now / 1000:.1f} ms, node {i}'s /status breaks its contract: {problem}"
 
+    def check_refusals(self) -> None:
+        """Every running core refuses the host API's misuse as documented (harness.sim.misuse): a core
+        that took it, or raised another error, is an error of the replica, as a broken /status is."""
+        for i in self.ids:
+            node = self.nodes[i]
+            problem = None if node is None else misuse_problem(node.core)
+            if problem is not None:
+                self._contract(f"node {i}: {problem}")
+
     # ------------------------------------------------------------------ after the run
     def liveness(self) -> str | None:
         if self.lapse is not None:
@@ -869,6 +886,7 @@ def simulate(cfg: SimConfig, *, check_history: bool = True,
         world.clients.add_worker(gen=None, script=[Op(f="get", key=key)], attempts=FINAL_READ_ATTEMPTS)
     world.run_until(world.workload_end + settle)
     world.check_status()
+    world.check_refusals()
     liveness = world.liveness()
     result: CheckResult | None = None
     if check_history:

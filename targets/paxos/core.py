@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from replica_image.bugs import KNOWN_BUGS, UnknownBug, parse_bugs
 from replica_image.codec import decode_message, decode_record, encode_message, encode_record
-from replica_image.errors import InternalError, InvalidMessage, ProtocolViolation, ReplicaError
+from replica_image.errors import InternalError, InvalidMessage, MisuseError, ProtocolViolation, ReplicaError
 from replica_image.kv import KV, MISMATCH, PRECONDITION_FAILED, STALE, Result
 from replica_image.loop import HostLoop, Waiters, Write, leader_problem, status_problem
 from replica_image.paxos import (
@@ -40,7 +40,7 @@ from replica_image.paxos import (
 __all__ = [
     "KNOWN_BUGS", "KV", "MISMATCH", "PRECONDITION_FAILED", "STALE", "Accept", "AcceptRecord", "Accepted", "Ballot", "Batch",
     "Catchup", "Chosen", "ChosenRecord",
-    "Command", "CoreConfig", "Envelope", "HostLoop", "Message", "InternalError", "InvalidMessage", "Prepare", "Promise", "PromiseRecord", "ProposeResult",
+    "Command", "CoreConfig", "Envelope", "HostLoop", "Message", "InternalError", "InvalidMessage", "MisuseError", "Prepare", "Promise", "PromiseRecord", "ProposeResult",
     "ProtocolViolation", "Ready", "Record", "Replica", "ReplicaError", "Result", "Role", "SnapshotRecord", "UnknownBug",
     "Waiters", "Write", "decode_message", "decode_record", "encode_message", "encode_record", "leader_problem",
     "parse_bugs", "status_problem",
