@@ -64,6 +64,7 @@ from targets.paxos.core import (
     ReplicaError,
     Result,
     Role,
+    Snapshot,
     SnapshotRecord,
     status_problem,
 )
@@ -127,6 +128,7 @@ class _World:
         self.accepted_at: dict[tuple[int, Ballot], dict[int, Batch]] = {}
         self.ballots_of: dict[int, set[Ballot]] = {}
         self.snapshot_last: dict[int, int] = {}     # node -> the last slot of its newest snapshot
+        self.truncated: dict[int, int] = {}         # node -> slots it was seen to hold none at or below
         # the stale-leader fault: (fault number, fault, until) while waiting for a leader asking for
         # catch-up; node -> (its ballot, until) while the higher ballot is kept from it; node -> (its
         # ballot, until, acknowledgements held back) while they wait for it to lead at a higher ballot
@@ -171,6 +173,7 @@ class _World:
     # ------------------------------------------------------------------ replicas
     def _start(self, i: int) -> None:
         self.expect[i] = 0  # a restarted core hands its snapshot and chosen slots to the host again
+        self.truncated.pop(i, None)  # and the memory of the new incarnation is looked at afresh
         self.p1a_floor[i] = max((r.ballot for r in self.disks[i].records if isinstance(r, (PromiseRecord, AcceptRecord))),
                                 default=Ballot.ZERO)
         inc = self.incarnation[i]
@@ -419,6 +422,8 @@ class _World:
             return
         if isinstance(env.msg, Accept) and self.nodes[env.dst] is node:
             self._check_accept_handled(env.dst, env.msg, first_unchosen)
+        elif isinstance(env.msg, Snapshot) and self.nodes[env.dst] is node:
+            self._check_truncated(env.dst, node.core)
 
     def _check_accept_handled(self, i: int, m: Accept, first_unchosen: int) -> None:
         """The two duties of a follower at an Accept of the ballot it now holds (not below its promise):
@@ -517,9 +522,21 @@ class _World:
         the core forgets every slot it covers. A core that kept them would still be right, and its
         memory would grow with every slot ever chosen: only this sees it. (Called while a restarted node
         is still being built, too: its first rounds may take a snapshot.)"""
-        if rep.snapshot_last != slot or rep.chosen_value(slot) is not None or rep.accepted_value(slot) is not None:
-            self._contract(f"node {i} took a snapshot through slot {slot} and still holds it (snapshot_last "
-                           f"{rep.snapshot_last}): a snapshot must truncate the log it covers")
+        if rep.snapshot_last != slot:
+            self._contract(f"node {i} took a snapshot through slot {slot}, but its snapshot_last is {rep.snapshot_last}: "
+                           "a snapshot must truncate the log it covers")
+        self._check_truncated(i, rep)
+
+    def _check_truncated(self, i: int, rep: Replica) -> None:
+        """A snapshot, taken or installed from a peer, truncates the log it covers: node i's core holds no
+        slot at or below its snapshot_last. Each slot is looked at once per incarnation."""
+        low, high = self.truncated.get(i, -1), rep.snapshot_last
+        for s in range(low + 1, high + 1):
+            if rep.chosen_value(s) is not None or rep.accepted_value(s) is not None:
+                self._contract(f"node {i} holds slot {s} under its snapshot through slot {high}: a snapshot "
+                               "must truncate the log it covers")
+                break
+        self.truncated[i] = max(low, high)
 
     def _disagree(self, text: str) -> None:
         if self.agreement is None:

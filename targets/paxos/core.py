@@ -34,6 +34,7 @@ from replica_image.paxos import (
     Record,
     Replica,
     Role,
+    Snapshot,
     SnapshotRecord,
 )
 
@@ -41,7 +42,7 @@ __all__ = [
     "KNOWN_BUGS", "KV", "MISMATCH", "PRECONDITION_FAILED", "STALE", "Accept", "AcceptRecord", "Accepted", "Ballot", "Batch",
     "Catchup", "Chosen", "ChosenRecord",
     "Command", "CoreConfig", "Envelope", "HostLoop", "Message", "InternalError", "InvalidMessage", "MisuseError", "Prepare", "Promise", "PromiseRecord", "ProposeResult",
-    "ProtocolViolation", "Ready", "Record", "Replica", "ReplicaError", "Result", "Role", "SnapshotRecord", "UnknownBug",
+    "ProtocolViolation", "Ready", "Record", "Replica", "ReplicaError", "Result", "Role", "Snapshot", "SnapshotRecord", "UnknownBug",
     "Waiters", "Write", "decode_message", "decode_record", "encode_message", "encode_record", "leader_problem",
     "parse_bugs", "status_problem",
 ]

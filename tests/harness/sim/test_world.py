@@ -263,6 +263,22 @@ def test_a_core_that_keeps_the_slots_its_snapshot_covers_breaks_the_host_api_and
     assert r.error is not None and "a snapshot must truncate the log it covers" in r.error
 
 
+def test_a_snapshot_installed_from_a_peer_must_truncate_every_slot_it_covers_too(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The same promise for a peer's snapshot (PaxosLog.install_snapshot), over every slot it covers:
+    here the mistake keeps all but the last of the chosen slots below it."""
+    from replica_image.paxos.log import PaxosLog
+
+    real = PaxosLog.install_snapshot
+
+    def install(self: PaxosLog, last_slot: int, data: str) -> None:
+        kept = {s: b for s, b in self.chosen.items() if s < last_slot}
+        real(self, last_slot, data)
+        self.chosen.update(kept)
+
+    r = planted(SimConfig(seed=0), monkeypatch, PaxosLog, "install_snapshot", install)
+    assert r.error is not None and "under its snapshot through slot" in r.error
+
+
 def test_a_status_document_that_is_not_plain_json_is_an_error_of_the_replica(monkeypatch: pytest.MonkeyPatch) -> None:
     """A lost @property hands /status a bound method: a 500 in the aiohttp replica, an error here."""
     from replica_image.paxos import Replica
