@@ -10,7 +10,7 @@ from __future__ import annotations
 from replica_image.bugs import KNOWN_BUGS, UnknownBug, parse_bugs
 from replica_image.errors import InternalError, InvalidMessage, ProtocolViolation, ReplicaError
 from replica_image.kv import KV, MISMATCH, PRECONDITION_FAILED, STALE, Result
-from replica_image.loop import HostLoop, Waiters, Write, leader_problem, status_problem
+from replica_image.loop import HostLoop, Waiters, Write, check_peer_message, leader_problem, status_problem
 from replica_image.paxos import (
     Accept,
     Accepted,
@@ -23,21 +23,24 @@ from replica_image.paxos import (
     Command,
     CoreConfig,
     Envelope,
+    Message,
     Prepare,
     Promise,
     PromiseRecord,
+    Proposal,
     ProposeResult,
     Ready,
     Record,
     Replica,
     Role,
+    Snapshot,
     SnapshotRecord,
 )
 
 __all__ = [
     "KNOWN_BUGS", "KV", "MISMATCH", "PRECONDITION_FAILED", "STALE", "Accept", "AcceptRecord", "Accepted", "Ballot", "Batch",
     "Catchup", "Chosen", "ChosenRecord",
-    "Command", "CoreConfig", "Envelope", "HostLoop", "InternalError", "InvalidMessage", "Prepare", "Promise", "PromiseRecord", "ProposeResult",
-    "ProtocolViolation", "Ready", "Record", "Replica", "ReplicaError", "Result", "Role", "SnapshotRecord", "UnknownBug",
-    "Waiters", "Write", "leader_problem", "parse_bugs", "status_problem",
+    "Command", "CoreConfig", "Envelope", "HostLoop", "Message", "InternalError", "InvalidMessage", "Prepare", "Promise", "PromiseRecord", "Proposal", "ProposeResult",
+    "ProtocolViolation", "Ready", "Record", "Replica", "ReplicaError", "Result", "Role", "Snapshot", "SnapshotRecord", "UnknownBug",
+    "Waiters", "Write", "check_peer_message", "leader_problem", "parse_bugs", "status_problem",
 ]
