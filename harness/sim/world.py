@@ -20,8 +20,10 @@ A run (`simulate`):
    and all run long, what no history shows: a follower's duties at each Accept (P1, the commit
    piggyback) and no needless step-down (here), the core's contracts (`harness.sim.contracts`: reply
    shape and message bound are errors of the replica; heartbeat and prepare timers, retransmit pacing
-   and check quorum, like the duties, are lapses, with liveness), and every replica's
-   /status document (`status_problem`, at each fault and at the end).
+   and check quorum, like the duties, are lapses, with liveness), every replica's
+   /status document (`status_problem`, at each fault and at the end), and its refusal of forged peer
+   messages (`harness.sim.forge`: the documented error and no change; every delivered message goes
+   through the real host's gate, `check_peer_message`, first).
 
 The config and result are `harness.sim.config`, the clients and their rules `harness.sim.clients`.
 """
@@ -37,6 +39,7 @@ from harness.checker import CheckResult, check, model_for, operations
 from harness.sim.clients import Clients
 from harness.sim.config import SimConfig, SimResult, replica_core_config
 from harness.sim.contracts import Contracts
+from harness.sim.forge import Forger
 from harness.sim.nemesis import Fault
 from harness.sim.network import Network
 from harness.sim.node import Disk, SimNode, Waiter
@@ -61,6 +64,7 @@ from targets.paxos.core import (
     Result,
     Role,
     SnapshotRecord,
+    check_peer_message,
     status_problem,
 )
 from workloads.generator import Op, OpGenerator
@@ -108,6 +112,9 @@ class _World:
         # the step-down check: node -> since when it has been in touch with a majority (absent: not now)
         self.contact_since: dict[int, int] = {}
         self.contracts = Contracts(self.ids, self.core_config)  # its timers and check quorum are lapses
+        # the forged-message fault (harness.sim.forge): a stream of its own, so a run whose forgeries are
+        # all refused is the run it would have been without them
+        self.forger = Forger(random.Random(f"{cfg.seed}/forge/deliveries"), cfg.forge or 0.0, tuple(self.ids))
         # fault number -> links it cuts; a link (0, i) is the clients' link to node i
         self.partitions: dict[int, frozenset[tuple[int, int]]] = {}
         self.paused: dict[int, SimNode] = {}        # node -> its frozen host (SIGSTOP): no ticks, no input
@@ -390,6 +397,11 @@ class _World:
         first_unchosen = node.core.first_unchosen
         self.contracts.delivered(env)
         try:
+            check_peer_message(env.msg, self.ids)  # the real replica's gate before its core (server.py)
+        except InvalidMessage as exc:
+            self._contract(f"node {env.dst} refused a message node {env.src} sent, at its host's gate: {exc}")
+            return
+        try:
             self._guard(env.dst, functools.partial(node.step, env))
         except ProtocolViolation as exc:
             # the real host logs and drops it (replica_image/host.py); here it is also a finding
@@ -399,6 +411,11 @@ class _World:
             return
         if isinstance(env.msg, Accept) and self.nodes[env.dst] is node:
             self._check_accept_handled(env.dst, env.msg, first_unchosen)
+        if self.nodes[env.dst] is node and not node.must_crash:  # idle again: maybe a forgery follows
+            broken = self.forger.after(env, node.core, node.kv.snapshot)
+            if broken is not None:  # an error of the replica; what the forgery did to it must not run on
+                self._contract(broken)
+                self.crash(env.dst, power=False)
 
     def _check_accept_handled(self, i: int, m: Accept, first_unchosen: int) -> None:
         """The two duties of a follower at an Accept of the ballot it now holds (not below its promise):
