@@ -40,11 +40,11 @@ from collections.abc import Callable, Collection, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
-from replica_image.errors import InternalError
-from replica_image.kv import KV, Result
-from replica_image.paxos import Batch, Command, Envelope, Ready, Record, Replica
+from replica_image.errors import InternalError, InvalidMessage
+from replica_image.kv import KV, Result, validate_snapshot
+from replica_image.paxos import Batch, Command, Envelope, Message, Ready, Record, Replica, Snapshot
 
-__all__ = ["HostLoop", "ROUNDS_MAX", "Waiters", "Write", "leader_problem", "status_problem"]
+__all__ = ["HostLoop", "ROUNDS_MAX", "Waiters", "Write", "check_peer_message", "leader_problem", "status_problem"]
 
 # One call of rounds() never needs more Ready rounds than this; more means the core is spinning.
 ROUNDS_MAX = 10_000
@@ -146,6 +146,24 @@ def leader_problem(leader: object, ids: Collection[int]) -> str | None:
     if leader is None or (_int(leader, 0) and leader in ids):
         return None
     return f"leader {leader!r:.120} is neither null nor a node id of {sorted(ids)}"
+
+
+def check_peer_message(msg: Message, ids: Collection[int]) -> None:
+    """What the codec cannot know of a peer message, checked by the host before the core sees it: its
+    ballots name a node of the cluster ``ids`` (0 is the zero ballot), and a snapshot is one the kv can
+    restore. The core is kv-agnostic and persists a peer's snapshot before the host restores it, so a
+    snapshot let through here would be durable and then kill the replica on every restart. One gate for
+    the aiohttp replica (replica_image.server) and the simulator, which forges such messages.
+
+    Raises:
+        InvalidMessage: what is wrong, with the field; the message must be dropped (a 400).
+    """
+    for name in ("ballot", "rejected"):
+        ballot = getattr(msg, name, None)
+        if ballot is not None and ballot.node != 0 and ballot.node not in ids:
+            raise InvalidMessage(f"{msg.KIND}.{name}: node {ballot.node} is not in this cluster {sorted(ids)}")
+    if isinstance(msg, Snapshot):
+        validate_snapshot(msg.data)
 
 
 def _int(value: object, low: int) -> bool:

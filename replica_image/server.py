@@ -37,9 +37,9 @@ from replica_image.errors import InvalidMessage
 from replica_image.errors import brief as _brief
 from replica_image.host import Applied, Driver, Outcome, Rejected
 from replica_image.http_guard import BodyError, add_fallbacks, error, guarded, read_body
-from replica_image.kv import validate_snapshot
+from replica_image.loop import check_peer_message
 from replica_image.metrics import ReplicaMetrics
-from replica_image.paxos import Command, Envelope, Message, Snapshot
+from replica_image.paxos import Command, Envelope, Message
 from replica_image.peer_auth import AUTH_HEADER, sign, verify
 from replica_image.results import render_result
 
@@ -273,16 +273,9 @@ class ReplicaServer:
         return Envelope(src=src, dst=self._cfg.node_id, msg=decoded)
 
     def _check_sane(self, src: int, msg: Message) -> None:
-        """What the codec cannot know: ballots name a node of this cluster, a snapshot restores."""
-        for name in ("ballot", "rejected"):
-            ballot = getattr(msg, name, None)
-            if ballot is not None and ballot.node != 0 and ballot.node not in self._cfg.peers:
-                raise InvalidMessage(f"{msg.KIND}.{name}: node {ballot.node} is not in this cluster "
-                                     f"{sorted(self._cfg.peers)}")
-        if isinstance(msg, Snapshot):
-            # validated before the core sees it: a snapshot the kv cannot restore would be persisted and
-            # then kill the replica on every restart
-            validate_snapshot(msg.data)
+        """What the codec cannot know: ballots name a node of this cluster, a snapshot restores
+        (replica_image.loop.check_peer_message, the simulator's gate too)."""
+        check_peer_message(msg, self._cfg.peers)
 
     async def _peer_one(self, request: web.Request) -> web.Response:
         try:

@@ -77,6 +77,9 @@ class SimConfig:
         wire: every peer message crosses the real codec as JSON text, so a replica receives decoded
             copies as it does over HTTP (drawn in half of the seeds; the others share the sender's
             objects, which is faster). A restart always reads back decoded copies of its records.
+        forge: the forged-message fault (harness.sim.forge): the probability that a delivered message is
+            followed by one forged from it, which the replica must refuse and be unchanged by (drawn from
+            a stream of its own, `{seed}/forge`, so every other draw of the seed stays what it was; 0: never).
     """
 
     seed: int = 0
@@ -101,6 +104,7 @@ class SimConfig:
     check_budget_s: float = 30.0
     workload: WorkloadSpec | None = None
     wire: bool | None = None
+    forge: float | None = None
 
     def __post_init__(self) -> None:
         from targets.paxos.core import UnknownBug, parse_bugs
@@ -119,6 +123,8 @@ class SimConfig:
                 raise ValueError(f"SimConfig.{name} must be at least {0 if name == 'think_ms' else 1}, got {value}")
         if self.attempts < 1:
             raise ValueError("SimConfig: attempts must be at least 1")
+        if self.forge is not None and not 0.0 <= self.forge <= 1.0:
+            raise ValueError(f"SimConfig.forge must be a probability in [0, 1], got {self.forge!r}")
 
     def resolved(self) -> SimConfig:
         """This config with every None drawn from the seed (deterministically).
@@ -160,7 +166,9 @@ class SimConfig:
                                               duration_us=self.duration_ms * 1000))
             faults += tuple(plan_stale_ack(random.Random(f"{self.seed}/stale-ack"), size=size,
                                            duration_us=self.duration_ms * 1000))
-        return replace(self, size=size, net=self.net or net, faults=faults,
+        # a stream of its own: the draws above are those they were before the forged-message fault
+        forge = random.Random(f"{self.seed}/forge").choice((0.005, 0.02, 0.05))
+        return replace(self, size=size, net=self.net or net, faults=faults, forge=_pin(self.forge, forge),
                        retry_unknown=_pin(self.retry_unknown, retry), snapshot_every=_pin(self.snapshot_every, snap),
                        crash_on_promise=_pin(self.crash_on_promise, on_promise),
                        crash_on_accept=_pin(self.crash_on_accept, on_accept), crash_power=_pin(self.crash_power, power),

@@ -12,7 +12,8 @@ inputs:
 - a `Replica` built with node ids that are not distinct ints >= 1, or without its own id.
 
 Each must raise `MisuseError` (not another error, which the host would take for a core bug) and leave
-the core's observable state as it was (`core_state`).
+the core's observable state as it was (`harness.sim.forge.observe`, the rule of a refused forged
+message too).
 
 Pure: a core in, the text of the first broken refusal (or None) out.
 """
@@ -22,15 +23,10 @@ from __future__ import annotations
 import random
 from collections.abc import Callable, Iterator
 
+from harness.sim.forge import observe
 from targets.paxos.core import MisuseError, Ready, Replica
 
-__all__ = ["core_state", "misuse_problem"]
-
-
-def core_state(core: Replica) -> tuple[object, ...]:
-    """What a host and /status can see of a core, to tell whether a refused call changed it."""
-    return (core.role, core.ballot, core.leader_id, core.first_unchosen, core.applied_index, core.snapshot_last,
-            core.log_length, core.has_ready())
+__all__ = ["misuse_problem"]
 
 
 def _probes(core: Replica) -> Iterator[tuple[str, Callable[[], object]]]:
@@ -53,7 +49,7 @@ def _probes(core: Replica) -> Iterator[tuple[str, Callable[[], object]]]:
 def misuse_problem(core: Replica) -> str | None:
     """The first documented refusal `core` does not make as documented, or None. Call it between two
     inputs (no Ready outstanding): `advance` of a stray Ready is refused then as it is mid-round."""
-    before = core_state(core)
+    before = observe(core, ())
     for what, call in _probes(core):
         try:
             call()
@@ -63,6 +59,6 @@ def misuse_problem(core: Replica) -> str | None:
             return f"{what} raised {type(exc).__name__} ({exc}), not MisuseError"
         else:
             return f"{what} was taken; the core must refuse it with MisuseError"
-        if core_state(core) != before:
-            return f"{what} was refused but changed the core: {before} -> {core_state(core)}"
+        if observe(core, ()) != before:
+            return f"{what} was refused but changed the core: {before} -> {observe(core, ())}"
     return None

@@ -38,6 +38,9 @@ quorum-2 fast followers' of the new, while A's new accept is still on the slow l
 any one ballot, which the world's P2 check flags at once (with three replicas, L and A are already a
 majority of the old ballot: nothing to catch). Dropped, if L never leads again, when the hub heals.
 
+One fault is not planned here, since it strikes at deliveries rather than at times: forged peer
+messages (`harness.sim.forge`, its rate `SimConfig.forge`, from streams of its own).
+
 Faults overlap freely: the partitions in force at a moment are combined (a link is cut if any of them
 cuts it). Targets named `leader` or `follower` are resolved when the fault starts.
 """

@@ -129,7 +129,8 @@ def sim_config(scenario: Scenario, run: RunParams) -> SimConfig:
         faults=(), crash_on_promise=0.0, crash_on_accept=0.0, crash_power=0.0, restart_ms=RESTART_DOWN_MS,
         core=replica_core_config(frozenset(run.bugs)),
         settle_ms=max(4_000, round(scenario.checks.recovery_s * 1000)),
-        check_budget_s=scenario.checks.timeout_s, workload=w)
+        check_budget_s=scenario.checks.timeout_s, workload=w,
+        forge=0.0)  # the file's faults only, as in Docker, where nobody forges peer messages
 
 
 

@@ -118,7 +118,8 @@ def explain(result: SimResult) -> Iterator[str]:
     yield (f"swarm: {cfg.n} replicas, {cfg.concurrency} clients, {cfg.keys} keys, think {cfg.think_ms} ms, "
            f"fault kinds {', '.join(sorted({f.kind for f in cfg.faults or ()})) or 'none'}; core limits: window "
            f"{cfg.core.window if cfg.core else '-'}, batch {cfg.core.batch_max if cfg.core else '-'}, queue "
-           f"{cfg.core.queue_max if cfg.core else '-'}; messages {'over the wire' if cfg.wire else 'shared'}")
+           f"{cfg.core.queue_max if cfg.core else '-'}; messages {'over the wire' if cfg.wire else 'shared'}; "
+           f"forged messages after {100 * (cfg.forge or 0.0):g} % of deliveries")
     yield (f"network: delay {cfg.net.delay_us[0]}-{cfg.net.delay_us[1]} us, loss {cfg.net.loss}, duplicate "
            f"{cfg.net.duplicate}, slow {cfg.net.slow}; retry_unknown {cfg.retry_unknown}; snapshot_every "
            f"{cfg.snapshot_every}" if cfg.net is not None else "network: -")

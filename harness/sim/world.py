@@ -22,8 +22,10 @@ A run (`simulate`):
    shape and message bound are errors of the replica; heartbeat and prepare timers, retransmit pacing
    and check quorum, like the duties, are lapses, with liveness), every replica's
    /status document (`status_problem`) and the host API's refusals (`harness.sim.misuse`), at each
-   fault and at the end, and at each restart, that the core holds what its durable records describe
-   (`harness.sim.recovery`).
+   fault and at the end; at each restart, that the core holds what its durable records describe
+   (`harness.sim.recovery`); and its refusal of forged peer messages (`harness.sim.forge`: the
+   documented error and no change; every delivered message goes through the real host's gate,
+   `check_peer_message`, first).
 
 The config and result are `harness.sim.config`, the clients and their rules `harness.sim.clients`.
 """
@@ -39,6 +41,7 @@ from harness.checker import CheckResult, check, model_for, operations
 from harness.sim.clients import Clients
 from harness.sim.config import SimConfig, SimResult, replica_core_config
 from harness.sim.contracts import Contracts
+from harness.sim.forge import Forger
 from harness.sim.nemesis import Fault
 from harness.sim.network import Network
 from harness.sim.node import Disk, SimNode, Waiter, over_the_wire
@@ -66,6 +69,7 @@ from targets.paxos.core import (
     Role,
     Snapshot,
     SnapshotRecord,
+    check_peer_message,
     status_problem,
 )
 from workloads.generator import Op, OpGenerator
@@ -113,6 +117,9 @@ class _World:
         # the step-down check: node -> since when it has been in touch with a majority (absent: not now)
         self.contact_since: dict[int, int] = {}
         self.contracts = Contracts(self.ids, self.core_config)  # its timers and check quorum are lapses
+        # the forged-message fault (harness.sim.forge): a stream of its own, so a run whose forgeries are
+        # all refused is the run it would have been without them
+        self.forger = Forger(random.Random(f"{cfg.seed}/forge/deliveries"), cfg.forge or 0.0, tuple(self.ids))
         # fault number -> links it cuts; a link (0, i) is the clients' link to node i
         self.partitions: dict[int, frozenset[tuple[int, int]]] = {}
         self.paused: dict[int, SimNode] = {}        # node -> its frozen host (SIGSTOP): no ticks, no input
@@ -413,6 +420,11 @@ class _World:
         first_unchosen = node.core.first_unchosen
         self.contracts.delivered(env)
         try:
+            check_peer_message(env.msg, self.ids)  # the real replica's gate before its core (server.py)
+        except InvalidMessage as exc:
+            self._contract(f"node {env.dst} refused a message node {env.src} sent, at its host's gate: {exc}")
+            return
+        try:
             self._guard(env.dst, functools.partial(node.step, env))
         except ProtocolViolation as exc:
             # the real host logs and drops it (replica_image/host.py); here it is also a finding
@@ -424,6 +436,11 @@ class _World:
             self._check_accept_handled(env.dst, env.msg, first_unchosen)
         elif isinstance(env.msg, Snapshot) and self.nodes[env.dst] is node:
             self._check_truncated(env.dst, node.core)
+        if self.nodes[env.dst] is node and not node.must_crash:  # idle again: maybe a forgery follows
+            broken = self.forger.after(env, node.core, node.kv.snapshot)
+            if broken is not None:  # an error of the replica; what the forgery did to it must not run on
+                self._contract(broken)
+                self.crash(env.dst, power=False)
 
     def _check_accept_handled(self, i: int, m: Accept, first_unchosen: int) -> None:
         """The two duties of a follower at an Accept of the ballot it now holds (not below its promise):

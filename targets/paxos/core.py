@@ -12,7 +12,7 @@ from replica_image.bugs import KNOWN_BUGS, UnknownBug, parse_bugs
 from replica_image.codec import decode_message, decode_record, encode_message, encode_record
 from replica_image.errors import InternalError, InvalidMessage, MisuseError, ProtocolViolation, ReplicaError
 from replica_image.kv import KV, MISMATCH, PRECONDITION_FAILED, STALE, Result
-from replica_image.loop import HostLoop, Waiters, Write, leader_problem, status_problem
+from replica_image.loop import HostLoop, Waiters, Write, check_peer_message, leader_problem, status_problem
 from replica_image.paxos import (
     Accept,
     Accepted,
@@ -29,6 +29,7 @@ from replica_image.paxos import (
     Prepare,
     Promise,
     PromiseRecord,
+    Proposal,
     ProposeResult,
     Ready,
     Record,
@@ -41,8 +42,8 @@ from replica_image.paxos import (
 __all__ = [
     "KNOWN_BUGS", "KV", "MISMATCH", "PRECONDITION_FAILED", "STALE", "Accept", "AcceptRecord", "Accepted", "Ballot", "Batch",
     "Catchup", "Chosen", "ChosenRecord",
-    "Command", "CoreConfig", "Envelope", "HostLoop", "Message", "InternalError", "InvalidMessage", "MisuseError", "Prepare", "Promise", "PromiseRecord", "ProposeResult",
-    "ProtocolViolation", "Ready", "Record", "Replica", "ReplicaError", "Result", "Role", "Snapshot", "SnapshotRecord", "UnknownBug",
-    "Waiters", "Write", "decode_message", "decode_record", "encode_message", "encode_record", "leader_problem",
-    "parse_bugs", "status_problem",
+    "Command", "CoreConfig", "Envelope", "HostLoop", "Message", "InternalError", "InvalidMessage", "MisuseError", "Prepare",
+    "Promise", "PromiseRecord", "Proposal", "ProposeResult", "ProtocolViolation", "Ready", "Record", "Replica",
+    "ReplicaError", "Result", "Role", "Snapshot", "SnapshotRecord", "UnknownBug", "Waiters", "Write", "check_peer_message",
+    "decode_message", "decode_record", "encode_message", "encode_record", "leader_problem", "parse_bugs", "status_problem",
 ]

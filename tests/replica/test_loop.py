@@ -280,3 +280,20 @@ def test_status_problem_names_the_field_that_breaks_the_contract(change: dict[st
     assert status_problem(good, [1, 2, 3]) is None
     problem = status_problem({**good, **change}, [1, 2, 3])
     assert problem is not None and names in problem
+
+
+def test_the_peer_gate_refuses_a_foreign_ballot_and_a_snapshot_the_kv_cannot_restore() -> None:
+    """`check_peer_message` runs before the core in the aiohttp replica and in the simulator: the core
+    persists a peer's snapshot before the host restores it, so a bad one must not reach it."""
+    from replica_image.errors import InvalidMessage
+    from replica_image.kv import KV
+    from replica_image.loop import check_peer_message
+    from replica_image.paxos import Ballot, Snapshot
+
+    ids = (1, 2, 3)
+    check_peer_message(Prepare(ballot=Ballot(round=2, node=3), first_slot=0), ids)
+    check_peer_message(Snapshot(last_slot=4, data=KV().snapshot()), ids)
+    with pytest.raises(InvalidMessage, match=r"prepare.ballot: node 4 is not in this cluster"):
+        check_peer_message(Prepare(ballot=Ballot(round=2, node=4), first_slot=0), ids)
+    with pytest.raises(InvalidMessage, match=r"snapshot.data"):
+        check_peer_message(Snapshot(last_slot=4, data='{"version": 2, "data": {"k": 7}, "dedup": []}'), ids)

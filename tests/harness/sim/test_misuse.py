@@ -7,7 +7,8 @@ import random
 
 import pytest
 
-from harness.sim.misuse import core_state, misuse_problem
+from harness.sim.forge import observe
+from harness.sim.misuse import misuse_problem
 from targets.paxos.core import Command, CoreConfig, Replica
 from tests.harness.sim.runs import planted, quiet
 
@@ -26,9 +27,9 @@ def _leader() -> Replica:
 
 def test_a_correct_core_refuses_every_probe_and_changes_nothing() -> None:
     core = _leader()
-    before = core_state(core)
+    before = observe(core, ())
     assert misuse_problem(core) is None
-    assert core_state(core) == before
+    assert observe(core, ()) == before
     assert misuse_problem(Replica(2, [1, 2, 3], CoreConfig(), random.Random(0))) is None  # a fresh follower
 
 
