@@ -169,6 +169,16 @@ class Replica:
     def snapshot_last(self) -> int:
         return self._log.snapshot_last
 
+    @property
+    def queue_length(self) -> int:
+        """Client commands queued for a slot (a leader's; at most `queue_max`)."""
+        return len(self._queue)
+
+    @property
+    def next_slot(self) -> int:
+        """The slot a leader proposes in next: `next_slot - first_unchosen` slots are in flight."""
+        return self._next_slot
+
     def accepted_value(self, slot: int) -> tuple[Ballot, Batch] | None:
         """The (ballot, batch) this acceptor last accepted in `slot`, if held (for checks and debugging)."""
         return self._log.accepted.get(slot)
@@ -479,6 +489,10 @@ class Replica:
     def _request_catchup(self) -> None:
         target = self._catchup_from
         if target is None:
+            return
+        if self._log.first_unchosen >= self._known_commit:
+            # caught up meanwhile (a snapshot, its own quorum, a piggybacked commit): nothing left to ask
+            self._catchup_from = None
             return
         if self._catchup_sent_at == self._log.first_unchosen:
             # no progress since the last request: that peer may be gone, try another one
