@@ -476,6 +476,8 @@ class Replica:
         for s in [s for s in self._proposals if s <= m.last_slot]:
             del self._proposals[s]
             self._acks.pop(s, None)
+        if self._log.first_unchosen >= self._known_commit:
+            self._catchup_from = None  # caught up by the snapshot: nothing left to ask
 
     def _on_catchup(self, src: int, m: Catchup) -> None:
         start = m.from_slot
@@ -489,10 +491,6 @@ class Replica:
     def _request_catchup(self) -> None:
         target = self._catchup_from
         if target is None:
-            return
-        if self._log.first_unchosen >= self._known_commit:
-            # caught up meanwhile (a snapshot, its own quorum, a piggybacked commit): nothing left to ask
-            self._catchup_from = None
             return
         if self._catchup_sent_at == self._log.first_unchosen:
             # no progress since the last request: that peer may be gone, try another one

@@ -15,7 +15,7 @@ from targets.paxos.core import (
     Accept, Accepted, AcceptRecord, Ballot, Catchup, Chosen, ChosenRecord, Command, CoreConfig, Envelope, Prepare, Promise, Replica,
     Result, Role, SnapshotRecord,
 )
-from replica_image.paxos import PromiseEntry, Proposal
+from replica_image.paxos import PromiseEntry, Proposal, Snapshot
 from tests.harness.sim.runs import planted, quiet
 
 CFG = CoreConfig(election_timeout_ticks=30, heartbeat_ticks=5, retransmit_ticks=10, entries_per_message_max=4)
@@ -368,16 +368,26 @@ def test_a_prepare_resent_a_tick_early_fails_the_run(monkeypatch: pytest.MonkeyP
     assert r.failed and "ticks after the last, sooner than its retransmit_ticks" in (r.liveness or "")
 
 
-def test_a_catch_up_asked_after_catching_up_fails_the_run(monkeypatch: pytest.MonkeyPatch) -> None:
-    def request_catchup(self: Replica) -> None:  # the core before the guard: it asks even once caught up
-        target = self._catchup_from
-        if target is None:
-            return
-        if self._catchup_sent_at == self.first_unchosen:
-            target = self._catchup_from = self._rng.choice(self.peers)
-        self._catchup_sent_at = self.first_unchosen
-        self._catchup_elapsed = 0
-        self._send(target, Catchup(from_slot=self.first_unchosen))
+def test_a_catch_up_asked_after_a_snapshot_caught_it_up_fails_the_run(monkeypatch: pytest.MonkeyPatch) -> None:
+    real = Replica._on_snapshot
 
-    r = planted(SimConfig(seed=53), monkeypatch, Replica, "_request_catchup", request_catchup)
+    def on_snapshot(self: Replica, m: Snapshot) -> None:
+        catchup_from = self._catchup_from
+        real(self, m)
+        if self._catchup_from is None:
+            self._catchup_from = catchup_from  # the core before its fix: the request stays armed
+
+    r = planted(SimConfig(seed=53), monkeypatch, Replica, "_on_snapshot", on_snapshot)
     assert r.failed and "to catch it up from slot 112, and no peer ever told it" in (r.liveness or "")
+
+
+def test_a_catch_up_asked_of_a_peer_no_further_along_fails_the_run(monkeypatch: pytest.MonkeyPatch) -> None:
+    def note_progress(self: Replica, src: int, their_first_unchosen: int) -> None:
+        if their_first_unchosen >= self.first_unchosen:  # ">=": a peer just as far along counts as ahead
+            self._known_commit = max(self._known_commit, their_first_unchosen)
+            if self._catchup_from is None:
+                self._catchup_from = src
+                self._catchup_elapsed = self.config.retransmit_ticks
+
+    r = planted(_quiet(), monkeypatch, Replica, "_note_progress", note_progress)
+    assert r.failed and "to catch it up from slot 0, and no peer ever told it" in (r.liveness or "")
