@@ -32,6 +32,13 @@ and that a mistake can break while every op stays linearizable:
   a peer's snapshot covering a slot it proposed in b and never saw chosen (its own host's snapshots
   cover only slots it applied). Its proposals are read from its own AcceptRecords, what it learned
   from the ChosenRecords and SnapshotRecords it persists.
+- **P2c as a new leader proposes** (Paxos Made Simple; replica.py `_phase1_values`): each slot a new
+  leader re-proposes carries the value a Promise of its candidacy reported chosen there, else that of
+  the highest ballot the Promises reported, unless its own accept there outranks them. Checked at the
+  proposal, before any replica learns it; a safety finding (agreement), like the world's P1a and P2.
+- **Phase 2 at once**: a candidate that holds the promises of a majority for its ballot (its own
+  included) leads after that input; one that waited for more would stall whenever only a bare
+  majority is up.
 - **Pipelining**: every slot a leader proposes (an AcceptRecord of its own ballot) goes to every peer
   in an Accept of that same Ready; it is not left for the retransmit timer, a round trip later.
 - **Queue and window** (`queue_max`, `window`): after an input, a leader holds at most `queue_max`
@@ -61,7 +68,9 @@ proposal, a wrong queue or window, a needless no-op or catch-up are lapses (`Sim
 the retransmit pacing check): progress owed and not made, or messages spent for nothing, which no
 end-of-run check could see.
 
-Pure: the world feeds it what happens (`started`, `observe`, `load`, `sent`, `resent`, `persisted`,
+A P2c breach is a safety finding: the world records it as a disagreement.
+
+Pure: the world feeds it what happens (`started`, `observe`, `load`, `sent`, `resent`, `adopted`, `persisted`,
 `snapshot_taken`, `delivered`, `ticked`, `reply`, `partitions`) and it answers with the text of a violation, or None. Time is counted in each
 node's own ticks, so a paused or crashed node's clock stops with it, as the core's does.
 """
@@ -89,6 +98,10 @@ class _Proposals:
     ballot: Ballot
     top: int = -1                                                # the highest slot it proposed in
     pending: dict[int, Batch] = field(default_factory=dict)     # slot -> batch, not learned chosen yet
+
+
+def _show(batch: Batch) -> str:
+    return "a no-op" if not batch else f"{len(batch)} command(s) from {batch[0].client_id}#{batch[0].request_id}"
 
 
 def _ticks_of(table: dict[tuple[int, int], tuple[Ballot, int]], link: tuple[int, int], ballot: Ballot) -> list[int]:
@@ -151,6 +164,11 @@ class Contracts:
         # node -> the slots its records say it learned chosen: all below a prefix, and those above it (a
         # fact kept over restarts: a lost record only makes a later check weaker)
         self._chosen: dict[int, tuple[int, set[int]]] = {}
+        # candidate -> slot -> the report its phase 1 must adopt there from the Promises that reached it:
+        # (ballot, batch, chosen), a chosen one first, else the highest ballot; and node -> slot -> the
+        # highest ballot it accepted there itself (its own report, which may outrank them)
+        self._phase1: dict[int, dict[int, tuple[Ballot, Batch, bool]]] = {}
+        self._own_ballot: dict[int, dict[int, Ballot]] = {}
 
     # ------------------------------------------------------------------ what the world reports
     def started(self, i: int) -> None:
@@ -185,6 +203,10 @@ class Contracts:
         waiting, proposes in `next_slot` next and has chosen every slot below `first_unchosen`."""
         proposed = self._flushed.pop(i, False)  # it put queued commands in new slots in that input
         term = self._term.get(i)
+        promised = self._promised.get(i, set())
+        if term is not None and term[0] is Role.CANDIDATE and 1 + len(promised) >= self._majority:
+            return (f"node {i} is still a candidate at {term[1]} with the promises of nodes "
+                    f"{','.join(map(str, sorted(promised)))} and its own, a majority: phase 2 begins at once")
         if term is None or term[0] is not Role.LEADER:
             return None
         props = self._proposals.get(i)
@@ -200,6 +222,32 @@ class Contracts:
             return (f"node {i}, leader at {term[1]}, proposed queued commands up to {in_flight} slots in flight, "
                     f"beyond its window of {cfg.window}")
         return None
+
+    def adopted(self, i: int, records: Sequence[Record]) -> str | None:
+        """P2c at the moment of proposing: node i persisted `records`; each slot a new leader proposes in
+        its phase 1 (before `observe` sees it lead) carries the value chosen there if a Promise reported
+        one, else that of the highest ballot the Promises reported, unless its own accept there is of a
+        higher ballot still (or it knows the slot chosen). Its own accepts are read from its records,
+        over its incarnations: a record a crash lost only makes the check skip a slot."""
+        reports = self._phase1.get(i, {})
+        own = self._own_ballot.setdefault(i, {})
+        broken = None
+        for rec in records:
+            if not isinstance(rec, AcceptRecord):
+                if isinstance(rec, SnapshotRecord):  # slots it covers are never proposed again
+                    for s in [s for s in own if s <= rec.last_slot]:
+                        del own[s]
+                continue
+            rep = reports.get(rec.slot)
+            if (rec.ballot.node == i and rep is not None and self._term.get(i) != (Role.LEADER, rec.ballot)
+                    and rep[1] != rec.batch and broken is None and not self._learned(i, rec.slot)
+                    and (rep[2] or own.get(rec.slot, Ballot.ZERO) <= rep[0])):
+                what = "chosen" if rep[2] else f"accepted in ballot {rep[0]}, the highest reported"
+                broken = (f"node {i} began leading at {rec.ballot} proposing {_show(rec.batch)} in slot {rec.slot}, "
+                          f"where its phase 1 reported {_show(rep[1])} {what} (P2c)")
+            if rec.ballot > own.get(rec.slot, Ballot.ZERO):
+                own[rec.slot] = rec.ballot
+        return broken
 
     def snapshot_taken(self, i: int, slot: int) -> None:
         """Node i's host took a snapshot through `slot`: the SnapshotRecord that follows is its own."""
@@ -349,6 +397,11 @@ class Contracts:
             if env.msg.entries:
                 top = max(e.slot for e in env.msg.entries)
                 self._reported[env.dst] = max(self._reported.get(env.dst, -1), top)
+            best = self._phase1.setdefault(env.dst, {})
+            for e in env.msg.entries:
+                cur = best.get(e.slot)
+                if cur is None or (e.chosen and not cur[2]) or (not cur[2] and e.ballot > cur[0]):
+                    best[e.slot] = (e.ballot, e.batch, e.chosen)
 
     def ticked(self, i: int) -> None:
         """Node i is about to run one tick of its clock."""
@@ -438,3 +491,4 @@ class Contracts:
         self._promised.pop(i, None)
         self._heard_window.pop(i, None)
         self._reported.pop(i, None)
+        self._phase1.pop(i, None)

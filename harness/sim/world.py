@@ -291,6 +291,9 @@ class _World:
         `crash_power` when the disk holds records not synced yet (else a kill: the same thing then)."""
         self._check_p1a(i, persisted)
         self._check_chosen(i, persisted)
+        adopted = self.contracts.adopted(i, persisted)  # P2c as a new leader proposes: safety
+        if adopted is not None:
+            self._disagree(adopted)
         late = self.contracts.persisted(i, persisted)  # a proposal held back, a needless no-op: lapses
         if late is not None:
             self._lapse(late)

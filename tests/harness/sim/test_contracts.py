@@ -243,6 +243,41 @@ def test_a_node_asks_for_catch_up_only_from_below_a_chosen_point_a_peer_told_it_
         c.resent(Envelope(src=1, dst=2, msg=Catchup(from_slot=5))) or "")
 
 
+def test_a_candidate_with_a_majority_of_promises_leads_at_once() -> None:
+    c = _contracts()
+    c.observe(1, Role.CANDIDATE, B)
+    assert c.load(1, 0, 0, 0) is None
+    c.delivered(Envelope(src=2, dst=1, msg=Promise(ballot=B, first_slot=0, chosen_through=0, entries=())))
+    c.observe(1, Role.LEADER, B)
+    assert c.load(1, 0, 0, 0) is None
+    c.observe(3, Role.CANDIDATE, Ballot(round=3, node=3))
+    c.delivered(Envelope(src=2, dst=3, msg=Promise(ballot=Ballot(round=3, node=3), first_slot=0, chosen_through=0,
+                                                    entries=())))
+    c.observe(3, Role.CANDIDATE, Ballot(round=3, node=3))
+    assert "node 3 is still a candidate at 3.3 with the promises of nodes 2 and its own, a majority" in (
+        c.load(3, 0, 0, 0) or "")
+
+
+def _candidate() -> Contracts:
+    """Node 1, candidate at B, told of slot 0 by two Promises: OTHER in ballot 1.3, CMD in 1.2 (lower)."""
+    c = _contracts()
+    c.observe(1, Role.CANDIDATE, B)
+    for src, ballot, cmd in ((3, Ballot(round=1, node=3), OTHER), (2, Ballot(round=1, node=2), CMD)):
+        entry = PromiseEntry(slot=0, ballot=ballot, batch=(cmd,))
+        c.delivered(Envelope(src=src, dst=1, msg=Promise(ballot=B, first_slot=0, chosen_through=0, entries=(entry,))))
+    return c
+
+
+def test_a_new_leader_adopts_the_highest_ballot_value_its_phase_1_reported() -> None:
+    assert _candidate().adopted(1, [AcceptRecord(slot=0, ballot=B, batch=(OTHER,))]) is None
+    assert ("node 1 began leading at 2.1 proposing 1 command(s) from c#1 in slot 0, where its phase 1 reported "
+            "1 command(s) from d#1 accepted in ballot 1.3, the highest reported (P2c)") in (
+        _candidate().adopted(1, [AcceptRecord(slot=0, ballot=B, batch=(CMD,))]) or "")
+    c = _candidate()
+    c.adopted(1, [AcceptRecord(slot=0, ballot=Ballot(round=1, node=4), batch=(CMD,))])  # its own accept outranks them
+    assert c.adopted(1, [AcceptRecord(slot=0, ballot=B, batch=(CMD,))]) is None
+
+
 # ---------------------------------------------------------------------- in a run, planted in the core
 def _quiet(**kw: object) -> SimConfig:
     """Seed 3 of `tests.harness.sim.runs.quiet`: what each test plants shows alone."""
@@ -391,3 +426,31 @@ def test_a_catch_up_asked_of_a_peer_no_further_along_fails_the_run(monkeypatch: 
 
     r = planted(_quiet(), monkeypatch, Replica, "_note_progress", note_progress)
     assert r.failed and "to catch it up from slot 0, and no peer ever told it" in (r.liveness or "")
+
+
+def test_a_candidate_that_waits_for_one_promise_too_many_fails_the_run(monkeypatch: pytest.MonkeyPatch) -> None:
+    def on_promise(self: Replica, src: int, m: Promise) -> None:
+        if self.role is Role.CANDIDATE and m.ballot == self._ballot:
+            self._promises[src] = m
+            if len(self._promises) >= self.quorum:  # its own promise not counted
+                self._become_leader()
+
+    r = planted(_quiet(), monkeypatch, Replica, "_on_promise", on_promise)
+    assert r.failed and "still a candidate at 1.1 with the promises of nodes 3 and its own, a majority" in (
+        r.liveness or "")
+
+
+def test_a_new_leader_that_adopts_a_lower_ballots_value_fails_the_run(monkeypatch: pytest.MonkeyPatch) -> None:
+    def phase1_values(self: Replica) -> tuple[int, dict[int, tuple[Command, ...]]]:
+        base = max([self.first_unchosen] + [p.chosen_through for p in self._promises.values()])
+        best: dict[int, PromiseEntry] = {}
+        for entries in [self._log.promise_entries(base)] + [p.entries for p in self._promises.values()]:
+            for e in entries:
+                cur = best.get(e.slot)
+                if e.slot >= base and (cur is None or not cur.chosen):  # the last report wins, not the highest
+                    best[e.slot] = e
+        return base, {s: e.batch for s, e in best.items()}
+
+    r = planted(SimConfig(seed=32), monkeypatch, Replica, "_phase1_values", phase1_values)
+    assert r.failed and "where its phase 1 reported 1 command(s) from sim-p8#1 accepted in ballot 3.2" in (
+        r.agreement or "")
