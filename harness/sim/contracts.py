@@ -59,7 +59,8 @@ and that a mistake can break while every op stays linearizable:
 - **No needless catch-up**: a node asks a peer for chosen slots from `f` on (Catchup) only if some
   peer told it that a slot at or above `f` is chosen: an `Accept.commit`, an `Accepted.first_unchosen`
   or a `Promise.chosen_through` above `f`. (An acceptor that ignores a Prepare whose promise would not
-  fit `MAX_ENTRIES` also catches up first; no simulated log reaches that size.)
+  fit `MAX_ENTRIES` also catches up first; no simulated log reaches that size.) And the same
+  request (no progress since the last) is repeated only after `retransmit_ticks`.
 
 The world reports a bad reply or an oversized message as an error of the replica (a 500, a message
 a peer may refuse), and a leader leading on where its commit could cover a foreign value too: the step
@@ -161,6 +162,7 @@ class Contracts:
         self._round: dict[tuple[int, int], tuple[Ballot, int]] = {}  # ... and of its last resend to that peer
         # node -> the highest first unchosen slot a peer ever told it of (a fact: it stays true on restarts)
         self._told: dict[int, int] = {}
+        self._asked: dict[int, tuple[int, int]] = {}  # node -> from_slot and tick of its last Catchup
         # node -> the slots its records say it learned chosen: all below a prefix, and those above it (a
         # fact kept over restarts: a lost record only makes a later check weaker)
         self._chosen: dict[int, tuple[int, set[int]]] = {}
@@ -179,6 +181,7 @@ class Contracts:
         self._own_snapshot.pop(i, None)
         self._sent_now.pop(i, None)
         self._flushed.pop(i, None)
+        self._asked.pop(i, None)
 
     def observe(self, i: int, role: Role, ballot: Ballot) -> str | None:
         """Node i's role and ballot after an input (a tick, a message, a request, its start): does it
@@ -327,6 +330,20 @@ class Contracts:
             self._sent_now.setdefault(env.src, set()).update((msg.ballot, env.dst, e.slot) for e in msg.entries)
         return None
 
+    def _catchup(self, i: int, dst: int, from_slot: int) -> str | None:
+        """No needless catch-up, and none repeated early: the same request (no progress since) again
+        only after `retransmit_ticks`; a node that did progress asks for the rest at once."""
+        if from_slot >= self._told.get(i, 0):
+            return (f"node {i} asked node {dst} to catch it up from slot {from_slot}, and no peer ever "
+                    f"told it of a slot chosen there or above (the highest it heard of: below "
+                    f"{self._told.get(i, 0)}): a needless catch-up")
+        now, last = self._ticks[i], self._asked.get(i)
+        self._asked[i] = (from_slot, now)
+        if last is not None and last[0] == from_slot and now - last[1] < self.config.retransmit_ticks:
+            return (f"node {i} asked again to catch up from slot {from_slot} {now - last[1]} ticks after the last "
+                    f"time, within its retransmit_ticks of {self.config.retransmit_ticks}")
+        return None
+
     def _early(self, env: Envelope) -> str | None:
         """Timers not early: a heartbeat (an empty Accept) leaves `heartbeat_ticks` after the leader's
         last heartbeat or new proposal to that peer, or after it began leading; a candidate resends its
@@ -352,10 +369,8 @@ class Contracts:
         """Node env.src sends env: if it is an Accept with entries, is any of them resent too soon?
         Kept per ballot, not per term: a new leader's first broadcast goes out before `observe` sees it lead."""
         msg = env.msg
-        if isinstance(msg, Catchup) and msg.from_slot >= self._told.get(env.src, 0):
-            return (f"node {env.src} asked node {env.dst} to catch it up from slot {msg.from_slot}, and no peer ever "
-                    f"told it of a slot chosen there or above (the highest it heard of: below "
-                    f"{self._told.get(env.src, 0)}): a needless catch-up")
+        if isinstance(msg, Catchup):
+            return self._catchup(env.src, env.dst, msg.from_slot)
         if not isinstance(msg, Accept) or not msg.entries:
             return self._early(env)
         ballot, sent = self._resends.get((env.src, env.dst), (msg.ballot, {}))

@@ -241,6 +241,10 @@ def test_a_node_asks_for_catch_up_only_from_below_a_chosen_point_a_peer_told_it_
     assert c.resent(Envelope(src=1, dst=2, msg=Catchup(from_slot=4))) is None
     assert "(the highest it heard of: below 5): a needless catch-up" in (
         c.resent(Envelope(src=1, dst=2, msg=Catchup(from_slot=5))) or "")
+    _ticks(c, 1, 9)
+    assert "asked again to catch up from slot 4 9 ticks after the last time, within its retransmit_ticks of 10" in (
+        c.resent(Envelope(src=1, dst=3, msg=Catchup(from_slot=4))) or "")
+    assert c.resent(Envelope(src=1, dst=3, msg=Catchup(from_slot=3))) is None  # another request, not a repeat
 
 
 def test_a_candidate_with_a_majority_of_promises_leads_at_once() -> None:
@@ -454,3 +458,15 @@ def test_a_new_leader_that_adopts_a_lower_ballots_value_fails_the_run(monkeypatc
     r = planted(SimConfig(seed=32), monkeypatch, Replica, "_phase1_values", phase1_values)
     assert r.failed and "where its phase 1 reported 1 command(s) from sim-p8#1 accepted in ballot 3.2" in (
         r.agreement or "")
+
+
+def test_a_catch_up_repeated_at_every_tick_fails_the_run(monkeypatch: pytest.MonkeyPatch) -> None:
+    real = Replica.tick
+
+    def tick(self: Replica) -> None:
+        if self._catchup_from is not None:
+            self._catchup_elapsed = self.config.retransmit_ticks  # its timer always due
+        real(self)
+
+    r = planted(SimConfig(seed=1), monkeypatch, Replica, "tick", tick)
+    assert r.failed and "asked again to catch up from slot" in (r.liveness or "")
