@@ -196,7 +196,7 @@ class _World:
             self.nodes[i] = None
             self._contract(f"node {i} cannot start: {type(exc).__name__}: {exc}")
             return
-        self.contracts.observe(i, node.core.role, node.core.ballot)
+        self._contract(self.contracts.observe(i, node.core.role, node.core.ballot))
         self.after(self.rng.randint(1, TICK_US), lambda: self._tick(i, inc))
         if "no-fsync" in self.cfg.bugs:
             self.after(self.rng.randint(1, FLUSH_US), lambda: self._flush(i, inc))
@@ -315,6 +315,12 @@ class _World:
         `crash_power` when the disk holds records not synced yet (else a kill: the same thing then)."""
         self._check_p1a(i, persisted)
         self._check_chosen(i, persisted)
+        adopted = self.contracts.adopted(i, persisted)  # P2c as a new leader proposes: safety
+        if adopted is not None:
+            self._disagree(adopted)
+        late = self.contracts.persisted(i, persisted)  # a proposal held back, a needless no-op: lapses
+        if late is not None:
+            self._lapse(late)
         if self.now >= self.workload_end:
             return False  # the final heal is on
         kinds = {type(r) for r in persisted}
@@ -510,7 +516,12 @@ class _World:
         finally:
             node = self.nodes[i]
             if node is not None:  # its role after every input: the contracts' terms begin here
-                self.contracts.observe(i, node.core.role, node.core.ballot)
+                self._contract(self.contracts.observe(i, node.core.role, node.core.ballot))
+                core = node.core
+                late = None if node.must_crash else self.contracts.load(i, core.queue_length, core.next_slot,
+                                                                        core.first_unchosen)
+                if late is not None:
+                    self._lapse(late)
 
     def _reply(self, i: int, waiter: Waiter, result: Result | None, leader: int | None) -> None:
         """Node i answers a client: checked as the HTTP layer would encode it, then delivered."""
@@ -539,6 +550,7 @@ class _World:
         the core forgets every slot it covers. A core that kept them would still be right, and its
         memory would grow with every slot ever chosen: only this sees it. (Called while a restarted node
         is still being built, too: its first rounds may take a snapshot.)"""
+        self.contracts.snapshot_taken(i, slot)
         if rep.snapshot_last != slot:
             self._contract(f"node {i} took a snapshot through slot {slot}, but its snapshot_last is {rep.snapshot_last}: "
                            "a snapshot must truncate the log it covers")

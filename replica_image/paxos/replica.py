@@ -169,6 +169,16 @@ class Replica:
     def snapshot_last(self) -> int:
         return self._log.snapshot_last
 
+    @property
+    def queue_length(self) -> int:
+        """Client commands queued for a slot (a leader's; at most `queue_max`)."""
+        return len(self._queue)
+
+    @property
+    def next_slot(self) -> int:
+        """The slot a leader proposes in next: `next_slot - first_unchosen` slots are in flight."""
+        return self._next_slot
+
     def accepted_value(self, slot: int) -> tuple[Ballot, Batch] | None:
         """The (ballot, batch) this acceptor last accepted in `slot`, if held (for checks and debugging)."""
         return self._log.accepted.get(slot)
@@ -466,6 +476,8 @@ class Replica:
         for s in [s for s in self._proposals if s <= m.last_slot]:
             del self._proposals[s]
             self._acks.pop(s, None)
+        if self._log.first_unchosen >= self._known_commit:
+            self._catchup_from = None  # caught up by the snapshot: nothing left to ask
 
     def _on_catchup(self, src: int, m: Catchup) -> None:
         start = m.from_slot
