@@ -41,6 +41,7 @@ from harness.checker import CheckResult, check, model_for, operations
 from harness.sim.clients import Clients
 from harness.sim.config import SimConfig, SimResult, replica_core_config
 from harness.sim.contracts import Contracts
+from harness.sim.election_timer import ElectionTimer
 from harness.sim.forge import Forger
 from harness.sim.nemesis import Fault
 from harness.sim.network import Network
@@ -117,6 +118,7 @@ class _World:
         # the step-down check: node -> since when it has been in touch with a majority (absent: not now)
         self.contact_since: dict[int, int] = {}
         self.contracts = Contracts(self.ids, self.core_config)  # its timers and check quorum are lapses
+        self.election = ElectionTimer(self.ids, self.core_config)  # a lapse too
         # the forged-message fault (harness.sim.forge): a stream of its own, so a run whose forgeries are
         # all refused is the run it would have been without them
         self.forger = Forger(random.Random(f"{cfg.seed}/forge/deliveries"), cfg.forge or 0.0, tuple(self.ids))
@@ -197,6 +199,7 @@ class _World:
             self._contract(f"node {i} cannot start: {type(exc).__name__}: {exc}")
             return
         self._contract(self.contracts.observe(i, node.core.role, node.core.ballot))
+        self.election.started(i, node.core.role, node.core.ballot)
         self.after(self.rng.randint(1, TICK_US), lambda: self._tick(i, inc))
         if "no-fsync" in self.cfg.bugs:
             self.after(self.rng.randint(1, FLUSH_US), lambda: self._flush(i, inc))
@@ -216,12 +219,13 @@ class _World:
             leading = node.core.role is Role.LEADER
             self._note_contact(i)
             self.contracts.ticked(i)
+            self.election.ticked(i)
             self._guard(i, node.tick)
             if leading and self.nodes[i] is node and node.core.role is not Role.LEADER:
                 self._check_step_down(i)
             late = None
             if self._alive(i, inc) is node and not node.must_crash:  # a node stopped mid-tick sent the rest of nothing
-                late = self.contracts.after_tick(i)
+                late = self.contracts.after_tick(i) or self.election.after_tick(i, node.core.role)
             if late is not None:  # a timer or a step-down it owed and did not keep: a lapse
                 self._lapse(late)
             self.after(TICK_US, lambda: self._tick(i, inc))
@@ -423,7 +427,7 @@ class _World:
             except InvalidMessage as exc:  # its server answers 400 and drops it: the sender broke the protocol
                 self._contract(f"node {env.src} sent node {env.dst} a {env.msg.KIND} its codec refuses: {exc}")
                 return
-        first_unchosen = node.core.first_unchosen
+        first_unchosen, promised = node.core.first_unchosen, node.core.ballot
         self.contracts.delivered(env)
         try:
             check_peer_message(env.msg, self.ids)  # the real replica's gate before its core (server.py)
@@ -438,6 +442,8 @@ class _World:
             return
         except InvalidMessage:
             return
+        if self.nodes[env.dst] is node:
+            self.election.took(env.dst, env.msg, promised, node.core.ballot)
         if isinstance(env.msg, Accept) and self.nodes[env.dst] is node:
             self._check_accept_handled(env.dst, env.msg, first_unchosen)
         elif isinstance(env.msg, Snapshot) and self.nodes[env.dst] is node:
@@ -518,8 +524,9 @@ class _World:
             if node is not None:  # its role after every input: the contracts' terms begin here
                 self._contract(self.contracts.observe(i, node.core.role, node.core.ballot))
                 core = node.core
-                late = None if node.must_crash else self.contracts.load(i, core.queue_length, core.next_slot,
-                                                                        core.first_unchosen)
+                early = self.election.observe(i, core.role, core.ballot)  # always: it restarts the timer
+                late = None if node.must_crash else (
+                    self.contracts.load(i, core.queue_length, core.next_slot, core.first_unchosen) or early)
                 if late is not None:
                     self._lapse(late)
 
