@@ -476,8 +476,9 @@ class _World:
             if node is not None:  # its role after every input: the contracts' terms begin here
                 self._contract(self.contracts.observe(i, node.core.role, node.core.ballot))
                 core = node.core
-                late = None if node.must_crash else self.contracts.load(i, core.queue_length, core.next_slot,
-                                                                        core.first_unchosen)
+                late = None
+                if not node.must_crash and core.role is not Role.FOLLOWER:
+                    late = self.contracts.load(i, core.queue_length, core.next_slot, core.first_unchosen)
                 if late is not None:
                     self._lapse(late)
 
