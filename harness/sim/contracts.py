@@ -203,7 +203,8 @@ class Contracts:
 
     def load(self, i: int, queued: int, next_slot: int, first_unchosen: int) -> str | None:
         """Node i, done with an input (every Ready of it carried out), has `queued` client commands
-        waiting, proposes in `next_slot` next and has chosen every slot below `first_unchosen`."""
+        waiting, proposes in `next_slot` next and has chosen every slot below `first_unchosen` (the
+        world asks only of leaders and candidates: a follower has no queue)."""
         proposed = self._flushed.pop(i, False)  # it put queued commands in new slots in that input
         term = self._term.get(i)
         promised = self._promised.get(i, set())
@@ -507,3 +508,4 @@ class Contracts:
         self._heard_window.pop(i, None)
         self._reported.pop(i, None)
         self._phase1.pop(i, None)
+        self._flushed.pop(i, None)

@@ -525,8 +525,10 @@ class _World:
                 self._contract(self.contracts.observe(i, node.core.role, node.core.ballot))
                 core = node.core
                 early = self.election.observe(i, core.role, core.ballot)  # always: it restarts the timer
-                late = None if node.must_crash else (
-                    self.contracts.load(i, core.queue_length, core.next_slot, core.first_unchosen) or early)
+                late = None
+                if not node.must_crash and core.role is not Role.FOLLOWER:
+                    late = self.contracts.load(i, core.queue_length, core.next_slot, core.first_unchosen)
+                late = late or (None if node.must_crash else early)
                 if late is not None:
                     self._lapse(late)
 
