@@ -6,7 +6,7 @@ host changed. These are the documented refusals of `Replica` (its docstrings' `R
 probed at the same instants as /status (each fault, and the end), on each running core between two
 inputs:
 - `snapshot_taken` at or below the last snapshot, past the applied index, or with a slot that is
-  not an int (a float or a bool of a slot it could take);
+  not an int (a float or a bool of a slot it could take), every slot a new int object;
 - `propose` of something that is not a `Command`;
 - `advance` of a Ready that `ready()` did not return;
 - a `Replica` built with node ids that are not distinct ints >= 1, or without its own id.
@@ -29,9 +29,17 @@ from targets.paxos.core import MisuseError, Ready, Replica
 __all__ = ["misuse_problem"]
 
 
+def _fresh(n: int) -> int:
+    """`n` as a new int object, as a host computing it (or decoding it) would pass it: a refusal must
+    compare values, not identities (CPython shares only the ints -5..256)."""
+    return int(str(n))
+
+
 def _probes(core: Replica) -> Iterator[tuple[str, Callable[[], object]]]:
     last, applied = core.snapshot_last, core.applied_index
-    yield f"snapshot_taken({last}) at the last snapshot", lambda: core.snapshot_taken(last, "{}")
+    yield f"snapshot_taken({last}) at the last snapshot", lambda: core.snapshot_taken(_fresh(last), "{}")
+    if last >= 1:
+        yield f"snapshot_taken({last - 1}) below the last snapshot", lambda: core.snapshot_taken(_fresh(last - 1), "{}")
     yield f"snapshot_taken({applied + 1}) past the applied index {applied}", lambda: core.snapshot_taken(applied + 1, "{}")
     if last < applied:  # a slot it could take, but not as an int
         yield f"snapshot_taken({float(applied)!r}), a float", lambda: core.snapshot_taken(float(applied), "{}")  # type: ignore[arg-type]
