@@ -1,7 +1,7 @@
 """Simulator throughput and detection power: seeds per minute, and how many seeds of N catch each bug.
 
 Rates (default): for each bug named (and for BUGS empty), seeds first..first+N-1 run through
-`harness.sim.simulate` (the default swarm: each seed draws 3, 5 or 7 replicas and the rest of its
+`harness.sim.simulate` (the default swarm: each seed draws 1 to 7 replicas, mostly 3, 5 or 7, and the rest of its
 run, unless `--size` pins the size; 4 s of virtual workload each, `--jobs` processes); unlike
 `paxos-chaos sim` the sweep does not stop at the first failure, so it measures the share of seeds
 that fail and which checks saw it: replicas disagreeing (what only a simulator sees) and the history
@@ -47,7 +47,7 @@ def main() -> int:
     names = ([""] + sorted(KNOWN_BUGS) if args.bugs == "all" else
              ["" if b == "none" else b for b in args.bugs.split(",") if b])
     print(f"# {platform.node()}: {os.cpu_count()} cpus, Python {platform.python_version()}; "
-          f"{args.seeds} seeds from {args.first}, {args.size or 'swarm: 3, 5 or 7'} replicas")
+          f"{args.seeds} seeds from {args.first}, {args.size or 'swarm: 1-7'} replicas")
     if args.trials:
         return time_to_detect([n for n in names if n], args.trials, args.seeds, args.size)
     print(f"rates with {args.jobs} worker processes")

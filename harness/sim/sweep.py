@@ -155,7 +155,7 @@ def register_sim(sub: "argparse._SubParsersAction[argparse.ArgumentParser]") -> 
                    help="the first seed of the sweep (default 0; with FILEs, each file's seed)")
     p.add_argument("--seed", type=seed_argument, default=None, help="run (replay) only this seed and explain it")
     p.add_argument("--size", type=int, default=None,
-                   help="replicas (default: drawn from each seed, 3, 5 or 7: swarm testing); given, every seed has "
+                   help="replicas (default: drawn from each seed, 1-7, mostly 3, 5, 7: swarm testing); given, every seed has "
                         "it (not with FILEs)")
     p.add_argument("--bugs", default=None, help="deliberate replica bugs, comma-separated (default: none, or a "
                                                "FILE's own; '' clears a FILE's, as `run --bugs ''` does)")
