@@ -56,6 +56,11 @@ and that a mistake can break while every op stays linearizable:
   to a peer no sooner than `retransmit_ticks` after its last one in that candidacy; and a leader's
   resends to a peer no sooner than `retransmit_ticks` after it began leading or last resent there
   (one timer, started with the term). Early timers spend messages and wake idle peers for nothing.
+- **Yield to a higher ballot** (Paxos Made Simple: a proposer "should abandon its proposal" once one
+  with a higher number has begun): a candidate or leader that, in one input, is told of a ballot
+  above its own (a Nack answering its current ballot, or a Prepare or Accept of a higher ballot it
+  took) is a follower after that input. One that went on would keep sending what every acceptor
+  refuses, and keep its clients waiting on it.
 - **No needless catch-up**: a node asks a peer for chosen slots from `f` on (Catchup) only if some
   peer told it that a slot at or above `f` is chosen: an `Accept.commit`, an `Accepted.first_unchosen`
   or a `Promise.chosen_through` above `f`. (An acceptor that ignores a Prepare whose promise would not
@@ -83,11 +88,11 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
 from targets.paxos.core import (
-    Accept, Accepted, AcceptRecord, Ballot, Batch, Catchup, Chosen, ChosenRecord, CoreConfig, Envelope, Prepare, Promise, Record, Result,
-    Role, SnapshotRecord, leader_problem,
+    Accept, Accepted, AcceptRecord, Ballot, Batch, Catchup, Chosen, ChosenRecord, CoreConfig, Envelope, Nack, Prepare, Promise, Record,
+    Result, Role, SnapshotRecord, leader_problem,
 )
 
-__all__ = ["Contracts", "checkquorum_ticks_max"]
+__all__ = ["Contracts", "checkquorum_ticks_max", "yield_problem"]
 
 RESENDS_TRACKED = 1_024  # slots per link the retransmit pacing contract remembers (the newest)
 
@@ -109,6 +114,20 @@ def _ticks_of(table: dict[tuple[int, int], tuple[Ballot, int]], link: tuple[int,
     """The tick `table` holds for `link`, if it was noted in `ballot` (a new ballot starts afresh)."""
     noted = table.get(link)
     return [noted[1]] if noted is not None and noted[0] == ballot else []
+
+
+def yield_problem(i: int, msg: object, before: tuple[Role, Ballot], after: tuple[Role, Ballot]) -> str | None:
+    """Node i stepped `msg`, (role, ballot) `before` and `after`: did it fail to yield to a higher ballot?"""
+    (role, ballot), (now, promised) = before, after
+    if role is Role.FOLLOWER or now is Role.FOLLOWER:
+        return None
+    if isinstance(msg, Nack) and msg.rejected == ballot and msg.ballot > ballot:
+        told = f"a Nack naming {msg.ballot}"
+    elif isinstance(msg, (Prepare, Accept)) and promised > ballot:
+        told = f"a {type(msg).__name__} of {msg.ballot} it took"
+    else:
+        return None
+    return f"node {i}, {role.value} at {ballot}, is still {now.value} after {told}: it must yield to a higher ballot"
 
 
 def checkquorum_ticks_max(config: CoreConfig) -> int:

@@ -40,7 +40,7 @@ from collections.abc import Callable
 from harness.checker import CheckResult, check, model_for, operations
 from harness.sim.clients import Clients
 from harness.sim.config import SimConfig, SimResult, replica_core_config
-from harness.sim.contracts import Contracts
+from harness.sim.contracts import Contracts, yield_problem
 from harness.sim.election_timer import ElectionTimer
 from harness.sim.forge import Forger
 from harness.sim.nemesis import Fault
@@ -427,7 +427,7 @@ class _World:
             except InvalidMessage as exc:  # its server answers 400 and drops it: the sender broke the protocol
                 self._contract(f"node {env.src} sent node {env.dst} a {env.msg.KIND} its codec refuses: {exc}")
                 return
-        first_unchosen, promised = node.core.first_unchosen, node.core.ballot
+        first_unchosen, promised, role = node.core.first_unchosen, node.core.ballot, node.core.role
         self.contracts.delivered(env)
         try:
             check_peer_message(env.msg, self.ids)  # the real replica's gate before its core (server.py)
@@ -444,6 +444,9 @@ class _World:
             return
         if self.nodes[env.dst] is node:
             self.election.took(env.dst, env.msg, promised, node.core.ballot)
+            late = yield_problem(env.dst, env.msg, (role, promised), (node.core.role, node.core.ballot))
+            if late is not None:
+                self._lapse(late)
         if isinstance(env.msg, Accept) and self.nodes[env.dst] is node:
             self._check_accept_handled(env.dst, env.msg, first_unchosen)
         elif isinstance(env.msg, Snapshot) and self.nodes[env.dst] is node:

@@ -26,6 +26,7 @@ from replica_image.paxos import (
     CoreConfig,
     Envelope,
     Message,
+    Nack,
     Prepare,
     Promise,
     PromiseRecord,
@@ -42,7 +43,7 @@ from replica_image.paxos import (
 __all__ = [
     "KNOWN_BUGS", "KV", "MISMATCH", "PRECONDITION_FAILED", "STALE", "Accept", "AcceptRecord", "Accepted", "Ballot", "Batch",
     "Catchup", "Chosen", "ChosenRecord",
-    "Command", "CoreConfig", "Envelope", "HostLoop", "Message", "InternalError", "InvalidMessage", "MisuseError", "Prepare",
+    "Command", "CoreConfig", "Envelope", "HostLoop", "Message", "InternalError", "InvalidMessage", "MisuseError", "Nack", "Prepare",
     "Promise", "PromiseRecord", "Proposal", "ProposeResult", "ProtocolViolation", "Ready", "Record", "Replica",
     "ReplicaError", "Result", "Role", "Snapshot", "SnapshotRecord", "UnknownBug", "Waiters", "Write", "check_peer_message",
     "decode_message", "decode_record", "encode_message", "encode_record", "leader_problem", "parse_bugs", "status_problem",

@@ -10,10 +10,10 @@ from dataclasses import replace
 import pytest
 
 from harness.sim import Fault, NetFaults, SimConfig, SimResult, simulate
-from harness.sim.contracts import Contracts, checkquorum_ticks_max
+from harness.sim.contracts import Contracts, checkquorum_ticks_max, yield_problem
 from targets.paxos.core import (
-    Accept, Accepted, AcceptRecord, Ballot, Catchup, Chosen, ChosenRecord, Command, CoreConfig, Envelope, Prepare, Promise, Replica,
-    Result, Role, SnapshotRecord,
+    Accept, Accepted, AcceptRecord, Ballot, Catchup, Chosen, ChosenRecord, Command, CoreConfig, Envelope, Nack, Prepare, Promise,
+    Replica, Result, Role, SnapshotRecord,
 )
 from replica_image.paxos import PromiseEntry, Proposal, Snapshot
 from tests.harness.sim.runs import planted, quiet
@@ -470,3 +470,25 @@ def test_a_catch_up_repeated_at_every_tick_fails_the_run(monkeypatch: pytest.Mon
 
     r = planted(SimConfig(seed=1), monkeypatch, Replica, "tick", tick)
     assert r.failed and "asked again to catch up from slot" in (r.liveness or "")
+
+
+# ---------------------------------------------------------------------------- yield to a higher ballot
+def test_a_proposer_told_of_a_higher_ballot_must_be_a_follower_after_that_input() -> None:
+    own, higher = Ballot(round=1, node=1), Ballot(round=2, node=3)
+    nack = Nack(ballot=higher, rejected=own)
+    assert yield_problem(1, nack, (Role.LEADER, own), (Role.FOLLOWER, own)) is None
+    assert yield_problem(1, nack, (Role.LEADER, own), (Role.LEADER, own)) == (
+        "node 1, leader at 1.1, is still leader after a Nack naming 2.3: it must yield to a higher ballot")
+    stale = Nack(ballot=higher, rejected=Ballot(round=0, node=1))  # answers an older ballot of ours
+    assert yield_problem(1, stale, (Role.CANDIDATE, own), (Role.CANDIDATE, own)) is None
+    prepare = Prepare(ballot=higher, first_slot=0)
+    assert "a Prepare of 2.3 it took" in (yield_problem(1, prepare, (Role.CANDIDATE, own), (Role.CANDIDATE, higher)) or "")
+    assert yield_problem(1, prepare, (Role.CANDIDATE, own), (Role.CANDIDATE, own)) is None  # ignored: not taken
+
+
+def test_a_leader_that_ignores_a_nack_fails_a_run(monkeypatch: pytest.MonkeyPatch) -> None:
+    def on_nack(self: Replica, src: int, m: Nack) -> None:  # the mistake: it only notes the round
+        self._max_round_seen = max(self._max_round_seen, m.ballot.round)
+
+    r = planted(SimConfig(seed=0), monkeypatch, Replica, "_on_nack", on_nack)
+    assert r.liveness is not None and "it must yield to a higher ballot" in r.liveness
