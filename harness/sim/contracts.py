@@ -191,6 +191,10 @@ class Contracts:
         self._phase1: dict[int, dict[int, tuple[Ballot, Batch, bool]]] = {}
         self._own_ballot: dict[int, dict[int, Ballot]] = {}
 
+    def ticks(self, i: int) -> int:
+        """Node i's clock: the ticks of its current incarnation (the election timer counts in them too)."""
+        return self._ticks[i]
+
     # ------------------------------------------------------------------ what the world reports
     def started(self, i: int) -> None:
         """Node i (re)started: a new incarnation, with its own clock and no term yet."""

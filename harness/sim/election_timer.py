@@ -14,13 +14,13 @@ in a history that ends converged. From outside the core, counted in the node's o
 
 A leader's own timer counts its check-quorum windows instead (`harness.sim.contracts`).
 
-Pure: the world reports starts, ticks, role changes and the messages a node took; each method returns
-the text of a violation, or None.
+Pure: the world reports starts, role changes and the messages a node took, and lends the node clocks
+`harness.sim.contracts` keeps; each method returns the text of a violation, or None.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable
 
 from targets.paxos.core import Accept, Ballot, CoreConfig, Message, Prepare, Role
 
@@ -28,27 +28,25 @@ __all__ = ["ElectionTimer"]
 
 
 class ElectionTimer:
-    """The contract of the module docstring for the replicas `ids` running with `config`."""
+    """The contract of the module docstring for replicas running with `config`; `ticks(i)` is node i's
+    clock, the ticks of its current incarnation (`Contracts.ticks`: one clock per node, kept once)."""
 
-    def __init__(self, ids: Sequence[int], config: CoreConfig) -> None:
+    def __init__(self, config: CoreConfig, ticks: Callable[[int], int]) -> None:
         self.timeout = config.election_timeout_ticks
-        self._ticks = {i: 0 for i in ids}            # ticks of node i's current incarnation
+        self._clock = ticks
         self._since: dict[int, int] = {}              # node -> the tick its timer last restarted
         self._term: dict[int, tuple[Role, Ballot]] = {}
 
     def started(self, i: int, role: Role, ballot: Ballot) -> None:
-        self._ticks[i] = 0
-        self._since[i] = 0
+        """Node i (re)started, its clock at 0: the timer starts with it."""
+        self._since[i] = self._clock(i)
         self._term[i] = (role, ballot)
-
-    def ticked(self, i: int) -> None:
-        self._ticks[i] += 1
 
     def took(self, i: int, msg: Message, promised_before: Ballot, promised_after: Ballot) -> None:
         """Node i stepped `msg` without refusing it: a live leader's Accept, or a Prepare it promised."""
         if ((isinstance(msg, Accept) and msg.ballot >= promised_before)
                 or (isinstance(msg, Prepare) and promised_after > promised_before)):
-            self._since[i] = self._ticks[i]
+            self._since[i] = self._clock(i)
 
     def observe(self, i: int, role: Role, ballot: Ballot) -> str | None:
         """Node i's role and ballot after an input: a new candidacy must not come early."""
@@ -56,8 +54,8 @@ class ElectionTimer:
         if old == (role, ballot) or i not in self._since:
             return None
         self._term[i] = (role, ballot)
-        waited = self._ticks[i] - self._since[i]
-        self._since[i] = self._ticks[i]
+        waited = self._clock(i) - self._since[i]
+        self._since[i] = self._clock(i)
         if role is not Role.CANDIDATE or old is None or old[0] is Role.LEADER:
             return None
         if waited < self.timeout:
@@ -71,7 +69,7 @@ class ElectionTimer:
         """Node i ran a tick: a follower or candidate whose timer has run 2 x timeout ticks is late."""
         if role is Role.LEADER or i not in self._since:
             return None
-        waited = self._ticks[i] - self._since[i]
+        waited = self._clock(i) - self._since[i]
         return self._late(i, role, waited) if waited >= 2 * self.timeout else None
 
     def _late(self, i: int, role: Role, waited: int) -> str:

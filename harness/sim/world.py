@@ -118,7 +118,7 @@ class _World:
         # the step-down check: node -> since when it has been in touch with a majority (absent: not now)
         self.contact_since: dict[int, int] = {}
         self.contracts = Contracts(self.ids, self.core_config)  # its timers and check quorum are lapses
-        self.election = ElectionTimer(self.ids, self.core_config)  # a lapse too
+        self.election = ElectionTimer(self.core_config, self.contracts.ticks)  # a lapse too
         # the forged-message fault (harness.sim.forge): a stream of its own, so a run whose forgeries are
         # all refused is the run it would have been without them
         self.forger = Forger(random.Random(f"{cfg.seed}/forge/deliveries"), cfg.forge or 0.0, tuple(self.ids))
@@ -218,8 +218,7 @@ class _World:
         if node is not None:
             leading = node.core.role is Role.LEADER
             self._note_contact(i)
-            self.contracts.ticked(i)
-            self.election.ticked(i)
+            self.contracts.ticked(i)  # the clock of the election timer too
             self._guard(i, node.tick)
             if leading and self.nodes[i] is node and node.core.role is not Role.LEADER:
                 self._check_step_down(i)

@@ -14,7 +14,18 @@ CFG = CoreConfig(election_timeout_ticks=10, heartbeat_ticks=2, retransmit_ticks=
 B1, B2 = Ballot(round=1, node=2), Ballot(round=2, node=1)
 
 
-def _ticks(timer: ElectionTimer, i: int, n: int, role: Role = Role.FOLLOWER) -> str | None:
+class _Clocked(ElectionTimer):
+    """The timer with node clocks the test advances (in a run, `Contracts.ticks` keeps them)."""
+
+    def __init__(self) -> None:
+        self.clock: dict[int, int] = {}
+        super().__init__(CFG, lambda i: self.clock.get(i, 0))
+
+    def ticked(self, i: int) -> None:
+        self.clock[i] = self.clock.get(i, 0) + 1
+
+
+def _ticks(timer: _Clocked, i: int, n: int, role: Role = Role.FOLLOWER) -> str | None:
     late = None
     for _ in range(n):
         timer.ticked(i)
@@ -23,7 +34,7 @@ def _ticks(timer: ElectionTimer, i: int, n: int, role: Role = Role.FOLLOWER) -> 
 
 
 def test_an_election_within_the_window_keeps_the_contract() -> None:
-    timer = ElectionTimer([1, 2, 3], CFG)
+    timer = _Clocked()
     timer.started(1, Role.FOLLOWER, Ballot.ZERO)
     assert _ticks(timer, 1, 15) is None
     assert timer.observe(1, Role.CANDIDATE, B2) is None
@@ -31,7 +42,7 @@ def test_an_election_within_the_window_keeps_the_contract() -> None:
 
 
 def test_an_early_or_a_late_election_is_named() -> None:
-    timer = ElectionTimer([1, 2, 3], CFG)
+    timer = _Clocked()
     timer.started(1, Role.FOLLOWER, Ballot.ZERO)
     _ticks(timer, 1, 9)
     assert timer.observe(1, Role.CANDIDATE, B2) == ("node 1 started an election at 2.1 after 9 ticks without a "
@@ -43,7 +54,7 @@ def test_an_early_or_a_late_election_is_named() -> None:
 
 
 def test_a_live_leaders_accept_or_a_granted_prepare_restarts_the_timer() -> None:
-    timer = ElectionTimer([1, 2, 3], CFG)
+    timer = _Clocked()
     timer.started(1, Role.FOLLOWER, B1)
     _ticks(timer, 1, 8)
     timer.took(1, Accept(ballot=B1, commit=0, entries=()), B1, B1)  # a heartbeat of the leader it promised
