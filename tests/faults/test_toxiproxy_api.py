@@ -390,7 +390,13 @@ def test_reset_peer_fires_only_on_data_in_its_stream(toxiproxy: Toxiproxy, blob:
     # The blob upstream sends 20 kB at once and the client sends nothing: only downstream data flows.
     proxy = make_proxy(toxiproxy, blob)
     proxy.add_toxic(type="reset_peer", stream=stream, attributes={"timeout": 0})
-    with connect(proxy) as sock:
+    try:
+        sock = connect(proxy)
+    except ConnectionResetError:
+        # the downstream toxic may reset before connect() returns: the same outcome, only sooner
+        assert stream == "downstream"
+        return
+    with sock:
         if stream == "upstream":
             assert recv_exact(sock, len(Upstream.BLOB)) == Upstream.BLOB
             assert read_until_closed(sock, limit_s=0.5) == (b"", "open")
