@@ -33,7 +33,8 @@ from typing import Literal
 from targets.contract import Answer, Op
 from workloads.history import CasValue, HistoryRecorder, Value
 
-__all__ = ["Completion", "OpAttempts", "Outcome", "Retry", "invoke_value", "record_completion", "record_invoke"]
+__all__ = ["Completion", "OpAttempts", "Outcome", "Retry", "invoke_value", "next_node", "record_completion",
+           "record_invoke"]
 
 Outcome = Literal["ok", "fail", "info"]
 # An error text in the history is at most this long (a server's message can be anything).
@@ -102,23 +103,26 @@ class OpAttempts:
                 error = answer.error or "not applied"
                 if more:
                     hint = answer.leader
-                    return self._retry(hint if hint in self._nodes and hint != node else self._next(node))
+                    return self._retry(hint if hint in self._nodes and hint != node else next_node(self._nodes, node))
                 if self._unknown is not None:  # an earlier attempt may still take effect
                     return Completion(type="info", node=node, error=f"{self._unknown}; then {error}"[:ERROR_MAX])
                 return Completion(type="fail", node=node, error=error)
             case _:
                 self._unknown = answer.error or "unknown"
                 if self._retry_unknown and more:
-                    return self._retry(self._next(node))
+                    return self._retry(next_node(self._nodes, node))
                 return Completion(type="info", node=node, error=self._unknown[:ERROR_MAX])
 
     def _retry(self, node: int) -> Retry:
         self.node = node
         return Retry(node)
 
-    def _next(self, node: int) -> int:
-        nodes = self._nodes
-        return nodes[(nodes.index(node) + 1) % len(nodes)] if node in nodes else nodes[0]
+
+def next_node(nodes: Sequence[int], node: int) -> int:
+    """Where to go when `node` did not help: the next of `nodes` in id order (the first if `node` is
+    not among them)."""
+    ordered = sorted(nodes)
+    return ordered[(ordered.index(node) + 1) % len(ordered)] if node in ordered else ordered[0]
 
 
 def invoke_value(op: Op) -> Value:

@@ -8,7 +8,7 @@ import pytest
 from targets.contract import Answer
 from workloads.generator import Op
 from workloads.history import CasValue, HistoryRecorder
-from workloads.outcome import Completion, OpAttempts, Retry, record_completion, record_invoke
+from workloads.outcome import Completion, OpAttempts, Retry, next_node, record_completion, record_invoke
 
 NOT_APPLIED = Answer(kind="not-applied", error="503 no leader")
 UNKNOWN = Answer(kind="unknown", error="timeout")
@@ -70,6 +70,11 @@ def test_retry_unknown_retries_at_the_next_node_and_never_turns_maybe_applied_in
     r = rules(retry_unknown=True, attempts=1)
     r.begin()
     assert r.answer(UNKNOWN, node=1, time_left=True) == Completion(type="info", node=1, error="timeout")
+
+
+def test_the_next_node_is_the_next_id_round_the_ring_whatever_the_order_given() -> None:
+    assert [next_node([3, 1, 2], n) for n in (1, 2, 3)] == [2, 3, 1]
+    assert next_node([5, 7], 9) == 5  # not a node of the cluster: start at the first
 
 
 def test_bad_arguments_are_refused() -> None:
