@@ -7,7 +7,10 @@ answers, targets/paxos) and carries attempts in virtual time: "not leader", "bus
 `not-applied` (the replica answers 503 `proposed: false`; a refused connection), the kv's result is `ok`,
 a failed cas precondition or a stale request id (400) is `fail`, and no answer within `timeout_ms` is
 `unknown`. A definitely-not-applied attempt is retried after a short random backoff, within the run
-(workload and settle time); an unknown one, with `retry_unknown`, at once.
+(workload and settle time); an unknown one, with `retry_unknown`, at once. Where a client sends next is
+where its last answer pointed: a leader hint, else the next node after one that refused or did not
+answer, the way an etcd client moves to another endpoint; after an op ends unknown, the next op starts
+at the next node too.
 """
 
 from __future__ import annotations
@@ -23,7 +26,7 @@ from targets.contract import Answer
 from targets.paxos.core import MISMATCH, PRECONDITION_FAILED, STALE, Command, Result
 from workloads.generator import Op, OpGenerator
 from workloads.history import HistoryRecorder
-from workloads.outcome import Completion, OpAttempts, record_completion, record_invoke
+from workloads.outcome import Completion, OpAttempts, next_node, record_completion, record_invoke
 
 __all__ = ["Clients", "Host"]
 
@@ -170,6 +173,10 @@ class Clients:
         time_left = self._host.now < self._workload_end + self.cfg.settle_ms * 1000
         step = w.rules.answer(answer, node=node_id, time_left=time_left)
         if isinstance(step, Completion):
+            if answer.kind == "unknown":
+                # its next op goes elsewhere: a node that does not answer may be paused or cut off,
+                # and a client that stayed would time out against it op after op (one a second)
+                w.target = next_node(self.ids, node_id)
             self._complete(w, step)
             return
         w.target = step.node

@@ -13,12 +13,13 @@ One more kind is planned from a stream of its own (`plan_stale_leader`, seeded `
 so the draws of the kinds above are those they were before it): a stale leader. A follower is cut off
 long enough to fall behind and come back as a lagging leader (an isolated follower keeps raising its
 round, so it often wins the next election); the first leader that then asks a peer to catch it up is
-frozen while the others elect a new leader, choose values in its slots and compact; when it thaws,
-the messages carrying the higher ballot (and the Nacks naming it) are lost for a while, so the
-catch-up answers, values or a snapshot, reach it while it still believes it leads. The acknowledgements
-sent to it while it was frozen are not lost but delayed: they arrive when it next leads, at a higher
-ballot. That is the leader step-down path of the core (a leader learning another value in its own
-slots), which the faults above reach a few times in ten thousand seeds (docs/simulator.md, "Reach").
+frozen while the others elect a new leader, choose values in its slots and compact (no other fault
+begins meanwhile: the world skips them); when it thaws, the messages carrying the higher ballot (and
+the Nacks naming it) are lost for a while, so the catch-up answers, values or a snapshot, reach it
+while it still believes it leads. The acknowledgements sent to it while it was frozen are not lost
+but delayed: they arrive when it next leads, at a higher ballot. Those are the leader step-down paths
+of the core (a leader learning another value in its own slots, or installing a snapshot over them),
+which the faults above reach a few times in ten thousand seeds (docs/simulator.md, "Reach").
 
 And one more from a stream of its own (`plan_stale_ack`, seeded `{seed}/stale-ack`, appended after the
 stale leader), only with five replicas or more: a stale acknowledgement crossing into the leader's next
@@ -70,7 +71,9 @@ class Fault:
     `groups` is the split of a `split` partition (node ids), and for a `bridge` the two sides, with the
     bridge node in neither; a crash point that never fires ends unfired. A `stale-leader` cuts a
     follower off for `lag_us`, then watches up to `watch_us` for a leader asking for catch-up, freezes
-    it for `for_us` and drops the higher-ballot messages to it for `filter_us` after it thaws. A
+    it for `for_us` and drops the higher-ballot messages to it for `filter_us` after it thaws (with
+    `snapshot_first`, when a peer's snapshot covers a slot it proposed in, the chosen values sent to it
+    too, so the snapshot is the answer it acts on first). A
     `stale-ack` watches up to `watch_us` for a leader sending new proposals, splits it and one follower
     off (freezing quorum-2 others) until its next Prepare, `for_us` at most, then makes it the hub of a
     partial partition for `hub_us`; its link to that follower is `slow_us` slower each way throughout.
@@ -86,6 +89,7 @@ class Fault:
     lag_us: int = 0              # stale-leader: how long the follower that falls behind is cut off
     watch_us: int = 0            # stale-leader: how long to wait for a leader that asks for catch-up
     filter_us: int = 0           # stale-leader: how long the higher ballot is kept from it after the thaw
+    snapshot_first: bool = False  # stale-leader: a peer's snapshot covers its slots: lose values sent meanwhile
     hub_us: int = 0              # stale-ack: how long the old leader is the hub of a partial partition
     slow_us: int = 0             # stale-ack: the added one-way latency of the leader's link to the follower
 
@@ -156,10 +160,15 @@ def plan_stale_leader(rng: random.Random, *, duration_us: int, chance: float = 0
     early enough in [0, duration_us) for its phases to end before the workload does."""
     if duration_us < 2_000_000 or rng.random() >= chance:
         return []
-    # frozen for 1-2.5 s: its clients wait out their timeout (1 s) before they find the new leader, and a
-    # snapshot (every 20 or 100 slots) must pass its slots for it to be sent one
-    return [Fault(kind="stale-leader", at_us=rng.randint(100_000, duration_us // 4), for_us=rng.randint(1_000_000, 2_500_000),
-                  lag_us=rng.randint(300_000, 700_000), watch_us=800_000, filter_us=rng.randint(150_000, 300_000))]
+    # frozen for 1-2.5 s: its clients wait out their timeout (1 s) before they move on to the new leader,
+    # and a snapshot (every 20 or 100 slots) must pass its slots for it to be sent one. A peer answers a
+    # catch-up with its snapshot and the values after it, which may arrive in either order: one of the
+    # two step-down paths each (values: `_learn`; a snapshot: `_on_snapshot`), so half of the faults
+    # lose the values while the higher ballot is kept from it (drawn last: the other draws stay)
+    at_us, for_us = rng.randint(100_000, duration_us // 4), rng.randint(1_000_000, 2_500_000)
+    lag_us, filter_us = rng.randint(300_000, 700_000), rng.randint(150_000, 300_000)
+    return [Fault(kind="stale-leader", at_us=at_us, for_us=for_us, lag_us=lag_us, watch_us=800_000,
+                  filter_us=filter_us, snapshot_first=rng.random() < 0.5)]
 
 
 def plan_stale_ack(rng: random.Random, *, size: int, duration_us: int, chance: float = 0.5) -> list[Fault]:

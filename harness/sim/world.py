@@ -56,6 +56,7 @@ from targets.paxos.core import (
     Ballot,
     Batch,
     Catchup,
+    Chosen,
     ChosenRecord,
     Command,
     Envelope,
@@ -139,10 +140,13 @@ class _World:
         self.snapshot_last: dict[int, int] = {}     # node -> the last slot of its newest snapshot
         self.truncated: dict[int, int] = {}         # node -> slots it was seen to hold none at or below
         # the stale-leader fault: (fault number, fault, until) while waiting for a leader asking for
-        # catch-up; node -> (its ballot, until) while the higher ballot is kept from it; node -> (its
-        # ballot, until, acknowledgements held back) while they wait for it to lead at a higher ballot
+        # catch-up; node -> (its ballot, until, values lost too) while the higher ballot is kept from it;
+        # node -> (its
+        # ballot, until, acknowledgements held back) while they wait for it to lead at a higher ballot;
+        # the node frozen, while no other fault begins
         self.stale_watch: tuple[int, Fault, int] | None = None
-        self.stale_filter: dict[int, tuple[Ballot, int]] = {}
+        self.stale_filter: dict[int, tuple[Ballot, int, bool]] = {}
+        self.stale_frozen: int | None = None
         self.held: dict[int, tuple[Ballot, int, list[Envelope]]] = {}
         # the stale-ack fault: (fault number, fault, until) while waiting for a leader sending new
         # proposals; then (leader, follower, the leader's ballot, the follower's acknowledgements of that
@@ -614,6 +618,11 @@ class _World:
             return
         self.check_status()
         self.check_refusals()
+        if self.stale_frozen is not None:
+            # the rest must choose past the frozen leader's proposals and snapshot them (its catch-up
+            # answer is then a snapshot): with one node of three frozen, any other fault stops that
+            self.log(f"{fault.kind}: skipped while the stale leader, node {self.stale_frozen}, is frozen")
+            return
         if fault.kind in ("split", "bridge"):
             a, b = fault.groups
             text = f"partition {','.join(map(str, a))} | {','.join(map(str, b))}"
@@ -676,22 +685,26 @@ class _World:
         ballot = node.core.ballot
         self.log(f"stale leader: node {src}, leading at {ballot} and catching up, frozen for {fault.for_us / 1000:.0f} ms")
         self.held[src] = (ballot, self.now + fault.for_us + 2_000_000, [])
+        self.stale_frozen = src
         self.at(self.now, functools.partial(self.pause, src))
         self.after(fault.for_us, lambda: self._stale_thaw(src, ballot, fault))
 
     def _stale_thaw(self, i: int, ballot: Ballot, fault: Fault) -> None:
         if i not in self.paused:
             self.held.pop(i, None)
+            self.stale_frozen = None
             return
         if self.cfg.snapshot_every and self.now < self.workload_end - 500_000 and not self._snapshot_covers(i, ballot):
             # with snapshots on, stay frozen (tick by tick, up to 0.5 s before the workload ends) until a
             # peer's snapshot covers a slot it proposed in: its catch-up answer is then that snapshot
             self.after(TICK_US, lambda: self._stale_thaw(i, ballot, fault))
             return
-        self.stale_filter[i] = (ballot, self.now + fault.filter_us)
+        values = fault.snapshot_first and bool(self.cfg.snapshot_every) and self._snapshot_covers(i, ballot)
+        self.stale_filter[i] = (ballot, self.now + fault.filter_us, values)
+        self.stale_frozen = None
         self.resume(i)
-        self.log(f"stale leader: node {i} thawed; messages with a ballot above {ballot} to it lost for "
-                 f"{fault.filter_us / 1000:.0f} ms")
+        self.log(f"stale leader: node {i} thawed; messages with a ballot above {ballot}{' and chosen values' * values}"
+                 f" to it lost for {fault.filter_us / 1000:.0f} ms")
         self.after(TICK_US, lambda: self._release_held(i))
 
     def _snapshot_covers(self, i: int, ballot: Ballot) -> bool:
@@ -700,13 +713,16 @@ class _World:
         return bool(mine) and any(last >= min(mine) for j, last in self.snapshot_last.items() if j != i)
 
     def _filtered(self, env: Envelope) -> bool:
-        """True when `env` carries a ballot above the one its stale-leader destination still leads at."""
+        """True when `env` carries a ballot above the one its stale-leader destination still leads at (or,
+        if the filter says so, chosen values: a snapshot then answers its catch-up first)."""
         spec = self.stale_filter.get(env.dst)
         if spec is None:
             return False
         if self.now >= spec[1]:
             del self.stale_filter[env.dst]
             return False
+        if spec[2] and isinstance(env.msg, Chosen):
+            return True
         ballot = getattr(env.msg, "ballot", None)
         return isinstance(ballot, Ballot) and ballot > spec[0]
 

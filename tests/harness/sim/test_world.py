@@ -300,11 +300,11 @@ def _stale_world(**kw: object) -> _World:
 
 def test_a_thawed_stale_leader_loses_only_the_messages_that_carry_a_higher_ballot() -> None:
     from targets.paxos.core import Ballot, Catchup, Envelope
-    from replica_image.paxos.messages import Chosen, Nack, Prepare
+    from replica_image.paxos.messages import Chosen, Nack, Prepare, Snapshot
 
     w = _stale_world()
     old, new = Ballot(round=2, node=1), Ballot(round=3, node=2)
-    w.stale_filter[1] = (old, w.now + 1_000)
+    w.stale_filter[1] = (old, w.now + 1_000, False)
     assert w._filtered(Envelope(src=2, dst=1, msg=Nack(ballot=new, rejected=old)))
     assert w._filtered(Envelope(src=2, dst=1, msg=Prepare(ballot=new, first_slot=0)))
     assert not w._filtered(Envelope(src=2, dst=1, msg=Prepare(ballot=old, first_slot=0)))
@@ -313,6 +313,25 @@ def test_a_thawed_stale_leader_loses_only_the_messages_that_carry_a_higher_ballo
     assert not w._filtered(Envelope(src=3, dst=2, msg=Catchup(from_slot=0)))
     w.now += 1_000
     assert not w._filtered(Envelope(src=2, dst=1, msg=Nack(ballot=new, rejected=old))) and 1 not in w.stale_filter
+    # snapshot first: a peer's snapshot covers its slots, so the chosen values sent after it are lost too
+    w.stale_filter[1] = (old, w.now + 1_000, True)
+    assert w._filtered(Envelope(src=2, dst=1, msg=Chosen(entries=())))
+    assert not w._filtered(Envelope(src=2, dst=1, msg=Snapshot(last_slot=3, data="{}")))
+    assert not w._filtered(Envelope(src=2, dst=3, msg=Chosen(entries=())))
+
+
+def test_no_other_fault_begins_while_the_stale_leader_is_frozen() -> None:
+    kills = (Fault(kind="kill", node=2, at_us=100_000, for_us=50_000), Fault(kind="kill", node=2, at_us=300_000, for_us=50_000))
+    w = _stale_world()
+    w.schedule_faults(kills)
+    w.run_until(50_000)
+    w.stale_frozen = 1
+    w.run_until(200_000)
+    assert "kill: skipped while the stale leader, node 1, is frozen" in w.fault_log[-1]
+    assert all(node is not None for node in w.nodes.values())
+    w.stale_frozen = None
+    w.run_until(320_000)
+    assert "node 2 killed (kill -9)" in w.fault_log[-1]
 
 
 def test_acknowledgements_held_for_a_frozen_leader_arrive_only_once_it_leads_at_a_higher_ballot() -> None:
@@ -342,10 +361,15 @@ def test_acknowledgements_held_for_a_frozen_leader_arrive_only_once_it_leads_at_
     assert leader not in w.held
 
 
+@pytest.mark.parametrize(("seed", "node", "ballot", "path"), [
+    (4, 3, "2.3", "_learn"),        # values: a slot beyond its proposals chosen (snapshots off in this seed)
+    (6, 6, "2.6", "_on_snapshot"),  # a peer's snapshot over the slots it proposed in (values lost meanwhile)
+])
 def test_the_stale_leader_fault_freezes_a_leader_that_catches_up_and_it_then_steps_down_on_a_catch_up_answer(
-        monkeypatch: pytest.MonkeyPatch) -> None:
-    """The path docs/simulator.md lists (issue 17): a leader learns from a catch-up answer that another
-    value was chosen in its slots, and steps down before it has seen the higher ballot."""
+        monkeypatch: pytest.MonkeyPatch, seed: int, node: int, ballot: str, path: str) -> None:
+    """The paths docs/simulator.md lists (issue 17): a leader learns from a catch-up answer (values, or
+    a snapshot) that a higher ballot chose in or over its slots, and steps down before it has seen that
+    ballot."""
     import sys
 
     from replica_image.paxos import Replica, Role
@@ -359,11 +383,12 @@ def test_the_stale_leader_fault_freezes_a_leader_that_catches_up_and_it_then_ste
         real(self)
 
     monkeypatch.setattr(Replica, "_become_follower", become_follower)
-    r = simulate(SimConfig(seed=6))
+    r = simulate(SimConfig(seed=seed))
     assert not r.failed, r.summary()
-    frozen = [line for line in r.fault_log if "stale leader: node 6, leading at 2.6 and catching up, frozen" in line]
-    assert frozen and any("stale leader: node 6 thawed" in line for line in r.fault_log)
-    assert (6, "_learn") in stepped
+    frozen = f"stale leader: node {node}, leading at {ballot} and catching up, frozen"
+    assert any(frozen in line for line in r.fault_log)
+    assert any(f"stale leader: node {node} thawed" in line for line in r.fault_log)
+    assert (node, path) in stepped
 
 
 # The stale-ack fault (harness.sim.nemesis): a hand-written schedule of one, five replicas, a clean network.
