@@ -18,6 +18,13 @@ and that a mistake can break while every op stays linearizable:
   ballot, a leader resends it there at most once per `retransmit_ticks` of its clock (its first resend
   may come at any tick: one timer serves every slot). One that resent faster would flood a slow or
   lagging peer, and still converge.
+- **Retransmit content**: a resend round to a peer carries the slots the leader proposed in its
+  ballot that the peer has not acknowledged (an `Accepted` of that ballot reached the leader) and that
+  it has not learned chosen since (nor installed a peer's snapshot over), lowest first, as many as
+  one message holds
+  (`entries_per_message_max`). One that resent fewer would take a round trip per slot to repair a
+  lost message, one that resent acknowledged slots would spend messages for nothing, and one that
+  skipped the lowest would hold back the first unchosen slot, which every later one waits on.
 - **Check quorum** (etcd's CheckQuorum; `CoreConfig.election_timeout_ticks` promises it): a leader
   that hears from no majority for an election timeout steps down. The network is the simulator's, so
   it knows which peers a leader could hear: those whose link to it was open at some moment. A leader
@@ -110,6 +117,12 @@ def _show(batch: Batch) -> str:
     return "a no-op" if not batch else f"{len(batch)} command(s) from {batch[0].client_id}#{batch[0].request_id}"
 
 
+def _slots(slots: Sequence[int]) -> str:
+    """A list of slots for a person: the first few, and how many more."""
+    shown = ", ".join(map(str, slots[:6]))
+    return f"[{shown}{f', ... ({len(slots)} in all)' if len(slots) > 6 else ''}]"
+
+
 def _ticks_of(table: dict[tuple[int, int], tuple[Ballot, int]], link: tuple[int, int], ballot: Ballot) -> list[int]:
     """The tick `table` holds for `link`, if it was noted in `ballot` (a new ballot starts afresh)."""
     noted = table.get(link)
@@ -164,6 +177,9 @@ class Contracts:
         self._heard_window: dict[int, deque[frozenset[int]]] = {}
         # (src, dst) -> the ballot of src's last Accept with entries to dst, and slot -> (sends, tick of the last)
         self._resends: dict[tuple[int, int], tuple[Ballot, dict[int, tuple[int, int]]]] = {}
+        # node -> its latest ballot as leader, and slot -> the peers that acknowledged it, for each slot it
+        # proposed in that ballot and has not learned chosen since (what a resend round draws from)
+        self._inflight: dict[int, tuple[Ballot, dict[int, set[int]]]] = {}
         # node -> its proposals in its latest ballot; and the step-down it owes at the end of this input
         self._proposals: dict[int, _Proposals] = {}
         self._owed: dict[int, tuple[Ballot, str]] = {}
@@ -201,6 +217,7 @@ class Contracts:
         self._ticks[i] = 0
         self._forget(i)
         self._proposals.pop(i, None)
+        self._inflight.pop(i, None)
         self._own_snapshot.pop(i, None)
         self._sent_now.pop(i, None)
         self._flushed.pop(i, None)
@@ -293,6 +310,9 @@ class Contracts:
                 b, s = rec.ballot, rec.slot
                 if props is None or props.ballot != b:
                     props = self._proposals[i] = _Proposals(b)
+                if self._inflight.get(i, (None,))[0] != b:
+                    self._inflight[i] = (b, {})
+                self._inflight[i][1][s] = set()
                 props.top = max(props.top, s)
                 if not self._learned(i, s):  # a re-proposal of a slot it knows chosen is never learned again
                     props.pending[s] = rec.batch
@@ -313,6 +333,7 @@ class Contracts:
                                   "fill gaps")
             elif isinstance(rec, ChosenRecord) and props is not None:
                 self._learn(i, rec.slot)
+                self._inflight.get(i, (None, {}))[1].pop(rec.slot, None)
                 mine = props.pending.pop(rec.slot, None)
                 if mine is not None and mine != rec.batch:
                     self._owed.setdefault(i, (props.ballot, f"learned slot {rec.slot} chosen with another value "
@@ -334,6 +355,11 @@ class Contracts:
                                                                 "proposed in and never saw chosen"))
                     for s in covered:
                         del props.pending[s]
+                inflight = self._inflight.get(i, (None, {}))[1]
+                # a peer's snapshot ends them; its own host's does not: a slot it re-proposed knowing it
+                # chosen is never learned again, so it stays in flight until every peer acknowledged it
+                for s in [s for s in inflight if s <= rec.last_slot and not own]:
+                    del inflight[s]
                 self._learn(i, rec.last_slot, through=True)
             slot = rec.last_slot if isinstance(rec, SnapshotRecord) else getattr(rec, "slot", -1)
             self._log_top[i] = max(self._log_top.get(i, -1), slot)
@@ -403,10 +429,11 @@ class Contracts:
         self._resends[(env.src, env.dst)] = (msg.ballot, sent)
         now, period, broken = self._ticks[env.src], self.config.retransmit_ticks, None
         if any(e.slot in sent for e in msg.entries):  # a retransmit round: one per timer period of the term
+            broken = self._resend_content(env.src, env.dst, msg)
             ref = _ticks_of(self._round, (env.src, env.dst), msg.ballot)
             if self._term.get(env.src) == (Role.LEADER, msg.ballot):
                 ref.append(self._since[env.src])
-            if ref and now - max(ref) < period:
+            if ref and now - max(ref) < period and broken is None:
                 broken = (f"node {env.src} resent ballot {msg.ballot}'s proposals to node {env.dst} {now - max(ref)} "
                           f"ticks after it began leading or last resent, within its retransmit_ticks of {period} "
                           "(retransmit pacing)")
@@ -423,6 +450,19 @@ class Contracts:
                 del sent[s]
         return broken
 
+    def _resend_content(self, i: int, dst: int, msg: Accept) -> str | None:
+        """Retransmit content: the lowest slots of its ballot `dst` has not acknowledged, up to the limit."""
+        ballot, inflight = self._inflight.get(i, (None, {}))
+        if ballot != msg.ballot:
+            return None
+        owed = [s for s in sorted(inflight) if dst not in inflight[s]][:self.config.entries_per_message_max]
+        resent = [e.slot for e in msg.entries]
+        if resent == owed:
+            return None
+        return (f"node {i} resent node {dst} slots {_slots(resent)} of ballot {msg.ballot}, where the lowest it "
+                f"had not seen acknowledged there, up to entries_per_message_max "
+                f"({self.config.entries_per_message_max}), were {_slots(owed)} (retransmit content)")
+
     def delivered(self, env: Envelope) -> None:
         """env is about to be stepped into node env.dst: a promise for its candidacy counts from now."""
         msg = env.msg
@@ -431,6 +471,11 @@ class Contracts:
         if told > self._told.get(env.dst, 0):
             self._told[env.dst] = told
         term = self._term.get(env.dst)
+        if isinstance(msg, Accepted) and term == (Role.LEADER, msg.ballot):
+            ballot, inflight = self._inflight.get(env.dst, (None, {}))
+            for s in msg.slots if ballot == msg.ballot else ():
+                if s in inflight:
+                    inflight[s].add(env.src)
         if isinstance(env.msg, Promise) and term == (Role.CANDIDATE, env.msg.ballot):
             self._promised.setdefault(env.dst, set()).add(env.src)
             if env.msg.entries:

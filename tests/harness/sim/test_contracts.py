@@ -233,6 +233,41 @@ def test_a_leader_resends_no_sooner_than_retransmit_ticks_after_it_began_leading
     assert c.resent(resend) is None  # its timer's next round
 
 
+def test_a_resend_carries_the_lowest_slots_the_peer_has_not_acknowledged_up_to_the_message_limit() -> None:
+    c = _contracts()
+    c.observe(1, Role.LEADER, B)
+    for slot in range(7):
+        _propose(c, slot)
+    c.delivered(Envelope(src=2, dst=1, msg=Accepted(ballot=B, slots=(0, 2), first_unchosen=0)))
+    c.delivered(Envelope(src=2, dst=1, msg=Accepted(ballot=Ballot(round=1, node=3), slots=(1,), first_unchosen=0)))
+    c.persisted(1, [ChosenRecord(slot=3, batch=(CMD,))])  # learned chosen: nothing left to resend there
+    _ticks(c, 1, 10)
+
+    def resend(*slots: int) -> str | None:
+        entries = tuple(Proposal(slot=s, batch=(CMD,)) for s in slots)
+        return c.resent(Envelope(src=1, dst=2, msg=Accept(ballot=B, commit=0, entries=entries)))
+
+    # unacknowledged by node 2: 1 (an ack of another ballot is none), 4, 5, 6; four fit in one message
+    assert resend(1, 4, 5, 6) is None
+    _ticks(c, 1, 10)
+    assert ("node 1 resent node 2 slots [1] of ballot 2.1, where the lowest it had not seen acknowledged there, "
+            "up to entries_per_message_max (4), were [1, 4, 5, 6] (retransmit content)") == resend(1)
+    _ticks(c, 1, 10)
+    assert "resent node 2 slots [0, 1, 4, 5] of ballot 2.1" in (resend(0, 1, 4, 5) or "")  # 0 was acknowledged
+    _ticks(c, 1, 10)
+    assert "resent node 2 slots [4, 5, 6, 1] of ballot 2.1" in (resend(4, 5, 6, 1) or "")  # not lowest first
+    # a peer's snapshot over slots 0..4 ends them; its own host's would not
+    c.persisted(1, [SnapshotRecord(last_slot=4, data="{}")])
+    _ticks(c, 1, 10)
+    assert resend(5, 6) is None
+    c.snapshot_taken(1, 6)
+    c.persisted(1, [SnapshotRecord(last_slot=6, data="{}")])
+    _ticks(c, 1, 10)
+    assert resend(5, 6) is None
+    _ticks(c, 1, 10)
+    assert "resent node 2 slots [6] of ballot 2.1" in (resend(6) or "")  # 5 is still in flight
+
+
 def test_a_node_asks_for_catch_up_only_from_below_a_chosen_point_a_peer_told_it_of() -> None:
     c = _contracts()
     assert "asked node 2 to catch it up from slot 0, and no peer ever told it" in (
@@ -351,6 +386,19 @@ def test_an_accept_above_the_message_bound_fails_the_run(monkeypatch: pytest.Mon
     assert r.failed and "Accept entries for 3 slots, above entries_per_message_max 2" in (r.error or "")
     monkeypatch.setattr(Replica, "_retransmit_accepts", real)
     assert simulate(cfg, check_history=False).error is None
+
+
+def test_a_resend_of_one_slot_where_more_are_owed_fails_the_run(monkeypatch: pytest.MonkeyPatch) -> None:
+    def retransmit(self: Replica) -> None:
+        for p in self.peers:  # the survivor of replica.py:650: the loop stops after the first missing slot
+            missing = [Proposal(slot=s, batch=self._proposals[s]) for s in sorted(self._proposals)
+                       if p not in self._acks[s]][:1]
+            if missing:
+                self._send(p, Accept(ballot=self._ballot, commit=self._log.first_unchosen, entries=tuple(missing)))
+
+    r = planted(SimConfig(seed=0), monkeypatch, Replica, "_retransmit_accepts", retransmit)
+    assert r.failed and "node 1 resent node 3 slots [102] of ballot 1.1, where the lowest it had not seen" in (
+        r.liveness or "")
 
 
 def test_a_leader_that_learns_a_foreign_value_and_leads_on_fails_the_run(monkeypatch: pytest.MonkeyPatch) -> None:
