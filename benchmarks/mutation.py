@@ -18,7 +18,7 @@ readable with `cosmic-ray dump`) and writes `results.json`.
 
 usage: .venv/bin/python benchmarks/mutation.py [--sample 60] [--sample-seed 0] [--seeds 100] [--out DIR]
        .venv/bin/python benchmarks/mutation.py --test [--seeds 100]   (what cosmic-ray runs per mutant)
-needs: pip install cosmic-ray (8.x; Python 3.11)
+needs: .venv/bin/pip install -e '.[mutation]' (cosmic-ray 8.x; not in `make venv`)
 """
 
 from __future__ import annotations
