@@ -21,10 +21,10 @@ and that a mistake can break while every op stays linearizable:
 - **Retransmit content**: a resend round to a peer carries the slots the leader proposed in its
   ballot that the peer has not acknowledged (an `Accepted` of that ballot reached the leader) and that
   it has not learned chosen since (nor installed a peer's snapshot over), lowest first, as many as
-  one message holds
-  (`entries_per_message_max`). One that resent fewer would take a round trip per slot to repair a
-  lost message, one that resent acknowledged slots would spend messages for nothing, and one that
-  skipped the lowest would hold back the first unchosen slot, which every later one waits on.
+  one message holds (`entries_per_message_max`). One that resent fewer would take a round trip per
+  slot to repair a lost message, one that resent acknowledged slots would spend messages for nothing,
+  and one that skipped the lowest would hold back the first unchosen slot, which every later one
+  waits on.
 - **Check quorum** (etcd's CheckQuorum; `CoreConfig.election_timeout_ticks` promises it): a leader
   that hears from no majority for an election timeout steps down. The network is the simulator's, so
   it knows which peers a leader could hear: those whose link to it was open at some moment. A leader

@@ -141,9 +141,8 @@ class _World:
         self.truncated: dict[int, int] = {}         # node -> slots it was seen to hold none at or below
         # the stale-leader fault: (fault number, fault, until) while waiting for a leader asking for
         # catch-up; node -> (its ballot, until, values lost too) while the higher ballot is kept from it;
-        # node -> (its
-        # ballot, until, acknowledgements held back) while they wait for it to lead at a higher ballot;
-        # the node frozen, while no other fault begins
+        # node -> (its ballot, until, acknowledgements held back) while they wait for it to lead at a
+        # higher ballot; and the node frozen, while no other fault begins
         self.stale_watch: tuple[int, Fault, int] | None = None
         self.stale_filter: dict[int, tuple[Ballot, int, bool]] = {}
         self.stale_frozen: int | None = None
@@ -872,6 +871,7 @@ class _World:
         self.armed.clear()
         self.stale_watch = None
         self.stale_filter.clear()
+        self.stale_frozen = None
         self.held.clear()
         self.ack_watch = None
         self.ack_held = None
