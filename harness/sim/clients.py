@@ -9,8 +9,8 @@ a failed cas precondition or a stale request id (400) is `fail`, and no answer w
 `unknown`. A definitely-not-applied attempt is retried after a short random backoff, within the run
 (workload and settle time); an unknown one, with `retry_unknown`, at once. Where a client sends next is
 where its last answer pointed: a leader hint, else the next node after one that refused or did not
-answer, the way an etcd client moves to another endpoint; after an op ends unknown, the next op starts
-at the next node too.
+answer; after an op ends unknown, the next op starts at the next node too (docs/simulator.md,
+"Clients": a client that stayed with a frozen leader would time out there op after op).
 """
 
 from __future__ import annotations
