@@ -239,16 +239,20 @@ def test_missing_programs_and_settings_are_named(tmp_path: Path) -> None:
 # -- whoever reaches a port is hostile -----------------------------------------------------------------
 
 def peer_lines(node: Node, *lines: bytes) -> bytes:
-    """Send raw lines to a node's peer port; what it answered before closing (or within 2 s)."""
+    """Send raw lines to a node's peer port; what it answered before closing (or within 2 s).
+
+    A node that refuses a connection closes it with our later lines still unread, and its kernel then
+    answers with a reset instead of a clean close, sometimes before we read: that is the same refusal
+    (the test reads the keys afterwards to see that nothing took effect)."""
     with socket.create_connection(("127.0.0.1", node.peer), timeout=3) as s:
-        for line in lines:
-            s.sendall(line)
-        s.settimeout(2)
         got = b""
         try:
+            for line in lines:
+                s.sendall(line)
+            s.settimeout(2)
             while chunk := s.recv(100):
                 got += chunk
-        except TimeoutError:
+        except (TimeoutError, ConnectionResetError, BrokenPipeError):
             pass
         return got
 
