@@ -24,7 +24,11 @@ and that a mistake can break while every op stays linearizable:
   one message holds (`entries_per_message_max`). One that resent fewer would take a round trip per
   slot to repair a lost message, one that resent acknowledged slots would spend messages for nothing,
   and one that skipped the lowest would hold back the first unchosen slot, which every later one
-  waits on.
+  waits on. And not late: a peer with such a slot gets an Accept with entries within
+  `retransmit_ticks` of the last one (or of the term's start).
+- **No step-down for a snapshot over nothing of its own**: a leader that installs a peer's snapshot
+  steps down only if the snapshot covers a slot it has in flight (the step-down below); one that
+  stepped down anyway would leave its clients and peers without a leader for an election.
 - **Check quorum** (etcd's CheckQuorum; `CoreConfig.election_timeout_ticks` promises it): a leader
   that hears from no majority for an election timeout steps down. The network is the simulator's, so
   it knows which peers a leader could hear: those whose link to it was open at some moment. A leader
@@ -83,9 +87,10 @@ end-of-run check could see.
 
 A P2c breach is a safety finding: the world records it as a disagreement.
 
-Pure: the world feeds it what happens (`started`, `observe`, `load`, `sent`, `resent`, `adopted`, `persisted`,
-`snapshot_taken`, `delivered`, `ticked`, `reply`, `partitions`) and it answers with the text of a violation, or None. Time is counted in each
-node's own ticks, so a paused or crashed node's clock stops with it, as the core's does.
+Pure: the world feeds it what happens (`started`, `observe`, `load`, `sent`, `resent`, `adopted`,
+`persisted`, `snapshot_taken`, `snapshot_step_down`, `delivered`, `ticked`, `reply`, `partitions`) and
+it answers with the text of a violation, or None. Time is counted in each node's own ticks, so a
+paused or crashed node's clock stops with it, as the core's does.
 """
 
 from __future__ import annotations
@@ -96,7 +101,7 @@ from dataclasses import dataclass, field
 
 from targets.paxos.core import (
     Accept, Accepted, AcceptRecord, Ballot, Batch, Catchup, Chosen, ChosenRecord, CoreConfig, Envelope, Nack, Prepare, Promise, Record,
-    Result, Role, SnapshotRecord, leader_problem,
+    Result, Role, Snapshot, SnapshotRecord, leader_problem,
 )
 
 __all__ = ["Contracts", "checkquorum_ticks_max", "yield_problem"]
@@ -180,6 +185,8 @@ class Contracts:
         # node -> its latest ballot as leader, and slot -> the peers that acknowledged it, for each slot it
         # proposed in that ballot and has not learned chosen since (what a resend round draws from)
         self._inflight: dict[int, tuple[Ballot, dict[int, set[int]]]] = {}
+        self._entries_sent: dict[int, dict[int, int]] = {}  # leader -> peer -> tick of its last Accept with entries
+        self._before_snapshot: dict[int, list[int]] = {}    # node -> its slots in flight as a Snapshot reached it
         # node -> its proposals in its latest ballot; and the step-down it owes at the end of this input
         self._proposals: dict[int, _Proposals] = {}
         self._owed: dict[int, tuple[Ballot, str]] = {}
@@ -378,6 +385,8 @@ class Contracts:
                 self._last.setdefault(env.src, {})[env.dst] = self._ticks[env.src]
         if isinstance(msg, Accept) and msg.entries:
             self._sent_now.setdefault(env.src, set()).update((msg.ballot, env.dst, e.slot) for e in msg.entries)
+            if term == (Role.LEADER, msg.ballot):
+                self._entries_sent.setdefault(env.src, {})[env.dst] = self._ticks[env.src]
         return None
 
     def _catchup(self, i: int, dst: int, from_slot: int) -> str | None:
@@ -471,6 +480,9 @@ class Contracts:
         if told > self._told.get(env.dst, 0):
             self._told[env.dst] = told
         term = self._term.get(env.dst)
+        if isinstance(msg, Snapshot):
+            owner, inflight = self._inflight.get(env.dst, (None, {}))
+            self._before_snapshot[env.dst] = sorted(inflight) if term == (Role.LEADER, owner) else []
         if isinstance(msg, Accepted) and term == (Role.LEADER, msg.ballot):
             ballot, inflight = self._inflight.get(env.dst, (None, {}))
             for s in msg.slots if ballot == msg.ballot else ():
@@ -509,7 +521,8 @@ class Contracts:
                         f"{'only nodes ' + ','.join(map(str, sorted(heard))) if heard else 'no peer'}, no majority; "
                         f"it must step down within 2 x election_timeout_ticks ({bound})")
         if role is Role.LEADER:
-            return self._late(i, self.ids - {i}, self.config.heartbeat_ticks, "Accept", "heartbeat_ticks")
+            return (self._late(i, self.ids - {i}, self.config.heartbeat_ticks, "Accept", "heartbeat_ticks")
+                    or self._late_resend(i, ballot))
         if role is Role.CANDIDATE:
             waiting = self.ids - {i} - self._promised.get(i, set())
             return self._late(i, waiting, self.config.retransmit_ticks, "Prepare", "retransmit_ticks")
@@ -568,8 +581,37 @@ class Contracts:
                         f"(every {name}: {period})")
         return None
 
+    def snapshot_step_down(self, i: int, last_slot: int, before: tuple[Role, Ballot], after: Role) -> str | None:
+        """Node i took a peer's snapshot through `last_slot` as its input, `before` (role, ballot) and
+        `after` (role): a leader steps down on one only if it covers a slot it had in flight (a Snapshot
+        carries no ballot; the other direction is the step-down it owes, `persisted`)."""
+        mine = self._before_snapshot.pop(i, [])
+        if before[0] is not Role.LEADER or after is Role.LEADER or any(s <= last_slot for s in mine):
+            return None
+        return (f"node {i}, leader at {before[1]}, stepped down on a peer's snapshot through slot {last_slot}, "
+                f"which covers none of the slots it had in flight ({_slots(mine) if mine else 'none'}): a "
+                "needless step-down")
+
+    def _late_resend(self, i: int, ballot: Ballot) -> str | None:
+        """Retransmit not late: a peer that has not acknowledged a slot in flight gets an Accept with
+        entries within `retransmit_ticks` of the last one (or of the term's start): the core's one
+        timer, started with the term, resends to every such peer each time it reaches the period."""
+        owner, inflight = self._inflight.get(i, (None, {}))
+        if owner != ballot or not inflight:
+            return None
+        last, period = self._entries_sent.get(i, {}), self.config.retransmit_ticks
+        for p in sorted(self.ids - {i}):
+            gap = self._ticks[i] - max(last.get(p, self._since[i]), self._since[i])
+            if gap >= period:
+                owed = [s for s in sorted(inflight) if p not in inflight[s]]
+                if owed:
+                    return (f"node {i}, leader at {ballot}, resent node {p} none of slots {_slots(owed)}, which it "
+                            f"has not seen acknowledged there, for {gap} ticks (every retransmit_ticks: {period})")
+        return None
+
     def _forget(self, i: int) -> None:
         self._term.pop(i, None)
+        self._entries_sent.pop(i, None)
         self._since.pop(i, None)
         self._last.pop(i, None)
         self._promised.pop(i, None)

@@ -453,6 +453,9 @@ class _World:
             self._check_accept_handled(env.dst, env.msg, first_unchosen)
         elif isinstance(env.msg, Snapshot) and self.nodes[env.dst] is node:
             self._check_truncated(env.dst, node.core)
+            needless = self.contracts.snapshot_step_down(env.dst, env.msg.last_slot, (role, promised), node.core.role)
+            if needless is not None:
+                self._lapse(needless)
         if self.nodes[env.dst] is node and not node.must_crash:  # idle again: maybe a forgery follows
             broken = self.forger.after(env, node.core, node.kv.snapshot)
             if broken is not None:  # an error of the replica; what the forgery did to it must not run on

@@ -268,6 +268,35 @@ def test_a_resend_carries_the_lowest_slots_the_peer_has_not_acknowledged_up_to_t
     assert "resent node 2 slots [6] of ballot 2.1" in (resend(6) or "")  # 5 is still in flight
 
 
+def test_a_peer_that_has_not_acknowledged_a_slot_in_flight_gets_a_resend_every_retransmit_ticks() -> None:
+    c = _contracts()
+    c.observe(1, Role.LEADER, B)
+    _propose(c, 0)  # sent to both peers at tick 0
+    c.delivered(Envelope(src=2, dst=1, msg=Accepted(ballot=B, slots=(0,), first_unchosen=0)))
+    assert _ticks(c, 1, 9, each=lambda: _beat(c)) == []  # heartbeats carry no entries: they are no resend
+    assert _ticks(c, 1, 1, each=lambda: _beat(c)) == [
+        "node 1, leader at 2.1, resent node 3 none of slots [0], which it has not seen acknowledged there, "
+        "for 10 ticks (every retransmit_ticks: 10)"]
+    c.sent(Envelope(src=1, dst=3, msg=Accept(ballot=B, commit=0, entries=(Proposal(slot=0, batch=(CMD,)),))))
+    assert _ticks(c, 1, 9, each=lambda: _beat(c)) == []  # the resend restarts the count; node 2 owes nothing
+    c.persisted(1, [ChosenRecord(slot=0, batch=(CMD,))])  # learned chosen: nothing is owed any more
+    assert _ticks(c, 1, 20, each=lambda: _beat(c)) == []
+
+
+def test_a_leader_steps_down_on_a_peer_snapshot_only_if_it_covers_a_slot_it_has_in_flight() -> None:
+    c = _contracts()
+    c.observe(1, Role.LEADER, B)
+    _propose(c, 5)
+    leading = (Role.LEADER, B)
+    for last, after, needless in [(4, Role.FOLLOWER, True), (5, Role.FOLLOWER, False), (4, Role.LEADER, False)]:
+        c.delivered(Envelope(src=2, dst=1, msg=Snapshot(last_slot=last, data="{}")))
+        found = c.snapshot_step_down(1, last, leading, after)
+        assert (found == "node 1, leader at 2.1, stepped down on a peer's snapshot through slot 4, which covers "
+                         "none of the slots it had in flight ([5]): a needless step-down") if needless else found is None
+    c.delivered(Envelope(src=2, dst=1, msg=Snapshot(last_slot=9, data="{}")))
+    assert c.snapshot_step_down(1, 9, (Role.FOLLOWER, B), Role.FOLLOWER) is None  # no leader, no step-down
+
+
 def test_a_node_asks_for_catch_up_only_from_below_a_chosen_point_a_peer_told_it_of() -> None:
     c = _contracts()
     assert "asked node 2 to catch it up from slot 0, and no peer ever told it" in (
@@ -398,6 +427,32 @@ def test_a_resend_of_one_slot_where_more_are_owed_fails_the_run(monkeypatch: pyt
 
     r = planted(SimConfig(seed=0), monkeypatch, Replica, "_retransmit_accepts", retransmit)
     assert r.failed and "node 1 resent node 3 slots [102] of ballot 1.1, where the lowest it had not seen" in (
+        r.liveness or "")
+
+
+def test_a_first_resend_a_tick_late_fails_the_run(monkeypatch: pytest.MonkeyPatch) -> None:
+    real = Replica._become_leader
+
+    def become_leader(self: Replica) -> None:
+        real(self)
+        self._retransmit_elapsed = -1  # the survivor of replica.py:572: the term's timer starts a tick behind
+
+    r = planted(SimConfig(seed=3), monkeypatch, Replica, "_become_leader", become_leader)
+    assert r.failed and ("node 4, leader at 2.4, resent node 1 none of slots [37], which it has not seen "
+                         "acknowledged there, for 10 ticks") in (r.liveness or "")
+
+
+def test_a_leader_that_steps_down_on_any_peer_snapshot_fails_the_run(monkeypatch: pytest.MonkeyPatch) -> None:
+    real = Replica._on_snapshot
+
+    def on_snapshot(self: Replica, m: Snapshot) -> None:
+        was_leader = self.role is Role.LEADER
+        real(self, m)
+        if was_leader:
+            self._become_follower()  # whether or not the snapshot covers a slot it proposed in
+
+    r = planted(SimConfig(seed=0), monkeypatch, Replica, "_on_snapshot", on_snapshot)
+    assert r.failed and "stepped down on a peer's snapshot through slot 399, which covers none of the slots it had" in (
         r.liveness or "")
 
 
