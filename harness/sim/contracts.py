@@ -116,6 +116,9 @@ class _Proposals:
     ballot: Ballot
     top: int = -1                                                # the highest slot it proposed in
     pending: dict[int, Batch] = field(default_factory=dict)     # slot -> batch, not learned chosen yet
+    # slot -> the peers that acknowledged it, for each slot it proposed in this ballot and has not
+    # learned chosen since (nor installed a peer's snapshot over): what a resend round draws from
+    in_flight: dict[int, set[int]] = field(default_factory=dict)
 
 
 def _show(batch: Batch) -> str:
@@ -182,9 +185,6 @@ class Contracts:
         self._heard_window: dict[int, deque[frozenset[int]]] = {}
         # (src, dst) -> the ballot of src's last Accept with entries to dst, and slot -> (sends, tick of the last)
         self._resends: dict[tuple[int, int], tuple[Ballot, dict[int, tuple[int, int]]]] = {}
-        # node -> its latest ballot as leader, and slot -> the peers that acknowledged it, for each slot it
-        # proposed in that ballot and has not learned chosen since (what a resend round draws from)
-        self._inflight: dict[int, tuple[Ballot, dict[int, set[int]]]] = {}
         self._entries_sent: dict[int, dict[int, int]] = {}  # leader -> peer -> tick of its last Accept with entries
         self._before_snapshot: dict[int, list[int]] = {}    # node -> its slots in flight as a Snapshot reached it
         # node -> its proposals in its latest ballot; and the step-down it owes at the end of this input
@@ -224,7 +224,6 @@ class Contracts:
         self._ticks[i] = 0
         self._forget(i)
         self._proposals.pop(i, None)
-        self._inflight.pop(i, None)
         self._own_snapshot.pop(i, None)
         self._sent_now.pop(i, None)
         self._flushed.pop(i, None)
@@ -317,9 +316,7 @@ class Contracts:
                 b, s = rec.ballot, rec.slot
                 if props is None or props.ballot != b:
                     props = self._proposals[i] = _Proposals(b)
-                if self._inflight.get(i, (None,))[0] != b:
-                    self._inflight[i] = (b, {})
-                self._inflight[i][1][s] = set()
+                props.in_flight[s] = set()
                 props.top = max(props.top, s)
                 if not self._learned(i, s):  # a re-proposal of a slot it knows chosen is never learned again
                     props.pending[s] = rec.batch
@@ -340,7 +337,7 @@ class Contracts:
                                   "fill gaps")
             elif isinstance(rec, ChosenRecord) and props is not None:
                 self._learn(i, rec.slot)
-                self._inflight.get(i, (None, {}))[1].pop(rec.slot, None)
+                props.in_flight.pop(rec.slot, None)
                 mine = props.pending.pop(rec.slot, None)
                 if mine is not None and mine != rec.batch:
                     self._owed.setdefault(i, (props.ballot, f"learned slot {rec.slot} chosen with another value "
@@ -362,10 +359,10 @@ class Contracts:
                                                                 "proposed in and never saw chosen"))
                     for s in covered:
                         del props.pending[s]
-                inflight = self._inflight.get(i, (None, {}))[1]
                 # a peer's snapshot ends them; its own host's does not: a slot it re-proposed knowing it
                 # chosen is never learned again, so it stays in flight until every peer acknowledged it
-                for s in [s for s in inflight if s <= rec.last_slot and not own]:
+                inflight = {} if props is None or own else props.in_flight
+                for s in [s for s in inflight if s <= rec.last_slot]:
                     del inflight[s]
                 self._learn(i, rec.last_slot, through=True)
             slot = rec.last_slot if isinstance(rec, SnapshotRecord) else getattr(rec, "slot", -1)
@@ -461,8 +458,8 @@ class Contracts:
 
     def _resend_content(self, i: int, dst: int, msg: Accept) -> str | None:
         """Retransmit content: the lowest slots of its ballot `dst` has not acknowledged, up to the limit."""
-        ballot, inflight = self._inflight.get(i, (None, {}))
-        if ballot != msg.ballot:
+        inflight = self._in_flight(i, msg.ballot)
+        if inflight is None:
             return None
         owed = [s for s in sorted(inflight) if dst not in inflight[s]][:self.config.entries_per_message_max]
         resent = [e.slot for e in msg.entries]
@@ -481,11 +478,11 @@ class Contracts:
             self._told[env.dst] = told
         term = self._term.get(env.dst)
         if isinstance(msg, Snapshot):
-            owner, inflight = self._inflight.get(env.dst, (None, {}))
-            self._before_snapshot[env.dst] = sorted(inflight) if term == (Role.LEADER, owner) else []
+            mine = self._in_flight(env.dst, term[1]) if term is not None and term[0] is Role.LEADER else None
+            self._before_snapshot[env.dst] = sorted(mine or {})
         if isinstance(msg, Accepted) and term == (Role.LEADER, msg.ballot):
-            ballot, inflight = self._inflight.get(env.dst, (None, {}))
-            for s in msg.slots if ballot == msg.ballot else ():
+            inflight = self._in_flight(env.dst, msg.ballot) or {}
+            for s in msg.slots:
                 if s in inflight:
                     inflight[s].add(env.src)
         if isinstance(env.msg, Promise) and term == (Role.CANDIDATE, env.msg.ballot):
@@ -596,8 +593,8 @@ class Contracts:
         """Retransmit not late: a peer that has not acknowledged a slot in flight gets an Accept with
         entries within `retransmit_ticks` of the last one (or of the term's start): the core's one
         timer, started with the term, resends to every such peer each time it reaches the period."""
-        owner, inflight = self._inflight.get(i, (None, {}))
-        if owner != ballot or not inflight:
+        inflight = self._in_flight(i, ballot)
+        if not inflight:
             return None
         last, period = self._entries_sent.get(i, {}), self.config.retransmit_ticks
         for p in sorted(self.ids - {i}):
@@ -608,6 +605,12 @@ class Contracts:
                     return (f"node {i}, leader at {ballot}, resent node {p} none of slots {_slots(owed)}, which it "
                             f"has not seen acknowledged there, for {gap} ticks (every retransmit_ticks: {period})")
         return None
+
+    def _in_flight(self, i: int, ballot: Ballot) -> dict[int, set[int]] | None:
+        """Node i's slots in flight in `ballot` (its latest as leader), each with the peers that
+        acknowledged it; None for any other ballot."""
+        props = self._proposals.get(i)
+        return props.in_flight if props is not None and props.ballot == ballot else None
 
     def _forget(self, i: int) -> None:
         self._term.pop(i, None)

@@ -696,12 +696,13 @@ class _World:
             self.held.pop(i, None)
             self.stale_frozen = None
             return
-        if self.cfg.snapshot_every and self.now < self.workload_end - 500_000 and not self._snapshot_covers(i, ballot):
+        covered = bool(self.cfg.snapshot_every) and self._snapshot_covers(i, ballot)
+        if self.cfg.snapshot_every and self.now < self.workload_end - 500_000 and not covered:
             # with snapshots on, stay frozen (tick by tick, up to 0.5 s before the workload ends) until a
             # peer's snapshot covers a slot it proposed in: its catch-up answer is then that snapshot
             self.after(TICK_US, lambda: self._stale_thaw(i, ballot, fault))
             return
-        values = fault.snapshot_first and bool(self.cfg.snapshot_every) and self._snapshot_covers(i, ballot)
+        values = fault.snapshot_first and covered
         self.stale_filter[i] = (ballot, self.now + fault.filter_us, values)
         self.stale_frozen = None
         self.resume(i)
